@@ -1,0 +1,8 @@
+"""Layers: recurrent layers that own the time loop, and the feed-forward pieces around them."""
+
+from rnnkit.layers.gru import GRU
+from rnnkit.layers.lstm import LSTM
+from rnnkit.layers.recurrent import RecurrentLayer
+from rnnkit.layers.rnn import RNN
+
+__all__ = ["RNN", "LSTM", "GRU", "RecurrentLayer"]

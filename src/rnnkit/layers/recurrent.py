@@ -1,0 +1,290 @@
+"""What RNN, LSTM and GRU layers share: parameters, stacking, directions, lengths, dropout.
+
+Glossary: B batch, T time, D input features, H hidden units, P projection size (LSTM only;
+P = H without projection), G gates (1 RNN, 4 LSTM, 3 GRU), L layers, K directions (1 or 2).
+
+Data flow of ``forward`` (time-major inside, batch-first at the edges)::
+
+    x (B, T, D) -> x_tm (T, B, D)
+    for each layer l, for each direction:
+        xw = x_in W_ih^T + b_ih (+ b_hh)      # (T, B, G*H): one product for all steps
+        states = time loop (subclass)         # (T+1, B, P): states[0] = h0, states[k+1] after step k
+        output slice = states[1:] in time order, zero past each sequence's length
+    layer output (T, B, K*P), dropout between layers in training -> next layer's input
+    y (B, T, K*P), h_n (L*K, B, P)
+
+The reverse direction reads the sequence from the last step to the first. Its loop runs over
+processing steps k = 0..T-1 on reversed views (``xw[::-1]``), so one loop serves both
+directions. With ``lengths``, step k of a sequence whose length it exceeds keeps the state
+unchanged (forward: after the last valid step, so h_n is the state there; reverse: before
+the first valid step, so the reverse pass starts at the sequence's own last step), which is
+exactly PyTorch's packed-sequence result.
+
+``backward`` walks the same structure in reverse; each direction's loop returns the gradients
+of the pre-activations (d_gi for the input product, d_gh for the recurrent one), and the
+weight gradients are one product each after the loop:
+``dW_ih += d_gi^T x_in``, ``dW_hh += d_gh^T h_{prev}``, ``dx_in = d_gi W_ih``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnnkit._validate import as_float_array, as_index_array, check_positive_int, check_probability
+from rnnkit.cells.base import uniform_init
+from rnnkit.module import Module, Parameter
+
+
+@dataclass
+class DirectionWeights:
+    """The parameters of one layer and direction (PyTorch names without the suffix)."""
+
+    weight_ih: Parameter                # (G*H, D_in)
+    weight_hh: Parameter                # (G*H, P)
+    bias_ih: Parameter | None           # (G*H,)
+    bias_hh: Parameter | None           # (G*H,)
+    weight_hr: Parameter | None = None  # (P, H), LSTM projection
+
+
+@dataclass
+class DirectionCache:
+    """What backward needs from one direction's forward."""
+
+    states: np.ndarray          # (T+1, B, P) in processing order, states[0] = initial state
+    extra: tuple                # cell-specific cached activations
+    reverse: bool
+
+
+class RecurrentLayer(Module):
+    """Base class of :class:`~rnnkit.RNN`, :class:`~rnnkit.LSTM` and :class:`~rnnkit.GRU`.
+
+    Subclasses set ``num_gates``, ``num_states`` (1, or 2 for LSTM's (h, c)) and
+    ``fold_recurrent_bias`` (True when b_hh can be added with b_ih before the loop), and
+    implement the time loop of one direction: ``_direction_forward`` and
+    ``_direction_backward``.
+
+    Set ``record_hidden_grads = True`` to keep dL/dh_t of every step after ``backward`` in
+    ``hidden_grads[layer][direction]`` (B, T, P), time order; it costs nothing otherwise.
+    """
+
+    num_gates = 1
+    num_states = 1
+    fold_recurrent_bias = True
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 dtype: Any = np.float32, seed: Any = None):
+        super().__init__(dtype=dtype, seed=seed)
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        self.bias = bool(bias)
+        self.dropout = check_probability(dropout, "dropout")
+        self.bidirectional = bool(bidirectional)
+        self.proj_size = check_positive_int(proj_size, "proj_size", minimum=0)
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"proj_size must be smaller than hidden_size ({self.hidden_size}), got {self.proj_size}")
+        self.num_directions = 2 if self.bidirectional else 1
+        self.output_size = self.proj_size or self.hidden_size   # P, the width of h
+        self.record_hidden_grads = False
+        self.hidden_grads: list[list[np.ndarray]] | None = None
+        self._cache: Any = None
+        self.weights: list[list[DirectionWeights]] = []
+        self._create_parameters()
+
+    def _create_parameters(self) -> None:
+        """Register ``weight_ih_l{k}{sfx}`` etc. in PyTorch's order and initialise them."""
+        gates_rows = self.num_gates * self.hidden_size
+        bound = 1.0 / np.sqrt(self.hidden_size)
+
+        def new(shape: tuple[int, ...]) -> Parameter:
+            return Parameter(uniform_init(self.rng, shape, bound, self.dtype))
+
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else self.num_directions * self.output_size
+            per_direction = []
+            for direction in range(self.num_directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+                weights = DirectionWeights(new((gates_rows, layer_input)), new((gates_rows, self.output_size)),
+                                           None, None)
+                setattr(self, "weight_ih" + suffix, weights.weight_ih)
+                setattr(self, "weight_hh" + suffix, weights.weight_hh)
+                if self.bias:
+                    weights.bias_ih, weights.bias_hh = new((gates_rows,)), new((gates_rows,))
+                    setattr(self, "bias_ih" + suffix, weights.bias_ih)
+                    setattr(self, "bias_hh" + suffix, weights.bias_hh)
+                if self.proj_size:
+                    weights.weight_hr = new((self.proj_size, self.hidden_size))
+                    setattr(self, "weight_hr" + suffix, weights.weight_hr)
+                per_direction.append(weights)
+            self.weights.append(per_direction)
+
+    def _base_config(self) -> dict[str, Any]:
+        return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "bias": self.bias, "dropout": self.dropout, "bidirectional": self.bidirectional}
+
+    # --- shapes of states ---------------------------------------------------------------
+    def _state_widths(self) -> tuple[int, ...]:
+        """Width of each state: (P,) or, for LSTM, (P, H)."""
+        return (self.output_size, self.hidden_size)[: self.num_states]
+
+    def _check_states(self, states: tuple, batch: int, names: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+        """Each initial state or state gradient as (L*K, B, width), zeros where None."""
+        checked = []
+        for state, width, name in zip(states, self._state_widths(), names):
+            shape = (self.num_layers * self.num_directions, batch, width)
+            if state is None:
+                checked.append(np.zeros(shape, dtype=self.dtype))
+            else:
+                checked.append(as_float_array(state, name, self.dtype, shape, "(num_layers * num_directions, B, H)"))
+        return tuple(checked)
+
+    def _check_lengths(self, lengths: Any, batch: int, steps: int) -> np.ndarray | None:
+        if lengths is None:
+            return None
+        array = as_index_array(lengths, "lengths")
+        if array.shape != (batch,):
+            raise ValueError(f"lengths must have shape ({batch},), one per sequence in the batch, got {array.shape}")
+        if np.any(array < 1) or np.any(array > steps):
+            bad = array[(array < 1) | (array > steps)][0]
+            raise ValueError(f"lengths must lie in [1, T={steps}], got {bad}")
+        return array
+
+    # --- forward ------------------------------------------------------------------------
+    def _forward(self, x: Any, initial_states: tuple, lengths: Any, state_names: tuple[str, ...]):
+        """Shared forward: returns y (B, T, K*P) and the final states, each (L*K, B, width)."""
+        x = as_float_array(x, "x", self.dtype, (None, None, self.input_size), "(B, T, D)")
+        batch, steps, _ = x.shape
+        if batch == 0 or steps == 0:
+            raise ValueError(f"x must have at least one sequence and one step, got shape {x.shape}")
+        initial = self._check_states(initial_states, batch, state_names)
+        lengths = self._check_lengths(lengths, batch, steps)
+        invalid = None if lengths is None else (np.arange(steps)[:, None] >= lengths[None, :])[:, :, None]  # (T, B, 1)
+
+        layer_input = np.ascontiguousarray(x.transpose(1, 0, 2))          # (T, B, D)
+        finals = [np.empty_like(state) for state in initial]
+        caches, inputs, dropout_masks = [], [], []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.training and self.dropout > 0:
+                keep = 1.0 - self.dropout
+                mask = (self.rng.random(layer_input.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+                layer_input = layer_input * mask
+                dropout_masks.append(mask)
+            else:
+                dropout_masks.append(None)
+            inputs.append(layer_input)
+            output = np.empty((steps, batch, self.num_directions * self.output_size), dtype=self.dtype)
+            layer_caches = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                reverse = direction == 1
+                weights = self.weights[layer][direction]
+                xw = self._project_inputs(layer_input, weights)                     # (T, B, G*H)
+                step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
+                states, final, extra = self._direction_forward(
+                    xw[::-1] if reverse else xw, weights, tuple(state[index] for state in initial), step_invalid)
+                for target, value in zip(finals, final):
+                    target[index] = value
+                outputs = states[1:][::-1] if reverse else states[1:]              # (T, B, P) time order
+                columns = slice(direction * self.output_size, (direction + 1) * self.output_size)
+                output[:, :, columns] = outputs
+                if invalid is not None:
+                    np.copyto(output[:, :, columns], 0.0, where=invalid)
+                layer_caches.append(DirectionCache(states, extra, reverse))
+            caches.append(layer_caches)
+            layer_input = output
+        self._cache = {"inputs": inputs, "caches": caches, "masks": dropout_masks, "invalid": invalid,
+                       "shape": (batch, steps)}
+        y = np.ascontiguousarray(layer_input.transpose(1, 0, 2))             # (B, T, K*P)
+        return y, tuple(finals)
+
+    def _project_inputs(self, layer_input: np.ndarray, weights: DirectionWeights) -> np.ndarray:
+        """``x W_ih^T + b_ih`` (+ ``b_hh`` when it can be folded) for all steps: (T, B, G*H)."""
+        steps, batch, features = layer_input.shape
+        xw = layer_input.reshape(steps * batch, features) @ weights.weight_ih.data.T
+        if weights.bias_ih is not None:
+            xw += weights.bias_ih.data
+            if self.fold_recurrent_bias:
+                xw += weights.bias_hh.data
+        return xw.reshape(steps, batch, -1)
+
+    # --- backward -----------------------------------------------------------------------
+    def _backward(self, dy: Any, final_grads: tuple, grad_names: tuple[str, ...]):
+        """Shared backward: returns dx (B, T, D) and the initial-state gradients."""
+        cache = self._require_cache(self._cache)
+        batch, steps = cache["shape"]
+        dy = as_float_array(dy, "dy", self.dtype, (batch, steps, self.num_directions * self.output_size),
+                            "(B, T, num_directions * H), the shape of y")
+        d_finals = self._check_states(final_grads, batch, grad_names)
+        invalid = cache["invalid"]
+        valid = None if invalid is None else (~invalid).astype(self.dtype)                # (T, B, 1)
+        d_output = dy.transpose(1, 0, 2)                                                   # (T, B, K*P)
+        d_initial = [np.empty_like(d) for d in d_finals]
+        hidden_grads = [[None] * self.num_directions for _ in range(self.num_layers)]
+        for layer in reversed(range(self.num_layers)):
+            layer_input = cache["inputs"][layer]
+            d_input = np.zeros_like(layer_input)
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                weights = self.weights[layer][direction]
+                direction_cache = cache["caches"][layer][direction]
+                reverse = direction_cache.reverse
+                columns = slice(direction * self.output_size, (direction + 1) * self.output_size)
+                d_states = d_output[:, :, columns]
+                if valid is not None:
+                    d_states = d_states * valid              # outputs past a length are constants
+                d_states = np.ascontiguousarray(d_states[::-1] if reverse else d_states)   # (T, B, P) processing order
+                d_states[-1] += d_finals[0][index]
+                step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
+                d_gi, d_gh, d_init = self._direction_backward(
+                    direction_cache, weights, d_states, tuple(d[index] for d in d_finals[1:]), step_invalid)
+                for target, value in zip(d_initial, d_init):
+                    target[index] = value
+                self._accumulate_weight_grads(weights, direction_cache.states, layer_input, d_gi, d_gh, reverse)
+                dx = d_gi.reshape(steps * batch, -1) @ weights.weight_ih.data
+                dx = dx.reshape(steps, batch, -1)
+                d_input += dx[::-1] if reverse else dx
+                if self.record_hidden_grads:
+                    ordered = d_states[::-1] if reverse else d_states
+                    hidden_grads[layer][direction] = np.ascontiguousarray(ordered.transpose(1, 0, 2))
+            if cache["masks"][layer] is not None:
+                d_input *= cache["masks"][layer]
+            d_output = d_input
+        self.hidden_grads = hidden_grads if self.record_hidden_grads else None
+        dx = np.ascontiguousarray(d_output.transpose(1, 0, 2))                            # (B, T, D)
+        return dx, tuple(d_initial)
+
+    def _accumulate_weight_grads(self, weights: DirectionWeights, states: np.ndarray, layer_input: np.ndarray,
+                                 d_gi: np.ndarray, d_gh: np.ndarray, reverse: bool) -> None:
+        """One product each: dW_ih += d_gi^T x, dW_hh += d_gh^T h_prev (all steps and rows)."""
+        x_in = layer_input[::-1] if reverse else layer_input          # processing order, like d_gi
+        weights.weight_ih.grad += np.tensordot(d_gi, x_in, axes=([0, 1], [0, 1]))
+        weights.weight_hh.grad += np.tensordot(d_gh, states[:-1], axes=([0, 1], [0, 1]))
+        if weights.bias_ih is not None:
+            weights.bias_ih.grad += d_gi.sum(axis=(0, 1))
+            weights.bias_hh.grad += d_gh.sum(axis=(0, 1))
+
+    # --- the time loop of one direction (subclasses) ------------------------------------
+    def _direction_forward(self, xw: np.ndarray, weights: DirectionWeights, initial: tuple,
+                           invalid: np.ndarray | None) -> tuple[np.ndarray, tuple, tuple]:
+        """Run the loop over processing steps.
+
+        xw (T, B, G*H) input products in processing order; initial: the states (B, width);
+        invalid (T, B, 1) True where a step is past the sequence's length, or None.
+        Returns states (T+1, B, P), the final states, and the cache for backward.
+        """
+        raise NotImplementedError
+
+    def _direction_backward(self, cache: DirectionCache, weights: DirectionWeights, d_states: np.ndarray,
+                            d_final_extra: tuple, invalid: np.ndarray | None) -> tuple:
+        """Run the loop backward.
+
+        d_states (T, B, P) holds dL/dh from the outputs (and h_n at the last step); the loop
+        adds the recurrent part in place, so on return it holds the total dL/dh_t.
+        d_final_extra: gradients of the other final states (LSTM: dc_n).
+        Returns d_gi (T, B, G*H), d_gh (T, B, G*H) and the initial-state gradients.
+        """
+        raise NotImplementedError
