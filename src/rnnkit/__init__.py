@@ -1,7 +1,29 @@
-"""rnnkit: recurrent neural networks in NumPy with hand-written backpropagation through time."""
+"""rnnkit: recurrent neural networks in NumPy with hand-written backpropagation through time.
 
+The layers compute exactly what ``torch.nn.RNN``, ``torch.nn.LSTM`` and ``torch.nn.GRU``
+compute given the same weights (batch-first), forward and backward.
+
+>>> import numpy as np, rnnkit
+>>> lstm = rnnkit.LSTM(input_size=8, hidden_size=16, seed=0)
+>>> y, (h_n, c_n) = lstm(np.zeros((4, 10, 8)))
+>>> y.shape
+(4, 10, 16)
+"""
+
+from rnnkit import losses, optim
+from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.clip import clip_grad_norm_, clip_grad_value_
+from rnnkit.layers import GRU, LSTM, RNN, Dropout, Embedding, Linear, RecurrentLayer
 from rnnkit.module import Module, Parameter
+from rnnkit.serialization import load, save
 
 __version__ = "0.1.0"
 
-__all__ = ["Module", "Parameter", "__version__"]
+__all__ = [
+    "Module", "Parameter",
+    "RNN", "LSTM", "GRU", "RecurrentLayer", "RNNCell", "LSTMCell", "GRUCell",
+    "Linear", "Embedding", "Dropout",
+    "losses", "optim", "clip_grad_norm_", "clip_grad_value_",
+    "save", "load",
+    "__version__",
+]

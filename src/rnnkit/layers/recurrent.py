@@ -164,7 +164,7 @@ class RecurrentLayer(Module):
         lengths = self._check_lengths(lengths, batch, steps)
         invalid = None if lengths is None else (np.arange(steps)[:, None] >= lengths[None, :])[:, :, None]  # (T, B, 1)
 
-        layer_input = np.ascontiguousarray(x.transpose(1, 0, 2))          # (T, B, D)
+        layer_input = np.array(x.transpose(1, 0, 2), order="C", copy=True)   # (T, B, D), never the caller's
         finals = [np.empty_like(state) for state in initial]
         caches, inputs, dropout_masks = [], [], []
         for layer in range(self.num_layers):
@@ -236,7 +236,8 @@ class RecurrentLayer(Module):
                 d_states = d_output[:, :, columns]
                 if valid is not None:
                     d_states = d_states * valid              # outputs past a length are constants
-                d_states = np.ascontiguousarray(d_states[::-1] if reverse else d_states)   # (T, B, P) processing order
+                # A fresh (T, B, P) array in processing order: the loop adds to it in place.
+                d_states = np.array(d_states[::-1] if reverse else d_states, order="C", copy=True)
                 d_states[-1] += d_finals[0][index]
                 step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
                 d_gi, d_gh, d_init = self._direction_backward(

@@ -1,0 +1,51 @@
+"""Data utilities: vocabularies, batching, readers for common text and series formats, and
+pretrained word vectors. Pure NumPy and the standard library.
+
+Modules: ``vocab`` (text <-> ids), ``batching`` (padding, one-hot, length buckets, language-model
+streams, sliding windows and scaling for time series), ``readers`` (files), ``embeddings``
+(pretrained vectors).
+"""
+
+from rnnkit.data.batching import (
+    BucketBatchIterator,
+    Scaler,
+    count_lm_windows,
+    lm_stream_batches,
+    one_hot,
+    pad_sequences,
+    sliding_windows,
+    time_split,
+)
+from rnnkit.data.embeddings import read_word_vectors, vectors_for_vocab
+from rnnkit.data.readers import (
+    read_conll,
+    read_conllu,
+    read_labelled_text,
+    read_lines,
+    read_text,
+    read_time_series_csv,
+)
+from rnnkit.data.vocab import CharVocab, Vocab, WordVocab, split_words
+
+__all__ = [
+    "BucketBatchIterator",
+    "CharVocab",
+    "Scaler",
+    "Vocab",
+    "WordVocab",
+    "count_lm_windows",
+    "lm_stream_batches",
+    "one_hot",
+    "pad_sequences",
+    "read_conll",
+    "read_conllu",
+    "read_labelled_text",
+    "read_lines",
+    "read_text",
+    "read_time_series_csv",
+    "read_word_vectors",
+    "sliding_windows",
+    "split_words",
+    "time_split",
+    "vectors_for_vocab",
+]

@@ -1,0 +1,402 @@
+"""Readers for the plain-text formats sequence data comes in.
+
+Every reader raises ``ValueError`` naming the file, the line (1-based) and the reason when the
+input is not what it should be, rather than returning something half-read.
+
+Files are split into lines on ``"\\n"`` only (a trailing ``"\\r"`` is dropped), never with
+``str.splitlines()``, which also breaks at characters such as U+0085 that occur inside real
+sentences (the UCI imdb file has two).
+
+- :func:`read_text`, :func:`read_lines`: a whole file, or its non-empty lines.
+- :func:`read_labelled_text`: one text and one label per line (tab-separated or CSV).
+- :func:`read_conll`: one token per line with its tag, blank lines between sentences.
+- :func:`read_conllu`: Universal Dependencies CoNLL-U.
+- :func:`read_time_series_csv`: one numeric column (and optionally dates) from a CSV file.
+
+>>> import tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "ner.conll")
+>>> _ = open(path, "w").write("Paris\\tB-loc\\nis\\tO\\n\\nHi\\tO\\n")
+>>> read_conll(path)
+[(['Paris', 'is'], ['B-loc', 'O']), (['Hi'], ['O'])]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import numbers
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from rnnkit._validate import check_choice, check_positive_int
+
+PathLike = str | os.PathLike
+
+# The ten CoNLL-U columns, by name, as the UD documentation numbers them from 0.
+CONLLU_COLUMNS = {
+    "id": 0, "form": 1, "lemma": 2, "upos": 3, "xpos": 4,
+    "feats": 5, "head": 6, "deprel": 7, "deps": 8, "misc": 9,
+}
+
+# Fields read_time_series_csv treats as a missing value (compared after stripping spaces).
+MISSING_MARKERS = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "null", "NULL", "None", "?", "."})
+
+
+def _read(path: PathLike, encoding: str) -> str:
+    path = Path(path)
+    try:
+        with open(path, encoding=encoding, newline="") as handle:  # newline="": keep "\r" so we see it
+            return handle.read()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: cannot decode the file as {encoding} ({error})") from error
+
+
+def _lines(text: str) -> list[str]:
+    """Split on "\\n" only (not str.splitlines) and drop a "\\r" before it."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def read_text(path: PathLike, encoding: str = "utf-8") -> str:
+    """The whole file as one string, line endings kept as they are."""
+    return _read(path, encoding)
+
+
+def read_lines(path: PathLike, encoding: str = "utf-8", skip_empty: bool = True) -> list[str]:
+    """The file's lines without their line endings, e.g. one name per line.
+
+    ``skip_empty`` leaves out lines that hold only whitespace.
+    """
+    lines = _lines(_read(path, encoding))
+    return [line for line in lines if line.strip()] if skip_empty else lines
+
+
+def read_labelled_text(
+    path: PathLike,
+    sep: str = "\t",
+    *,
+    text_column: int | str = 0,
+    label_column: int | str = -1,
+    header: bool | None = None,
+    label_type: Callable[[str], Any] = int,
+    min_classes: int = 2,
+    encoding: str = "utf-8",
+) -> tuple[list[str], np.ndarray]:
+    """Texts and their labels, one example per line.
+
+    Two layouts:
+
+    - ``sep="\\t"`` (or any separator other than ``","``): each line is split on ``sep`` with
+      no quoting rules, as in ``sentence<TAB>label``. Quotes in the text stay as they are.
+    - ``sep=","``: CSV with the quoting rules of the ``csv`` module (quoted fields may hold
+      commas and newlines).
+
+    Columns are picked by position (``0``, ``-1``) or, when the file has a header line, by
+    name. ``header=None`` means: a header exactly when a column is given by name.
+    Every row must have as many columns as the first row (or the header). Lines holding only
+    whitespace are skipped.
+
+    Parameters
+    ----------
+    label_type : callable
+        Applied to each label field (after stripping spaces): ``int`` (the default) for
+        labels like ``0``/``1``, ``str`` to keep class names.
+    min_classes : int
+        Refuse a file whose labels take fewer distinct values (a single class usually means
+        the wrong column, or a file sorted by label and cut).
+
+    Returns
+    -------
+    texts : list of str, N entries
+    labels : ndarray (N,)
+        int64 for ``label_type=int``; otherwise whatever NumPy makes of the converted labels.
+    """
+    path = Path(path)
+    min_classes = check_positive_int(min_classes, "min_classes")
+    by_name = isinstance(text_column, str) or isinstance(label_column, str)
+    if header is None:
+        header = by_name
+    if by_name and not header:
+        raise ValueError("columns given by name need header=True (the names are read from the first line)")
+    if not isinstance(sep, str) or len(sep) == 0:
+        raise ValueError(f"sep must be a non-empty string, got {sep!r}")
+    text = _read(path, encoding)
+    if not text.strip():
+        raise ValueError(f"{path}: the file is empty")
+    rows = _csv_rows(text) if sep == "," else _split_rows(text, sep)
+    rows = [(number, fields) for number, fields in rows if any(field.strip() for field in fields)]
+    if not rows:
+        raise ValueError(f"{path}: the file is empty")
+
+    names: list[str] | None = None
+    if header:
+        names = [name.strip() for name in rows[0][1]]
+        rows = rows[1:]
+        if not rows:
+            raise ValueError(f"{path}: the file has a header line but no data lines")
+    width = len(names) if names is not None else len(rows[0][1])
+    text_index = _column_index(text_column, names, width, path, "text_column")
+    label_index = _column_index(label_column, names, width, path, "label_column")
+    if text_index == label_index:
+        raise ValueError(f"{path}: text_column and label_column are the same column ({text_index})")
+
+    texts: list[str] = []
+    labels: list[Any] = []
+    for number, fields in rows:
+        if len(fields) != width:
+            raise ValueError(
+                f"{path}, line {number}: expected {width} columns separated by {sep!r}, got {len(fields)}: "
+                f"{sep.join(fields)[:80]!r}"
+            )
+        raw_label = fields[label_index].strip()
+        try:
+            label = label_type(raw_label)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{path}, line {number}: cannot read the label {raw_label!r} as {getattr(label_type, '__name__', label_type)} ({error})"
+            ) from error
+        texts.append(fields[text_index])
+        labels.append(label)
+    classes = set(labels)
+    if len(classes) < min_classes:
+        raise ValueError(
+            f"{path}: the label column has only {len(classes)} class{'es' if len(classes) != 1 else ''} "
+            f"({sorted(map(str, classes))}) in {len(labels)} lines, need at least {min_classes}; "
+            f"is label_column right? (pass min_classes=1 to allow this)"
+        )
+    return texts, np.asarray(labels)
+
+
+def _split_rows(text: str, sep: str) -> list[tuple[int, list[str]]]:
+    return [(number, line.split(sep)) for number, line in enumerate(_lines(text), start=1)]
+
+
+def _csv_rows(text: str, sep: str = ",") -> list[tuple[int, list[str]]]:
+    """CSV rows with the line number each starts on (a quoted field may span lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    rows = []
+    start = 1
+    for fields in reader:
+        rows.append((start, fields))  # the line the row starts on
+        start = reader.line_num + 1
+    return rows
+
+
+def _column_index(column: int | str, names: list[str] | None, width: int, path: Path, argument: str) -> int:
+    if isinstance(column, str):
+        if names is None or column not in names:
+            raise ValueError(f"{path}: no column named {column!r} for {argument}; the header has {names}")
+        return names.index(column)
+    if isinstance(column, bool) or not isinstance(column, numbers.Integral):
+        raise TypeError(f"{argument} must be a column index (int) or a column name (str), got {column!r}")
+    if not -width <= column < width:
+        raise ValueError(f"{path}: {argument}={column} is out of range, the first line has {width} columns")
+    return int(column) % width
+
+
+def read_conll(
+    path: PathLike,
+    token_column: int = 0,
+    tag_column: int = -1,
+    sep: str | None = None,
+    *,
+    comment_prefix: str | None = None,
+    skip_docstart: bool = True,
+    encoding: str = "utf-8",
+) -> list[tuple[list[str], list[str]]]:
+    """Sentences of a CoNLL-style file: one token per line, blank lines between sentences.
+
+    Parameters
+    ----------
+    token_column, tag_column : int
+        Which fields hold the token and the tag (negative counts from the end). The tag
+        must be a different field from the token: a line with only a token is an error.
+    sep : str or None
+        Field separator; None splits on any run of whitespace.
+    comment_prefix : str or None
+        Skip lines starting with it (``"#"`` for CoNLL-U-like files). None by default, since
+        in tweets a line such as ``#hashtag<TAB>O`` is a token.
+    skip_docstart : bool
+        Skip ``-DOCSTART-`` lines (CoNLL-2003 document breaks).
+
+    Returns
+    -------
+    list of (tokens, tags)
+        One pair of equally long lists of str per sentence.
+    """
+    path = Path(path)
+    sentences: list[tuple[list[str], list[str]]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    for number, line in enumerate(_lines(_read(path, encoding)), start=1):
+        if not line.strip():
+            if tokens:
+                sentences.append((tokens, tags))
+                tokens, tags = [], []
+            continue
+        if comment_prefix is not None and line.startswith(comment_prefix):
+            continue
+        fields = line.split(sep) if sep is not None else line.split()
+        if skip_docstart and fields[0] == "-DOCSTART-":
+            continue
+        width = len(fields)
+        if not (-width <= token_column < width and -width <= tag_column < width) or (
+            token_column % width == tag_column % width
+        ):
+            raise ValueError(
+                f"{path}, line {number}: a token line needs a token (column {token_column}) and a different "
+                f"tag column ({tag_column}), got {width} field{'s' if width != 1 else ''}: {line[:80]!r}"
+            )
+        if not fields[token_column].strip() or not fields[tag_column].strip():
+            raise ValueError(
+                f"{path}, line {number}: a token line needs a token (column {token_column}) and a different "
+                f"tag column ({tag_column}), but one of them is empty: {line[:80]!r}"
+            )
+        tokens.append(fields[token_column])
+        tags.append(fields[tag_column])
+    if tokens:
+        sentences.append((tokens, tags))
+    return sentences
+
+
+def read_conllu(path: PathLike, tag: str = "upos", *, encoding: str = "utf-8") -> list[tuple[list[str], list[str]]]:
+    """Sentences of a CoNLL-U file (Universal Dependencies) as (words, tags).
+
+    Comment lines (``#``) are skipped, as are multiword-token ranges (ID ``3-4``: their parts
+    follow as ordinary words) and empty nodes (ID ``3.1``), so the words are exactly the
+    syntactic words of the sentence.
+
+    Parameters
+    ----------
+    tag : str
+        The column to return as the tag: ``"upos"`` (column 4, the 17 universal POS tags),
+        ``"xpos"``, ``"deprel"``, ``"lemma"``, ... (any name in :data:`CONLLU_COLUMNS`).
+        A word whose tag field is empty or ``_`` is an error.
+    """
+    check_choice(tag, "tag", list(CONLLU_COLUMNS))
+    column = CONLLU_COLUMNS[tag]
+    path = Path(path)
+    sentences: list[tuple[list[str], list[str]]] = []
+    words: list[str] = []
+    tags: list[str] = []
+    for number, line in enumerate(_lines(_read(path, encoding)), start=1):
+        if not line.strip():
+            if words:
+                sentences.append((words, tags))
+                words, tags = [], []
+            continue
+        if line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 10:
+            raise ValueError(
+                f"{path}, line {number}: a CoNLL-U word line has 10 tab-separated columns, got {len(fields)}: {line[:80]!r}"
+            )
+        if "-" in fields[0] or "." in fields[0]:
+            continue  # a multiword range or an empty node
+        value = fields[column].strip()
+        if value in ("", "_"):
+            raise ValueError(f"{path}, line {number}: the word {fields[1]!r} has no {tag} tag (the field is {fields[column]!r})")
+        words.append(fields[1])
+        tags.append(value)
+    if words:
+        sentences.append((words, tags))
+    return sentences
+
+
+def read_time_series_csv(
+    path: PathLike,
+    column: str | int,
+    date_column: str | int | None = None,
+    missing: str = "error",
+    *,
+    sep: str = ",",
+    encoding: str = "utf-8",
+) -> np.ndarray | tuple[np.ndarray, list[str]]:
+    """One numeric column of a CSV file with a header line, in file order.
+
+    Parameters
+    ----------
+    column : str or int
+        The value column, by header name or position.
+    date_column : str, int or None
+        Also return this column, as the strings in the file (parse them as you need).
+    missing : "error", "drop", "interpolate" or "ffill"
+        What to do with missing values (an empty field or one of :data:`MISSING_MARKERS`):
+        raise an error listing them; drop those rows; fill them by straight lines between
+        the neighbouring values (by position, not by date; values missing at either end
+        take the nearest value); or repeat the previous value (an error if the first value
+        is missing). Except with "error", a warning says how many were handled and where.
+        A field that is neither a number nor a missing marker is always an error.
+
+    Returns
+    -------
+    values : ndarray (N,), float64
+    dates : list of str, N entries, only when ``date_column`` is given
+    """
+    check_choice(missing, "missing", ("error", "drop", "interpolate", "ffill"))
+    path = Path(path)
+    text = _read(path, encoding)
+    if not text.strip():
+        raise ValueError(f"{path}: the file is empty")
+    rows = [row for row in _csv_rows(text, sep) if any(field.strip() for field in row[1])]
+    names = rows[0][1]
+    names = [name.strip() for name in names]
+    rows = rows[1:]
+    if not rows:
+        raise ValueError(f"{path}: the file has a header line but no data lines")
+    value_index = _column_index(column, names, len(names), path, "column")
+    date_index = None if date_column is None else _column_index(date_column, names, len(names), path, "date_column")
+
+    values = np.empty(len(rows), dtype=np.float64)
+    dates: list[str] = []
+    missing_lines: list[int] = []
+    for row, (number, fields) in enumerate(rows):
+        if len(fields) != len(names):
+            raise ValueError(f"{path}, line {number}: expected {len(names)} columns as in the header, got {len(fields)}")
+        field = fields[value_index].strip()
+        if field in MISSING_MARKERS:
+            values[row] = np.nan
+            missing_lines.append(number)
+        else:
+            try:
+                values[row] = float(field)
+            except ValueError as error:
+                raise ValueError(f"{path}, line {number}: {field!r} in column {names[value_index]!r} is not a number") from error
+            if not math.isfinite(values[row]):
+                values[row] = np.nan
+                missing_lines.append(number)
+        if date_index is not None:
+            dates.append(fields[date_index].strip())
+
+    if missing_lines:
+        where = ", ".join(map(str, missing_lines[:10])) + (", ..." if len(missing_lines) > 10 else "")
+        summary = f"{path}: {len(missing_lines)} missing value{'s' if len(missing_lines) != 1 else ''} in column {names[value_index]!r} (lines {where})"
+        is_missing = np.isnan(values)
+        if missing == "error":
+            raise ValueError(f"{summary}; pass missing='drop', 'interpolate' or 'ffill' to handle them")
+        if is_missing.all():
+            raise ValueError(f"{summary}: every value is missing")
+        if missing == "drop":
+            keep = ~is_missing
+            values = values[keep]
+            dates = [date for date, kept in zip(dates, keep) if kept]
+        elif missing == "interpolate":
+            positions = np.arange(len(values))
+            values[is_missing] = np.interp(positions[is_missing], positions[~is_missing], values[~is_missing])
+        else:  # ffill
+            if is_missing[0]:
+                raise ValueError(f"{summary}: the first value is missing, so there is nothing to carry forward")
+            last_valid = np.maximum.accumulate(np.where(is_missing, 0, np.arange(len(values))))
+            values = values[last_valid]
+        verb = {"drop": "dropped", "interpolate": "interpolated", "ffill": "forward-filled"}[missing]
+        warnings.warn(f"{summary} were {verb}", UserWarning, stacklevel=2)
+    return values if date_index is None else (values, dates)
+
