@@ -150,7 +150,12 @@ class Module:
         for name, parameter in own.items():
             if name not in state:
                 continue
-            array = np.asarray(state[name])
+            try:
+                array = np.asarray(state[name])
+            except (ValueError, TypeError):
+                problems.append(f"{name}: expected a real array, got {type(state[name]).__name__} "
+                                f"that is not a rectangular array")
+                continue
             if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
                 problems.append(f"{name}: expected a real array, got dtype {array.dtype}")
             elif array.shape != parameter.shape:
@@ -158,7 +163,13 @@ class Module:
             elif not np.all(np.isfinite(array)):
                 problems.append(f"{name}: contains NaN or infinite values")
             else:
-                arrays[name] = array
+                with np.errstate(over="ignore"):
+                    cast = array.astype(parameter.dtype)
+                if not np.all(np.isfinite(cast)):
+                    problems.append(f"{name}: values overflow {parameter.dtype} "
+                                    f"(largest magnitude {np.max(np.abs(array))!r})")
+                else:
+                    arrays[name] = cast
         if problems:
             raise ValueError(f"cannot load state dict into {type(self).__name__}: " + "; ".join(problems))
         for name, array in arrays.items():

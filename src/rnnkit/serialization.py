@@ -96,11 +96,22 @@ def load(path: str | os.PathLike, module: Module | None = None) -> Module:
         config = json.loads(metadata.get("rnnkit.config", ""))
     except json.JSONDecodeError as error:
         raise ValueError(f"{os.fspath(path)}: the constructor arguments in its metadata are not valid JSON") from error
-    dtype = np.dtype(metadata.get("rnnkit.dtype", "float32"))
+    if not isinstance(config, dict):
+        raise ValueError(f"{os.fspath(path)}: the constructor arguments in its metadata must be a JSON object, "
+                         f"got {type(config).__name__}")
+    try:
+        dtype = np.dtype(metadata.get("rnnkit.dtype", "float32"))
+    except TypeError as error:
+        raise ValueError(f"{os.fspath(path)}: its metadata names an unknown dtype "
+                         f"{metadata.get('rnnkit.dtype')!r}") from error
     if module is None:
         if class_name not in MODULE_REGISTRY:
             raise ValueError(f"{os.fspath(path)} holds a {class_name!r}, which is not a known rnnkit module class")
-        module = MODULE_REGISTRY[class_name](**config, dtype=dtype)
+        try:
+            module = MODULE_REGISTRY[class_name](**config, dtype=dtype)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{os.fspath(path)}: cannot rebuild {class_name} from its metadata "
+                             f"(arguments {config}, dtype {dtype}): {error}") from error
     elif type(module).__name__ != class_name or module.config != config:
         raise ValueError(f"{os.fspath(path)} holds a {class_name}({config}), which does not match the given "
                          f"{type(module).__name__}({module.config})")

@@ -128,6 +128,8 @@ class LSTMCell(RecurrentCell):
 
 
 def _split_state(state: Any) -> tuple[Any, Any]:
-    if not isinstance(state, (tuple, list)) or len(state) != 2:
+    if not isinstance(state, (tuple, list)):
         raise TypeError(f"LSTM state must be a tuple (h, c) or None, got {type(state).__name__}")
+    if len(state) != 2:
+        raise TypeError(f"LSTM state must be a tuple (h, c) of length 2, got {type(state).__name__} of length {len(state)}")
     return state[0], state[1]
