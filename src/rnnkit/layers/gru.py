@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.cells.gru_cell import gru_step_backward, gru_step_forward
+from rnnkit import compiled
 from rnnkit.layers.recurrent import DirectionCache, DirectionWeights, RecurrentLayer
 
 
@@ -66,6 +67,9 @@ class GRU(RecurrentLayer):
         return dx, dh0
 
     def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid):
+        if compiled.enabled():                               # same loop, compiled (rnnkit.compiled)
+            from rnnkit.compiled import gru_loops
+            return gru_loops.forward(self, xw, weights, initial, invalid)
         steps, batch, _ = xw.shape
         hidden = self.hidden_size
         states = np.empty((steps + 1, batch, hidden), dtype=self.dtype)         # (T+1, B, H)
@@ -87,6 +91,9 @@ class GRU(RecurrentLayer):
 
     def _direction_backward(self, cache: DirectionCache, weights: DirectionWeights, d_states, d_final_extra,
                             invalid):
+        if isinstance(cache.extra, compiled.CompiledExtra):     # the forward ran compiled
+            from rnnkit.compiled import gru_loops
+            return gru_loops.backward(self, cache, weights, d_states, d_final_extra, invalid)
         states = cache.states
         gates, recurrent_n = cache.extra
         steps, batch, hidden = d_states.shape

@@ -12,6 +12,7 @@ import numpy as np
 
 from rnnkit._validate import check_positive_int
 from rnnkit.cells.lstm_cell import _split_state, lstm_step_backward, lstm_step_forward
+from rnnkit import compiled
 from rnnkit.layers.recurrent import DirectionCache, DirectionWeights, RecurrentLayer
 
 
@@ -79,6 +80,9 @@ class LSTM(RecurrentLayer):
         return dx, (dh0, dc0)
 
     def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid):
+        if compiled.enabled():                               # same loop, compiled (rnnkit.compiled)
+            from rnnkit.compiled import lstm_loops
+            return lstm_loops.forward(self, xw, weights, initial, invalid)
         steps, batch, _ = xw.shape
         hidden = self.hidden_size
         states = np.empty((steps + 1, batch, self.output_size), dtype=self.dtype)   # h: (T+1, B, P)
@@ -104,6 +108,9 @@ class LSTM(RecurrentLayer):
 
     def _direction_backward(self, cache: DirectionCache, weights: DirectionWeights, d_states, d_final_extra,
                             invalid):
+        if isinstance(cache.extra, compiled.CompiledExtra):     # the forward ran compiled
+            from rnnkit.compiled import lstm_loops
+            return lstm_loops.backward(self, cache, weights, d_states, d_final_extra, invalid)
         cells, gates, tanh_c, unprojected = cache.extra
         steps, batch, _ = d_states.shape
         hidden = self.hidden_size

@@ -11,6 +11,7 @@ import numpy as np
 
 from rnnkit._validate import check_choice
 from rnnkit.cells.rnn_cell import NONLINEARITIES, rnn_step_backward, rnn_step_forward
+from rnnkit import compiled
 from rnnkit.layers.recurrent import DirectionCache, DirectionWeights, RecurrentLayer
 
 
@@ -78,6 +79,9 @@ class RNN(RecurrentLayer):
         return dx, dh0
 
     def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid):
+        if compiled.enabled():                               # same loop, compiled (rnnkit.compiled)
+            from rnnkit.compiled import rnn_loops
+            return rnn_loops.forward(self, xw, weights, initial, invalid)
         steps, batch, _ = xw.shape
         states = np.empty((steps + 1, batch, self.hidden_size), dtype=self.dtype)   # (T+1, B, H)
         states[0] = initial[0]
@@ -93,6 +97,9 @@ class RNN(RecurrentLayer):
 
     def _direction_backward(self, cache: DirectionCache, weights: DirectionWeights, d_states, d_final_extra,
                             invalid):
+        if isinstance(cache.extra, compiled.CompiledExtra):     # the forward ran compiled
+            from rnnkit.compiled import rnn_loops
+            return rnn_loops.backward(self, cache, weights, d_states, d_final_extra, invalid)
         states = cache.states
         steps, batch, hidden = d_states.shape
         valid = None if invalid is None else (~invalid).astype(self.dtype)

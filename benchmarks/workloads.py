@@ -1,0 +1,174 @@
+"""The timed workloads, one library per process (see :mod:`benchmarks.worker`).
+
+Glossary: B batch, T time, D input features, H hidden units, G gates (1 RNN, 4 LSTM, 3 GRU).
+
+Each ``make_*`` function builds its model and data and returns a zero-argument callable that
+runs the workload once; building is not timed. A training step is forward, loss = sum of all
+outputs, backward (parameter gradients and dx), with the gradients zeroed first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIZES = {               # name: (B, T, D, H)
+    "S": (1, 100, 64, 128),
+    "M": (32, 100, 64, 128),
+    "M2": (32, 100, 256, 256),
+    "L": (64, 100, 512, 512),
+    "XL": (128, 50, 1024, 1024),
+}
+TINY = (1, 2, 3, 4)     # "tiny": warms the libraries up before a memory measurement
+CELLS = ("RNN", "LSTM", "GRU")
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+GENERATION = {"layers": 2, "hidden": 256, "input": 256, "steps": 1000}
+
+
+def dims(size: str) -> tuple[int, int, int, int]:
+    """(B, T, D, H) of a size name."""
+    return TINY if size == "tiny" else SIZES[size]
+
+
+def _inputs(size: str, seed: int = 0) -> np.ndarray:
+    batch, steps, features, _ = dims(size)
+    return np.random.default_rng(seed).standard_normal((batch, steps, features)).astype(np.float32)
+
+
+# --- rnnkit ------------------------------------------------------------------------------
+def make_rnnkit(cell: str, size: str, mode: str):
+    import rnnkit
+
+    _, _, features, hidden = dims(size)
+    layer = getattr(rnnkit, cell)(features, hidden, dtype=np.float32, seed=0)
+    x = _inputs(size)
+    if mode == "infer":
+        layer.eval()
+
+        def infer():
+            return layer(x)
+        return infer
+
+    def train():
+        layer.zero_grad()
+        y, _ = layer(x)
+        loss = float(y.sum())                       # the loss over all outputs ...
+        layer.backward(np.ones_like(y))             # ... and its gradient dL/dy = 1
+        return loss
+    return train
+
+
+def make_floor(cell: str, size: str, mode: str):
+    """Only the matrix products a step must do, NumPy (BLAS) with preallocated outputs.
+
+    Forward: x W_ih^T for all steps, then h_{t-1} W_hh^T per step. Training adds, per step,
+    dz W_hh, and after the loop dW_ih = dZ^T X, dW_hh = dZ^T H, dX = dZ W_ih. With B = 1
+    the per-step products are matrix-vector products, as in the compiled loops.
+    """
+    batch, steps, features, hidden = dims(size)
+    rows = GATES[cell] * hidden
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((steps * batch, features)).astype(np.float32)
+    w_ih = rng.standard_normal((rows, features)).astype(np.float32) * 0.01
+    w_hh = rng.standard_normal((rows, hidden)).astype(np.float32) * 0.01
+    hs = rng.standard_normal((steps, batch, hidden)).astype(np.float32)
+    z = np.empty((steps, batch, rows), dtype=np.float32)
+    dz = rng.standard_normal((steps, batch, rows)).astype(np.float32)
+    dh = np.empty((batch, hidden), dtype=np.float32)
+    d_w_ih, d_w_hh = np.empty_like(w_ih), np.empty_like(w_hh)
+    dx = np.empty((steps * batch, features), dtype=np.float32)
+    w_hh_t = w_hh.T
+
+    def forward():
+        np.matmul(x, w_ih.T, out=z.reshape(steps * batch, rows))
+        for t in range(steps):
+            if batch == 1:
+                np.dot(w_hh, hs[t, 0], out=z[t, 0])
+            else:
+                np.matmul(hs[t], w_hh_t, out=z[t])
+
+    def train():
+        forward()
+        for t in range(steps):
+            if batch == 1:
+                np.dot(dz[t, 0], w_hh, out=dh[0])
+            else:
+                np.matmul(dz[t], w_hh, out=dh)
+        flat_dz = dz.reshape(steps * batch, rows)
+        np.matmul(flat_dz.T, x, out=d_w_ih)
+        np.matmul(flat_dz.T, hs.reshape(steps * batch, hidden), out=d_w_hh)
+        np.matmul(flat_dz, w_ih, out=dx)
+
+    return train if mode == "train" else forward
+
+
+def make_rnnkit_generation():
+    """2-layer LSTM sampling: rnnkit.LSTMCell objects loaded from an rnnkit.LSTM, B = 1."""
+    import rnnkit
+
+    config = GENERATION
+    stack = rnnkit.LSTM(config["input"], config["hidden"], num_layers=config["layers"], dtype=np.float32, seed=0)
+    cells = []
+    for layer in range(config["layers"]):
+        cell = rnnkit.LSTMCell(config["input"] if layer == 0 else config["hidden"], config["hidden"],
+                               dtype=np.float32, seed=0)
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).data[...] = getattr(stack, f"{name}_l{layer}").data
+        cell.eval()
+        cells.append(cell)
+    tokens = np.random.default_rng(1).standard_normal((config["steps"], 1, config["input"])).astype(np.float32)
+
+    def generate():
+        states = [None] * len(cells)
+        for x in tokens:
+            for index, cell in enumerate(cells):
+                states[index] = cell(x, states[index])
+                x = states[index][0]
+        return x
+    return generate
+
+
+# --- PyTorch -----------------------------------------------------------------------------
+def make_torch(cell: str, size: str, mode: str):
+    import torch
+
+    _, _, features, hidden = dims(size)
+    torch.manual_seed(0)
+    layer = getattr(torch.nn, cell)(features, hidden, batch_first=True)
+    x = torch.from_numpy(_inputs(size))
+    if mode == "infer":
+        layer.eval()
+
+        def infer():
+            with torch.inference_mode():
+                return layer(x)
+        return infer
+
+    x.requires_grad_(True)
+
+    def train():
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        y, _ = layer(x)
+        loss = y.sum()
+        loss.backward()
+        return float(loss.detach())
+    return train
+
+
+def make_torch_generation():
+    """The same 2-layer LSTM stepped one token at a time through ``torch.nn.LSTM``."""
+    import torch
+
+    config = GENERATION
+    torch.manual_seed(0)
+    stack = torch.nn.LSTM(config["input"], config["hidden"], num_layers=config["layers"]).eval()
+    tokens = torch.from_numpy(np.random.default_rng(1).standard_normal(
+        (config["steps"], 1, 1, config["input"])).astype(np.float32))
+
+    def generate():
+        state = None
+        with torch.inference_mode():
+            for x in tokens:
+                out, state = stack(x, state)
+        return out
+    return generate

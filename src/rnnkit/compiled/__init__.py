@@ -1,0 +1,11 @@
+"""Compiled (Numba) versions of the layers' time loops; the NumPy loops stay the reference.
+
+``enabled()`` says whether :class:`~rnnkit.RNN`, :class:`~rnnkit.LSTM` and
+:class:`~rnnkit.GRU` run them; ``set_enabled(False)`` or ``RNNKIT_COMPILE=0`` turns them off,
+and without Numba they are off with no error. See :mod:`rnnkit.compiled.switch`.
+"""
+
+from rnnkit.compiled.common import CompiledExtra
+from rnnkit.compiled.switch import available, enabled, set_enabled, unavailable_reason
+
+__all__ = ["CompiledExtra", "available", "enabled", "set_enabled", "unavailable_reason"]

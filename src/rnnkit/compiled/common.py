@@ -1,0 +1,38 @@
+"""What the three cells' compiled loops share: the marker of their caches and argument plumbing.
+
+No Numba here: the layers import this module to tell a compiled cache from a NumPy one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+JIT_OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
+
+
+class CompiledExtra(tuple):
+    """``DirectionCache.extra`` written by a compiled forward; only a compiled backward reads it."""
+
+
+def time_order(xw: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The input products in time order, C-contiguous, and whether ``xw`` was a reversed view.
+
+    The layer hands the reverse direction ``xw[::-1]``; the loops index the time-ordered array
+    themselves (``t = T-1-k``), so one compiled version serves both directions.
+    """
+    reverse = xw.shape[0] > 1 and xw.strides[0] < 0
+    base = xw[::-1] if reverse else xw
+    if not base.flags.c_contiguous:
+        base = np.ascontiguousarray(base)
+    return base, reverse
+
+
+def step_mask(invalid: np.ndarray | None, steps: int) -> np.ndarray:
+    """(T, B) bool in processing order, True past a sequence's length; (0, 0) when None."""
+    if invalid is None:
+        return np.zeros((0, 0), dtype=np.bool_)
+    return np.ascontiguousarray(invalid[:, :, 0])
+
+
+def contiguous(array: np.ndarray) -> np.ndarray:
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)

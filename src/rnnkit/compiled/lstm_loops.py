@@ -1,0 +1,148 @@
+"""The LSTM's forward and backward time loops of one direction, compiled with Numba.
+
+Same equations, same cache contents and same order of floating-point operations as the NumPy
+loops in :mod:`rnnkit.layers.lstm` (the reference), with three differences in how:
+
+* one matrix product per step, through NumPy's OpenBLAS, accumulating straight into the
+  gate buffer (``z_t += h_{t-1} W_hh^T`` with beta = 1, so no separate addition);
+* the input products ``xw`` become the gate cache in place (they are not needed afterwards):
+  no (T, B, 4H) copy;
+* the pointwise math of a step is a few SIMD passes per row (:mod:`rnnkit.compiled.vector`)
+  instead of about ten NumPy calls over the whole batch.
+
+Glossary: T steps, B batch, H hidden, P width of h (P = H without projection).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
+from rnnkit.compiled.products import gemm_nn, gemm_nt
+from rnnkit.compiled.vector import lstm_cell_update, multiply_into, sigmoid_inplace, tanh_into
+
+
+@njit(**JIT_OPTIONS)
+def lstm_forward_loop(gates, reverse, w_hh, w_hr, states, cells, tanh_c, unprojected, mask, projected,
+                      zero, one):
+    """gates (T, B, 4H): xw on entry (time order), activations [i f g o] on exit.
+
+    states (T+1, B, P), cells (T+1, B, H), tanh_c (T, B, H), unprojected (T, B, H) when
+    projected: processing order, index 0 of states and cells filled by the caller.
+    """
+    steps, batch, _ = gates.shape
+    hidden = cells.shape[2]
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        gemm_nt(states[k], w_hh, gates[t], one)                       # z_t = xw_t + h W_hh^T
+        for b in range(batch):
+            z = gates[t, b]
+            h = unprojected[k, b] if projected else states[k + 1, b]
+            sigmoid_inplace(z[:2 * hidden])                             # i and f
+            tanh_into(z[2 * hidden:3 * hidden], z[2 * hidden:3 * hidden])  # g
+            sigmoid_inplace(z[3 * hidden:])                             # o
+            lstm_cell_update(z[:hidden], z[hidden:2 * hidden], z[2 * hidden:3 * hidden], cells[k, b], cells[k + 1, b])
+            tanh_into(cells[k + 1, b], tanh_c[k, b])
+            multiply_into(z[3 * hidden:], tanh_c[k, b], h)              # h = o * tanh(c)
+        if projected:
+            gemm_nt(unprojected[k], w_hr, states[k + 1], zero)          # h_t = h~_t W_hr^T
+        if mask.shape[0] > 0:
+            for b in range(batch):
+                if mask[k, b]:                                          # past the length: keep the state
+                    states[k + 1, b, :] = states[k, b, :]
+                    cells[k + 1, b, :] = cells[k, b, :]
+
+
+@njit(**JIT_OPTIONS)
+def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, gates, reverse, cells, tanh_c, w_hh, w_hr,
+                       d_unprojected, d_gates, mask, projected, zero, one):
+    """Fills d_gates (T, B, 4H, processing order); adds the recurrent part into d_states.
+
+    dc_carry holds dL/dc_n on entry; returns the buffer that holds dL/dc_0 (dh_carry ends as dL/dh_0).
+    """
+    steps, batch, width = d_states.shape
+    hidden = cells.shape[2]
+    dh_carry[:, :] = zero
+    for k in range(steps - 1, -1, -1):
+        t = steps - 1 - k if reverse else k
+        for b in range(batch):
+            dh_row = d_states[k, b]
+            carry_row = dh_carry[b]
+            for j in range(width):
+                dh_row[j] += carry_row[j]
+        if projected:
+            gemm_nn(d_states[k], w_hr, d_unprojected, zero)             # dL/dh~ = dh W_hr
+        for b in range(batch):
+            dh = d_unprojected[b] if projected else d_states[k, b]
+            z = gates[t, b]
+            c_prev = cells[k, b]
+            tc = tanh_c[k, b]
+            dc_in = dc_carry[b]
+            dc_out = dc_prev[b]
+            dz = d_gates[k, b]
+            for j in range(hidden):
+                i = z[j]
+                f = z[hidden + j]
+                g = z[2 * hidden + j]
+                o = z[3 * hidden + j]
+                dh_j = dh[j]
+                tc_j = tc[j]
+                dc = (one - tc_j * tc_j) * dh_j * o + dc_in[j]
+                dz[3 * hidden + j] = (one - o) * o * (dh_j * tc_j)
+                dz[j] = (one - i) * i * (dc * g)
+                dz[hidden + j] = (one - f) * f * (dc * c_prev[j])
+                dz[2 * hidden + j] = (one - g * g) * dc * i
+                dc_out[j] = dc * f
+            if mask.shape[0] > 0 and mask[k, b]:                        # a held state passes dc through
+                dz[:] = zero
+                dc_out[:] = dc_in[:]
+        gemm_nn(d_gates[k], w_hh, dh_carry, zero)                      # dL/dh_{t-1} = dz W_hh
+        if mask.shape[0] > 0:
+            for b in range(batch):
+                if mask[k, b]:
+                    dh_carry[b, :] = d_states[k, b, :]
+        dc_carry, dc_prev = dc_prev, dc_carry
+    return dc_carry
+
+
+def forward(layer, xw, weights, initial, invalid):
+    """``LSTM._direction_forward`` through the compiled loop (same contract)."""
+    gates, reverse = time_order(xw)                                  # consumed: becomes the gate cache
+    steps, batch, _ = gates.shape
+    dtype = layer.dtype
+    hidden = layer.hidden_size
+    projected = layer.proj_size > 0
+    states = np.empty((steps + 1, batch, layer.output_size), dtype=dtype)     # h: (T+1, B, P)
+    cells = np.empty((steps + 1, batch, hidden), dtype=dtype)                 # c: (T+1, B, H)
+    states[0], cells[0] = initial
+    tanh_c = np.empty((steps, batch, hidden), dtype=dtype)
+    unprojected = np.empty((steps if projected else 0, batch, hidden), dtype=dtype)
+    w_hr = contiguous(weights.weight_hr.data) if projected else np.empty((0, 0), dtype=dtype)
+    lstm_forward_loop(gates, reverse, contiguous(weights.weight_hh.data), w_hr, states, cells, tanh_c,
+                      unprojected, step_mask(invalid, steps), projected, dtype.type(0), dtype.type(1))
+    extra = CompiledExtra((cells, gates, reverse, tanh_c, unprojected if projected else None))
+    return states, (states[-1], cells[-1]), extra
+
+
+def backward(layer, cache, weights, d_states, d_final_extra, invalid):
+    """``LSTM._direction_backward`` through the compiled loop (same contract)."""
+    cells, gates, reverse, tanh_c, unprojected = cache.extra
+    steps, batch, width = d_states.shape
+    dtype = layer.dtype
+    hidden = layer.hidden_size
+    projected = unprojected is not None
+    d_gates = np.empty((steps, batch, 4 * hidden), dtype=dtype)               # dL/dz_t, processing order
+    dh_carry = np.empty((batch, width), dtype=dtype)
+    dc_carry = np.array(d_final_extra[0], dtype=dtype, order="C")             # dL/dc_n, (B, H)
+    dc_prev = np.empty((batch, hidden), dtype=dtype)
+    d_unprojected = np.empty((batch, hidden), dtype=dtype)
+    w_hr = contiguous(weights.weight_hr.data) if projected else np.empty((0, 0), dtype=dtype)
+    mask = step_mask(invalid, steps)
+    dc_initial = lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, gates, reverse, cells, tanh_c,
+                                    contiguous(weights.weight_hh.data), w_hr, d_unprojected, d_gates, mask,
+                                    projected, dtype.type(0), dtype.type(1))
+    if projected:
+        d_projection = d_states if invalid is None else d_states * (~invalid).astype(dtype)
+        weights.weight_hr.grad += np.tensordot(d_projection, unprojected, axes=([0, 1], [0, 1]))
+    return d_gates, d_gates, (dh_carry, dc_initial)

@@ -1,0 +1,86 @@
+"""The Elman RNN's forward and backward time loops of one direction, compiled with Numba.
+
+Same equations and order of operations as the NumPy loops in :mod:`rnnkit.layers.rnn` (the
+reference). The step's product accumulates into the input products in place
+(``a_t = xw_t + h_{t-1} W_hh^T``, beta = 1) and the activation writes h_t from there.
+
+Glossary: T steps, B batch, H hidden.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
+from rnnkit.compiled.products import gemm_nn, gemm_nt
+from rnnkit.compiled.vector import relu_into, tanh_into
+
+
+@njit(**JIT_OPTIONS)
+def rnn_forward_loop(pre, reverse, w_hh, states, mask, relu, zero, one):
+    """pre (T, B, H): xw on entry (time order), pre-activations on exit; fills states[1:]."""
+    steps, batch, hidden = pre.shape
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        gemm_nt(states[k], w_hh, pre[t], one)                          # a_t = xw_t + h W_hh^T
+        for b in range(batch):
+            if relu:
+                relu_into(pre[t, b], states[k + 1, b], zero)
+            else:
+                tanh_into(pre[t, b], states[k + 1, b])
+            if mask.shape[0] > 0 and mask[k, b]:                       # past the length: keep the state
+                states[k + 1, b, :] = states[k, b, :]
+
+
+@njit(**JIT_OPTIONS)
+def rnn_backward_loop(d_states, states, w_hh, d_pre, carry, mask, relu, zero, one):
+    """Fills d_pre (T, B, H) and carry = dL/dh_0; adds the recurrent part into d_states."""
+    steps, batch, hidden = d_states.shape
+    carry[:, :] = zero
+    for k in range(steps - 1, -1, -1):
+        for b in range(batch):
+            dh = d_states[k, b]
+            c = carry[b]
+            h = states[k + 1, b]
+            da = d_pre[k, b]
+            if relu:
+                for j in range(hidden):
+                    total = dh[j] + c[j]
+                    dh[j] = total
+                    da[j] = (one if h[j] > zero else zero) * total
+            else:
+                for j in range(hidden):
+                    total = dh[j] + c[j]
+                    dh[j] = total
+                    da[j] = (one - h[j] * h[j]) * total
+            if mask.shape[0] > 0 and mask[k, b]:
+                da[:] = zero
+        gemm_nn(d_pre[k], w_hh, carry, zero)                           # dL/dh_{t-1} = da W_hh
+        if mask.shape[0] > 0:
+            for b in range(batch):
+                if mask[k, b]:                                         # a held state passes dh through
+                    carry[b, :] = d_states[k, b, :]
+
+
+def forward(layer, xw, weights, initial, invalid):
+    """``RNN._direction_forward`` through the compiled loop (same contract)."""
+    pre, reverse = time_order(xw)                                   # consumed in place
+    steps, batch, hidden = pre.shape
+    dtype = layer.dtype
+    states = np.empty((steps + 1, batch, hidden), dtype=dtype)     # (T+1, B, H)
+    states[0] = initial[0]
+    rnn_forward_loop(pre, reverse, contiguous(weights.weight_hh.data), states, step_mask(invalid, steps),
+                     layer.nonlinearity == "relu", dtype.type(0), dtype.type(1))
+    return states, (states[-1],), CompiledExtra(())
+
+
+def backward(layer, cache, weights, d_states, d_final_extra, invalid):
+    """``RNN._direction_backward`` through the compiled loop (same contract)."""
+    steps, batch, hidden = d_states.shape
+    dtype = layer.dtype
+    d_pre = np.empty((steps, batch, hidden), dtype=dtype)          # dL/da_t, processing order
+    carry = np.empty((batch, hidden), dtype=dtype)
+    rnn_backward_loop(d_states, cache.states, contiguous(weights.weight_hh.data), d_pre, carry,
+                      step_mask(invalid, steps), layer.nonlinearity == "relu", dtype.type(0), dtype.type(1))
+    return d_pre, d_pre, (carry,)

@@ -1,0 +1,122 @@
+"""The compiled (Numba) time loops against the NumPy loops they replace.
+
+Every configuration of the core tests (``recurrent_cases.CASES``: RNN tanh/relu, LSTM with and
+without projection, GRU; 1-3 layers; bidirectional; lengths; bias off; T = 1, B = 1) runs
+through both paths on the same weights and inputs; outputs, final states, dx, initial-state
+gradients and every parameter gradient must agree: float64 to 1e-12 and float32 to 1e-6,
+relative to the largest magnitude of each array.
+"""
+
+import numpy as np
+import pytest
+
+from recurrent_cases import CASES, Case, run_backward, run_forward
+
+pytest.importorskip("numba", reason="numba not installed: the compiled loops are optional")
+
+from rnnkit import compiled  # noqa: E402
+
+if not compiled.available():
+    pytest.skip(f"compiled loops unavailable: {compiled.unavailable_reason()}", allow_module_level=True)
+
+TOLERANCES = {np.float64: 1e-12, np.float32: 1e-6}
+
+
+def relative(ours: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.max(np.abs(ours - reference)) / max(np.max(np.abs(reference)), 1e-30))
+
+
+def run(case: Case, dtype, use_compiled: bool) -> dict[str, np.ndarray]:
+    """Forward and backward of one case; every output and gradient by name."""
+    compiled.set_enabled(use_compiled)
+    try:
+        layer = case.build(dtype=dtype, seed=3)
+        inputs = case.inputs(seed=4, dtype=dtype)
+        y, final = run_forward(layer, case, inputs)
+        finals = list(final) if case.kind == "LSTM" else [final]
+        rng = np.random.default_rng(5)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        final_grads = [rng.standard_normal(f.shape).astype(dtype) for f in finals]
+        grads = (dy, tuple(final_grads)) if case.kind == "LSTM" else (dy, final_grads[0])
+        input_grads = run_backward(layer, case, grads)
+    finally:
+        compiled.set_enabled(None)
+    results = {"y": y, **{f"final {i}": f for i, f in enumerate(finals)}}
+    results.update({f"d{name}": grad for name, grad in input_grads.items()})
+    results.update({f"grad {name}": p.grad.copy() for name, p in layer.named_parameters()})
+    return results
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_compiled_matches_numpy(case, dtype):
+    reference = run(case, dtype, use_compiled=False)
+    fast = run(case, dtype, use_compiled=True)
+    assert fast.keys() == reference.keys()
+    errors = {name: relative(fast[name], reference[name]) for name in reference}
+    assert max(errors.values()) <= TOLERANCES[dtype], errors
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_compiled_matches_numpy_long_and_wide(kind):
+    """Longer sequences and wider layers, where rounding differences would compound."""
+    case = Case(kind, batch=5, steps=40, input_size=7, hidden_size=33, bidirectional=True, lengths=(40, 1, 17, 39, 40))
+    for dtype in (np.float64, np.float32):
+        reference, fast = run(case, dtype, False), run(case, dtype, True)
+        errors = {name: relative(fast[name], reference[name]) for name in reference}
+        assert max(errors.values()) <= 2 * TOLERANCES[dtype], (dtype, errors)
+
+
+def test_switch_and_environment(monkeypatch):
+    monkeypatch.setenv("RNNKIT_COMPILE", "0")
+    assert not compiled.enabled()
+    compiled.set_enabled(True)
+    assert compiled.enabled()
+    compiled.set_enabled(None)
+    monkeypatch.setenv("RNNKIT_COMPILE", "1")
+    assert compiled.enabled()
+
+
+def test_cache_of_one_path_is_read_by_the_same_path():
+    """Switching off between forward and backward still runs the compiled backward."""
+    case = Case("LSTM", proj_size=2, bidirectional=True, lengths=(4, 2))
+    reference = run(case, np.float64, use_compiled=False)
+    layer = case.build(dtype=np.float64, seed=3)
+    inputs = case.inputs(seed=4, dtype=np.float64)
+    compiled.set_enabled(True)
+    y, final = run_forward(layer, case, inputs)
+    compiled.set_enabled(False)
+    try:
+        rng = np.random.default_rng(5)
+        dy = rng.standard_normal(y.shape)
+        final_grads = tuple(rng.standard_normal(f.shape) for f in final)
+        grads = run_backward(layer, case, (dy, final_grads))
+    finally:
+        compiled.set_enabled(None)
+    assert relative(grads["x"], reference["dx"]) <= 1e-12
+
+
+def test_float32_extremes_stay_finite_and_close():
+    """Pre-activations of +-300 saturate every gate in both paths alike.
+
+    The gradients are then zero up to rounding (np.tanh(x) in float32 may stop one ulp short of
+    1 where the compiled tanh reaches it), so they are compared with an absolute tolerance.
+    """
+    for kind in ("RNN", "LSTM", "GRU"):
+        case = Case(kind, batch=3, steps=6)
+        layer_results = []
+        for use in (False, True):
+            compiled.set_enabled(use)
+            try:
+                layer = case.build(dtype=np.float32, seed=0)
+                x = np.full((3, 6, 3), 300.0, dtype=np.float32)
+                x[1] *= -1
+                y, _ = layer(x)
+                dx, _ = layer.backward(np.ones_like(y))
+            finally:
+                compiled.set_enabled(None)
+            assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx))
+            layer_results.append((y, dx))
+        (y_ref, dx_ref), (y_fast, dx_fast) = layer_results
+        assert relative(y_fast, y_ref) <= 1e-6
+        np.testing.assert_allclose(dx_fast, dx_ref, rtol=1e-6, atol=1e-6)
