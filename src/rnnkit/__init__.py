@@ -10,7 +10,7 @@ compute given the same weights (batch-first), forward and backward.
 (4, 10, 16)
 """
 
-from rnnkit import losses, optim
+from rnnkit import losses, models, optim
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.clip import clip_grad_norm_, clip_grad_value_
 from rnnkit.layers import GRU, LSTM, RNN, Dropout, Embedding, Linear, RecurrentLayer
@@ -23,7 +23,7 @@ __all__ = [
     "Module", "Parameter",
     "RNN", "LSTM", "GRU", "RecurrentLayer", "RNNCell", "LSTMCell", "GRUCell",
     "Linear", "Embedding", "Dropout",
-    "losses", "optim", "clip_grad_norm_", "clip_grad_value_",
+    "losses", "optim", "models", "clip_grad_norm_", "clip_grad_value_",
     "save", "load",
     "__version__",
 ]

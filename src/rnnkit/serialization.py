@@ -59,6 +59,7 @@ def save(module: Module, path: str | os.PathLike) -> None:
     os.close(handle)
     try:
         save_file(tensors, temporary, metadata=metadata)
+        os.chmod(temporary, 0o644)              # mkstemp makes 0600; a checkpoint is for reading
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -3,9 +3,11 @@ pretrained word vectors. Pure NumPy and the standard library.
 
 Modules: ``vocab`` (text <-> ids), ``batching`` (padding, one-hot, length buckets, language-model
 streams, sliding windows and scaling for time series), ``readers`` (files), ``embeddings``
-(pretrained vectors).
+(pretrained vectors), ``synthetic`` (long-dependency tasks: adding, copying, temporal order),
+``dates`` (a generated date-rewriting task for encoder-decoders).
 """
 
+from rnnkit.data import dates, synthetic
 from rnnkit.data.batching import (
     BucketBatchIterator,
     Scaler,
@@ -28,6 +30,8 @@ from rnnkit.data.readers import (
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab, split_words
 
 __all__ = [
+    "dates",
+    "synthetic",
     "BucketBatchIterator",
     "CharVocab",
     "Scaler",

@@ -441,6 +441,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)              # mkstemp makes 0600; a vocabulary is for reading
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -1,0 +1,375 @@
+"""``rnnkit train lm``: train a character or word language model from one command.
+
+With no ``--data`` it learns from the documentation text that ships with every Python
+(``pydoc_data.topics``), shows its progress, and ends by printing text it generates.
+
+Every option can also come from a TOML file (``--config run.toml``) whose keys are the
+option names (``seq_len`` or ``seq-len``); options given on the command line win. The run
+directory (``--out``) receives::
+
+    config.json            every option, the model's constructor arguments, the data
+    vocab.json             the vocabulary
+    checkpoints/best/      the weights with the lowest validation loss (and their trainer state)
+    checkpoints/last/      the latest state, to resume from (--resume)
+    metrics.csv, loss.png  one row per validation; the loss curves
+    summary.json, summary.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import rnnkit
+from rnnkit.models.language_model import RECURRENT_LAYERS, LanguageModel
+from rnnkit.train import checkpoint, report
+from rnnkit.train.language_modeling import (LEVELS, LanguageModelTask, build_vocab, generate_text, load_corpus,
+                                            split_text)
+from rnnkit.train.schedules import SCHEDULES, LearningRateSchedule
+from rnnkit.train.trainer import CHECKPOINT_FOLDER, Trainer, TrainerConfig, TrainingDiverged
+
+CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.json"
+# Everything a run writes into --out; --force removes these and nothing else.
+RUN_FILES = (CONFIG_FILE, VOCAB_FILE, CHECKPOINT_FOLDER, report.METRICS_FILE, report.PLOT_FILE,
+             report.SUMMARY_JSON, report.SUMMARY_MARKDOWN)
+
+# The expected data of the tasks whose commands are not built yet.
+NOT_YET = {
+    "classify": "a text file with one example per line, the text and its label separated by a tab "
+                "(sentence<TAB>label), or a CSV file with a text and a label column",
+    "tag": "a CoNLL file: one token and its tag per line separated by a tab or a space, "
+           "a blank line between sentences",
+    "forecast": "a CSV file with one numeric column (and optionally a date column), one time step per row",
+    "seq2seq": "a text file of pairs, one per line: source<TAB>target",
+}
+
+
+def option(default: Any, help: str, choices: tuple | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass
+class LMOptions:
+    """Every option of ``rnnkit train lm``; each field is a command-line option and a TOML key."""
+
+    data: str | None = option(None, "UTF-8 text file to learn from (default: Python's own documentation, "
+                                    "pydoc_data.topics)")
+    level: str = option("char", "model characters or words", LEVELS)
+    cell: str = option("lstm", "recurrent layer", tuple(RECURRENT_LAYERS))
+    hidden: int = option(256, "hidden units per layer")
+    layers: int = option(1, "stacked recurrent layers")
+    embedding: int = option(32, "embedding size; 0 feeds one-hot vectors instead")
+    dropout: float = option(0.0, "dropout between layers and before the output layer")
+    epochs: int = option(10, "passes over the training text (the time budget may stop it sooner)")
+    seq_len: int = option(64, "time steps per window: how far back the gradient reaches (truncated BPTT)")
+    batch: int = option(32, "parallel streams per step")
+    lr: float = option(5e-3, "peak learning rate (Adam)")
+    schedule: str = option("cosine", "learning-rate schedule after the warmup", SCHEDULES)
+    warmup: int = option(20, "warmup steps (learning rate rising linearly)")
+    clip: float = option(1.0, "maximum global gradient norm")
+    patience: int = option(3, "stop after this many epochs without a better validation loss (0: never)")
+    val_fraction: float = option(0.1, "the last part of the text held out for validation")
+    max_vocab: int = option(0, "keep only the most frequent tokens (0: all; word level: 10000)")
+    seed: int = option(0, "random seed: the same seed gives the same run")
+    max_minutes: float = option(3.0, "time budget in minutes: stop, validate and save when it runs out (0: none)")
+    checkpoint_every: int = option(100, "also save checkpoints/last every N steps (0: only at validations)")
+    sample_length: int = option(600, "tokens to generate at the end")
+    temperature: float = option(0.7, "sampling temperature of the final sample")
+    prime: str = option("The ", "text the final sample starts from")
+    out: str | None = option(None, "run directory (default: runs/lm-YYYYmmdd-HHMMSS); must be new or empty")
+
+
+METAVARS = {"data": "PATH", "out": "DIR"}
+OPTION_FIELDS = {item.name: item for item in dataclasses.fields(LMOptions)}
+
+
+# --- the parser --------------------------------------------------------------------------------
+def register(subparsers) -> None:
+    train = subparsers.add_parser("train", help="train a model on a sequence task (lm)",
+                                  description="Train a recurrent network on a sequence task.")
+    tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
+    lm = tasks.add_parser("lm", help="character or word language model (default data: Python's documentation)",
+                          description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, item in OPTION_FIELDS.items():
+        kind = _field_type(item)
+        text = item.metadata["help"]
+        if "default" not in text:
+            text += f" (default: {item.default})"
+        metavar = None if item.metadata["choices"] else METAVARS.get(name, {int: "N", float: "X", str: "TEXT"}[kind])
+        lm.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None,
+                        choices=item.metadata["choices"], metavar=metavar, help=text)
+    lm.add_argument("--config", metavar="FILE.toml", default=None,
+                    help="read options from a TOML file; command-line options override it")
+    lm.add_argument("--force", action="store_true",
+                    help="reuse a non-empty --out directory, replacing the files of the run in it")
+    lm.add_argument("--resume", action="store_true",
+                    help="continue the run in --out from checkpoints/last with its saved options "
+                         "(--epochs and --max-minutes may be given anew)")
+    lm.set_defaults(func=run_lm)
+    for task, expected in NOT_YET.items():
+        # prefix_chars="+": every argument, "--data" included, lands in ``rest`` unparsed.
+        parser = tasks.add_parser(task, help=f"{task} (not available yet)", add_help=False, prefix_chars="+")
+        parser.add_argument("rest", nargs="*")
+        parser.set_defaults(func=_not_available, expected=expected)
+
+
+def _field_type(item: dataclasses.Field) -> type:
+    text = str(item.type)
+    for name, kind in (("int", int), ("float", float)):
+        if text.startswith(name):
+            return kind
+    return str
+
+
+def _not_available(args: argparse.Namespace) -> int:
+    print(f"rnnkit train {args.task}: not available yet. When it is, it will read {args.expected}. "
+          f"Available now: rnnkit train lm.", file=sys.stderr)
+    return 2
+
+
+# --- options from TOML and the command line -------------------------------------------------------
+def read_toml(path: str) -> dict[str, Any]:
+    """The TOML file as a dict, with errors that name the file."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:                    # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError as error:
+            raise ValueError(f"{path}: reading TOML needs Python 3.11+ or the tomli package "
+                             f"(pip install tomli)") from error
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"config file not found: {file}")
+    try:
+        with open(file, "rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{file}: not valid TOML ({error})") from error
+
+
+def options_from_mapping(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """Check keys and types of options read from a file; returns them under field names."""
+    checked = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in OPTION_FIELDS:
+            raise ValueError(f"{source}: unknown option {key!r}; known options: "
+                             f"{', '.join(sorted(OPTION_FIELDS))}")
+        item = OPTION_FIELDS[name]
+        kind = _field_type(item)
+        accepted = (int, float) if kind is float else (kind,)
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise ValueError(f"{source}: option {key!r} must be {kind.__name__}, got {value!r}")
+        choices = item.metadata["choices"]
+        if choices and value not in choices:
+            raise ValueError(f"{source}: option {key!r} must be one of {list(choices)}, got {value!r}")
+        checked[name] = kind(value)
+    return checked
+
+
+def resolve_options(args: argparse.Namespace) -> LMOptions:
+    """Defaults, then the TOML file, then the command line; then checks of every value."""
+    values: dict[str, Any] = {}
+    if args.config is not None:
+        values.update(options_from_mapping(read_toml(args.config), args.config))
+    values.update({name: getattr(args, name) for name in OPTION_FIELDS if getattr(args, name) is not None})
+    options = LMOptions(**values)
+    check_options(options)
+    return options
+
+
+def check_options(options: LMOptions) -> None:
+    positive = ("hidden", "layers", "epochs", "seq_len", "batch", "sample_length")
+    non_negative = ("embedding", "warmup", "patience", "max_vocab", "seed", "checkpoint_every")
+    for name in positive:
+        if getattr(options, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
+    for name in non_negative:
+        if getattr(options, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(options, name)}")
+    for name, low, high in (("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5)):
+        if not low <= getattr(options, name) <= high:
+            raise ValueError(f"--{name.replace('_', '-')} must lie in [{low}, {high}], got {getattr(options, name)}")
+    for name in ("lr", "clip"):
+        if not getattr(options, name) > 0:
+            raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")
+    if options.max_minutes < 0 or options.temperature < 0:
+        raise ValueError("--max-minutes and --temperature must be >= 0")
+    if not options.prime:
+        raise ValueError("--prime must not be empty")
+
+
+# --- the run directory --------------------------------------------------------------------------
+def prepare_out_dir(out: str | None, force: bool) -> Path:
+    """A new or empty directory for the run; refuses a non-empty one unless ``force``.
+
+    With ``force`` only the files a run writes (:data:`RUN_FILES`) are removed; anything
+    else in the directory stays.
+    """
+    folder = Path(out) if out else Path("runs") / time.strftime("lm-%Y%m%d-%H%M%S")
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"--out {folder} is a file, not a directory")
+    if folder.is_dir() and any(folder.iterdir()):
+        if not force:
+            raise FileExistsError(f"--out {folder} already exists and is not empty: choose another directory, "
+                                  f"pass --force to replace the run in it, or --resume to continue it")
+        for name in RUN_FILES:
+            target = folder / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def trainer_config(options: LMOptions, steps_per_epoch: int) -> TrainerConfig:
+    total = options.epochs * steps_per_epoch
+    schedule = LearningRateSchedule(options.schedule, lr=options.lr, warmup_steps=min(options.warmup, total),
+                                    total_steps=total, step_size=max(steps_per_epoch, 1), gamma=0.5)
+    return TrainerConfig(epochs=options.epochs, clip=options.clip, schedule=schedule,
+                         patience=options.patience or None, max_minutes=options.max_minutes or None,
+                         checkpoint_every=options.checkpoint_every, progress=True)
+
+
+# --- rnnkit train lm ------------------------------------------------------------------------------
+def run_lm(args: argparse.Namespace) -> int:
+    if args.resume:
+        return resume_lm(args)
+    options = resolve_options(args)
+    text, source = load_corpus(options.data)
+    train_text, val_text = split_text(text, options.val_fraction)
+    max_vocab = options.max_vocab or (10000 if options.level == "word" else None)
+    vocab = build_vocab(options.level, train_text, max_vocab)
+    task = LanguageModelTask(vocab.transform(train_text), vocab.transform(val_text), options.batch, options.seq_len,
+                             level=options.level, source=options.data or "the default text")
+    out = prepare_out_dir(options.out, args.force)
+    model = LanguageModel(len(vocab), options.hidden, num_layers=options.layers, cell=options.cell,
+                          embedding_dim=options.embedding or None, dropout=options.dropout, seed=options.seed)
+    optimizer = rnnkit.optim.Adam(model.parameters(), lr=options.lr)
+    vocab.save(out / VOCAB_FILE)
+    checkpoint.atomic_write_json(out / CONFIG_FILE, {
+        "task": "lm", "options": {**dataclasses.asdict(options), "out": str(out)},
+        "model": {"class": type(model).__name__, "config": model.config},
+        "data": source, "vocab": VOCAB_FILE, "rnnkit": rnnkit.__version__})
+    print(f"data: {source}; {len(task.train_ids):,} training and {len(task.val_ids):,} validation "
+          f"{'characters' if options.level == 'char' else 'words'}, vocabulary {len(vocab)}")
+    print(f"model: {options.cell.upper()} {options.layers} x {options.hidden}, {model.num_parameters():,} parameters; "
+          f"{task.steps_per_epoch} steps per epoch of {options.batch} x {options.seq_len} tokens; "
+          f"run directory {out}")
+    if options.max_minutes:
+        print(f"time budget: {options.max_minutes:g} minutes (--max-minutes)")
+    trainer = Trainer(model, task, optimizer, trainer_config(options, task.steps_per_epoch), run_dir=out,
+                      on_validation=_sample_printer(vocab, options))
+    return _train_and_report(trainer, vocab, options, out)
+
+
+def resume_lm(args: argparse.Namespace) -> int:
+    if not args.out:
+        raise ValueError("--resume needs --out RUN_DIR, the run to continue")
+    out = Path(args.out)
+    saved, vocab, _ = read_run(out)
+    options = LMOptions(**{**saved["options"], "out": str(out)})
+    for name in ("epochs", "max_minutes"):
+        if getattr(args, name) is not None:
+            setattr(options, name, getattr(args, name))
+    check_options(options)
+    last = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "last")
+    if last is None:
+        raise FileNotFoundError(f"{out} has no checkpoints/last to resume from")
+    text, source = load_corpus(options.data)
+    train_text, val_text = split_text(text, options.val_fraction)
+    task = LanguageModelTask(vocab.transform(train_text), vocab.transform(val_text), options.batch, options.seq_len,
+                             level=options.level, source=options.data or "the default text")
+    model = checkpoint.load_model(last)
+    optimizer = rnnkit.optim.Adam(model.parameters(), lr=options.lr)
+    trainer = Trainer(model, task, optimizer, trainer_config(options, task.steps_per_epoch), run_dir=out,
+                      on_validation=_sample_printer(vocab, options))
+    trainer.restore(last)
+    print(f"resuming {out} at step {trainer.state['step']} (epoch {trainer.state['epoch'] + 1}, "
+          f"window {trainer.state['window']})")
+    return _train_and_report(trainer, vocab, options, out)
+
+
+def _sample_printer(vocab, options: LMOptions):
+    def show(trainer: Trainer, metrics: dict) -> None:
+        sample = generate_text(trainer.model, vocab, options.prime, min(160, options.sample_length),
+                               temperature=options.temperature, seed=options.seed)
+        trainer.log("  sample: " + sample.replace("\n", "\n          "))
+    return show
+
+
+def _train_and_report(trainer: Trainer, vocab, options: LMOptions, out: Path) -> int:
+    try:
+        summary = trainer.fit()
+    except TrainingDiverged as error:
+        print(f"rnnkit train lm: {error}", file=sys.stderr)
+        return 3
+    best = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "best")
+    model = checkpoint.load_model(best) if best is not None else trainer.model
+    sample = generate_text(model, vocab, options.prime, options.sample_length, temperature=options.temperature,
+                           seed=options.seed)
+    summary["title"] = f"rnnkit train lm: {out}"
+    report.write_summary(out, summary, sample)
+    best_metrics = ", ".join(f"{key} {value:.4f}" for key, value in summary["best"].items() if key != "step")
+    print(f"\nstopped ({summary['stop_reason']}) after {summary['steps']} steps, {summary['epochs']:g} epochs, "
+          f"{summary['elapsed_s']:.0f} s; best validation: {best_metrics}")
+    print(f"run saved in {out}/ (checkpoints, metrics.csv, loss.png, summary.md)\n")
+    print(f"--- sample (best checkpoint, temperature {options.temperature:g}) ---")
+    print(sample)
+    print("---")
+    print(f"more: rnnkit generate {out} --prime {json.dumps(options.prime)} --length 500 "
+          f"--temperature {options.temperature:g}")
+    return 0
+
+
+# --- reading a run directory (also used by rnnkit generate / evaluate) --------------------------------
+def read_run(folder: str | os.PathLike) -> tuple[dict[str, Any], Any, Path]:
+    """A run's ``config.json`` document, its vocabulary, and the folder, checked."""
+    from rnnkit.data.vocab import Vocab
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"run directory not found: {folder}")
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        raise ValueError(f"{folder} is not a training run: {CONFIG_FILE} is missing")
+    try:
+        document = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{config_path} is corrupt: not valid JSON ({error})") from error
+    if not isinstance(document, dict) or document.get("task") != "lm" or "options" not in document:
+        raise ValueError(f"{config_path} does not describe a language-model run (expected \"task\": \"lm\")")
+    unknown = set(document["options"]) - set(OPTION_FIELDS)
+    if unknown:
+        raise ValueError(f"{config_path}: unknown options {sorted(unknown)}")
+    vocab_path = folder / VOCAB_FILE
+    if not vocab_path.is_file():
+        raise ValueError(f"{folder} is incomplete: {VOCAB_FILE} is missing")
+    return document, Vocab.load(vocab_path), folder
+
+
+def load_run_model(folder: Path, vocab, which: str = "best") -> LanguageModel:
+    """The verified model of checkpoint ``which`` of a run, checked against its vocabulary."""
+    path = checkpoint.checkpoint_path(folder / CHECKPOINT_FOLDER, which)
+    if path is None:
+        raise FileNotFoundError(f"{folder} has no checkpoint {CHECKPOINT_FOLDER}/{which}")
+    model = checkpoint.load_model(path)
+    if not isinstance(model, LanguageModel):
+        raise checkpoint.CheckpointError(f"{path} holds a {type(model).__name__}, not a LanguageModel")
+    if model.vocab_size != len(vocab):
+        raise checkpoint.CheckpointError(f"{path} does not match {folder / VOCAB_FILE}: the model predicts "
+                                         f"{model.vocab_size} tokens, the vocabulary has {len(vocab)}")
+    return model

@@ -1,0 +1,257 @@
+"""A character- or word-level language model: tokens in, next-token logits out.
+
+Glossary: B batch, T time, V vocabulary, E embedding size (E = V for one-hot input),
+H hidden units, L layers.
+
+Data flow::
+
+    ids (B, T) -> Embedding (B, T, E)   or  one-hot (B, T, V)    (embedding_dim=None)
+    RNN / LSTM / GRU, L layers (dropout between layers) -> y (B, T, H), final state
+    dropout -> Linear -> logits (B, T, V)
+
+``backward`` runs the same chain in reverse. For truncated BPTT over a long stream, pass the
+previous window's final state as ``state`` and ignore the initial-state gradient that
+``backward`` returns: that cuts the gradient at the window boundary.
+
+:meth:`LanguageModel.generate` runs one token at a time through rnnkit's cells
+(:class:`~rnnkit.RNNCell`, :class:`~rnnkit.LSTMCell`, :class:`~rnnkit.GRUCell`) that share the
+layer's parameters (layer ``weight_ih_l{k}`` is cell ``weight_ih``, and so on), carrying the
+state from token to token.
+
+>>> model = LanguageModel(vocab_size=12, hidden_size=8, seed=0)
+>>> logits, state = model(np.zeros((2, 5), dtype=int))
+>>> logits.shape
+(2, 5, 12)
+>>> _ = model.backward(np.ones_like(logits))
+>>> model.generate([3, 4], length=6, seed=0).shape
+(6,)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from rnnkit._validate import as_index_array, check_choice, check_positive_int, check_probability, make_rng
+from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.cells.base import RecurrentCell
+from rnnkit.data.batching import one_hot
+from rnnkit.layers import GRU, LSTM, RNN, Dropout, Embedding, Linear
+from rnnkit.module import Module
+
+# The recurrent layer and the matching one-step cell behind each ``cell=`` name.
+RECURRENT_LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+STEP_CELLS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
+# The per-layer parameter names a cell takes over from layer k (``weight_ih_l{k}`` -> ``weight_ih``).
+CELL_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+class LanguageModel(Module):
+    """Predicts the next token at every position: ``logits[b, t]`` scores ``ids[b, t + 1]``.
+
+    Parameters
+    ----------
+    vocab_size : int
+        V, the number of tokens (characters or words).
+    hidden_size : int
+        H, units per recurrent layer.
+    num_layers : int
+        L, stacked recurrent layers.
+    cell : {"lstm", "gru", "rnn"}
+        Which recurrent layer.
+    embedding_dim : int or None
+        E for a learned embedding table (V, E); None feeds one-hot vectors (width V) instead,
+        the classic character-RNN input.
+    dropout : float
+        Dropout probability between recurrent layers and on the top layer's outputs, in
+        training mode only.
+    dtype : numpy.float32 or numpy.float64
+    seed : int, numpy.random.Generator or None
+        Initial weights and dropout masks. All children share this one generator
+        (``model.rng``), so saving its state is enough to resume dropout exactly.
+
+    Shapes
+    ------
+    ``forward(ids (B, T), state or None) -> logits (B, T, V), state``; the state is
+    ``(h, c)`` each (L, B, H) for an LSTM and ``h`` (L, B, H) otherwise.
+    ``backward(d_logits (B, T, V), d_state or None) -> d_initial_state``.
+
+    The named parameters are dotted: ``embedding.weight``, ``rnn.weight_ih_l0`` ...,
+    ``head.weight``, ``head.bias``. ``config`` holds every constructor argument, so
+    ``rnnkit.load`` rebuilds the model from a file written by ``rnnkit.save``.
+    """
+
+    def __init__(self, vocab_size: int, hidden_size: int = 256, num_layers: int = 1, cell: str = "lstm",
+                 embedding_dim: int | None = None, dropout: float = 0.0,
+                 dtype: Any = np.float32, seed: Any = None):
+        super().__init__(dtype=dtype, seed=seed)
+        self.vocab_size = check_positive_int(vocab_size, "vocab_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        self.cell = check_choice(cell, "cell", tuple(RECURRENT_LAYERS))
+        if embedding_dim is not None:
+            embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        self.embedding_dim = embedding_dim
+        self.dropout_p = check_probability(dropout, "dropout")
+        self.config = {"vocab_size": self.vocab_size, "hidden_size": self.hidden_size,
+                       "num_layers": self.num_layers, "cell": self.cell, "embedding_dim": self.embedding_dim,
+                       "dropout": self.dropout_p}
+        # One generator for every child (make_rng passes a Generator through unchanged).
+        self.embedding = (None if embedding_dim is None
+                          else Embedding(self.vocab_size, embedding_dim, dtype=self.dtype, seed=self.rng))
+        self.input_size = self.vocab_size if embedding_dim is None else embedding_dim    # E
+        self.rnn = RECURRENT_LAYERS[cell](self.input_size, self.hidden_size, num_layers=self.num_layers,
+                                          dropout=self.dropout_p, dtype=self.dtype, seed=self.rng)
+        self.output_dropout = Dropout(self.dropout_p, dtype=self.dtype, seed=self.rng)
+        self.head = Linear(self.hidden_size, self.vocab_size, dtype=self.dtype, seed=self.rng)
+
+    # --- training: the whole window at once --------------------------------------------
+    def _embed(self, ids: np.ndarray) -> np.ndarray:
+        """(..., ) ids -> (..., E) inputs of the first recurrent layer."""
+        if self.embedding is None:
+            return one_hot(ids, self.vocab_size, dtype=self.dtype)                   # (..., V)
+        return self.embedding(ids)                                                  # (..., E)
+
+    def forward(self, ids: Any, state: Any = None) -> tuple[np.ndarray, Any]:
+        ids = as_index_array(ids, "ids", upper=self.vocab_size)
+        if ids.ndim != 2:
+            raise ValueError(f"ids must have shape (B, T), got {ids.shape}")
+        x = self._embed(ids)                                                        # (B, T, E)
+        y, final_state = self.rnn(x, state)                                         # (B, T, H)
+        y = self.output_dropout(y)
+        logits = self.head(y)                                                       # (B, T, V)
+        return logits, final_state
+
+    def backward(self, d_logits: Any, d_state: Any = None) -> Any:
+        """Add every parameter's gradient; return the gradient of the initial state."""
+        d_y = self.head.backward(d_logits)                                          # (B, T, H)
+        d_y = self.output_dropout.backward(d_y)
+        d_x, d_initial_state = self.rnn.backward(d_y, d_state)                      # (B, T, E)
+        if self.embedding is not None:
+            self.embedding.backward(d_x)
+        return d_initial_state
+
+    def initial_state(self, batch: int) -> Any:
+        """Zeros in the layer's state format: (h, c) for an LSTM, else h; each (L, B, H)."""
+        zeros = np.zeros((self.num_layers, batch, self.hidden_size), dtype=self.dtype)
+        return (zeros, zeros.copy()) if self.cell == "lstm" else zeros
+
+    # --- generation: one token at a time through the cells -----------------------------
+    def step_cells(self) -> list[RecurrentCell]:
+        """One cell per layer, holding the layer's own Parameter objects (no copies)."""
+        cells = []
+        for layer in range(self.num_layers):
+            width = self.input_size if layer == 0 else self.hidden_size
+            options = {"nonlinearity": self.rnn.nonlinearity} if self.cell == "rnn" else {}
+            cell = STEP_CELLS[self.cell](width, self.hidden_size, bias=self.rnn.bias, dtype=self.dtype, seed=0,
+                                         **options)
+            for name in CELL_PARAMETERS:
+                if hasattr(self.rnn, f"{name}_l{layer}"):
+                    setattr(cell, name, getattr(self.rnn, f"{name}_l{layer}"))
+            cells.append(cell)
+        return cells
+
+    def step(self, cells: Sequence[RecurrentCell], token_ids: np.ndarray, states: list) -> tuple[np.ndarray, list]:
+        """One time step: ``token_ids`` (B,) and per-layer states -> logits (B, V), new states.
+
+        ``states[k]`` is layer k's state: ``(h, c)`` each (B, H) for an LSTM, else h (B, H).
+        """
+        x = self._embed(token_ids)                                                  # (B, E)
+        new_states = []
+        for cell, state in zip(cells, states):
+            new_state = cell(x, state)
+            new_states.append(new_state)
+            x = new_state[0] if self.cell == "lstm" else new_state                  # (B, H) feeds layer k+1
+        return self.head(x), new_states                                             # (B, V)
+
+    def generate(self, prime: Any, length: int, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, seed: Any = None) -> np.ndarray:
+        """Sample ``length`` tokens that continue ``prime``; returns their ids (length,).
+
+        Parameters
+        ----------
+        prime : 1-D sequence of int
+            Token ids to read first (at least one). The model reads them one by one, then
+            samples each next token from its prediction and feeds it back.
+        length : int
+            How many tokens to generate.
+        temperature : float
+            Logits are divided by it: below 1 is more conservative, above 1 more varied;
+            0 always takes the most likely token.
+        top_k : int or None
+            Sample only among the k most likely tokens.
+        top_p : float in (0, 1] or None
+            Sample only among the most likely tokens whose probabilities sum to p (nucleus).
+        seed : int, numpy.random.Generator or None
+            Same seed, same text.
+
+        The model is switched to eval mode (no dropout) and back.
+        """
+        prime = as_index_array(prime, "prime", upper=self.vocab_size).reshape(-1)
+        if prime.size == 0:
+            raise ValueError("prime must hold at least one token id")
+        length = check_positive_int(length, "length", minimum=0)
+        temperature, top_k, top_p = check_sampling(temperature, top_k, top_p)
+        rng = make_rng(seed)
+        was_training = self.training
+        self.eval()
+        try:
+            cells = self.step_cells()
+            states: list = [None] * self.num_layers
+            for token in prime:                                                     # read the prime
+                logits, states = self.step(cells, np.array([token]), states)
+            generated = np.empty(length, dtype=np.int64)
+            for position in range(length):
+                token = sample_token(logits[0], temperature, top_k, top_p, rng)
+                generated[position] = token
+                logits, states = self.step(cells, np.array([token]), states)
+        finally:
+            self.train(was_training)
+        return generated
+
+
+# --- sampling ----------------------------------------------------------------------------
+def check_sampling(temperature: Any, top_k: Any, top_p: Any) -> tuple[float, int | None, float | None]:
+    """Validate the sampling options, with errors that say what was expected."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating)) \
+            or not np.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if top_k is not None:
+        top_k = check_positive_int(top_k, "top_k")
+    if top_p is not None:
+        if isinstance(top_p, bool) or not isinstance(top_p, (int, float, np.floating)) or not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
+        top_p = float(top_p)
+    return float(temperature), top_k, top_p
+
+
+def sample_token(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float | None,
+                 rng: np.random.Generator) -> int:
+    """Draw one token id from ``logits`` (V,) after temperature, top-k and top-p filtering.
+
+    >>> rng = np.random.default_rng(0)
+    >>> sample_token(np.array([0.0, 5.0, 1.0]), temperature=0.0, top_k=None, top_p=None, rng=rng)
+    1
+    >>> sample_token(np.array([0.0, 5.0, 1.0]), temperature=1.0, top_k=1, top_p=None, rng=rng)
+    1
+    """
+    logits = np.asarray(logits, dtype=np.float64)                                   # (V,)
+    if temperature == 0.0:
+        return int(np.argmax(logits))
+    scaled = logits / temperature
+    if top_k is not None and top_k < scaled.size:
+        threshold = np.partition(scaled, -top_k)[-top_k]                            # k-th largest
+        scaled = np.where(scaled < threshold, -np.inf, scaled)
+    probabilities = np.exp(scaled - np.max(scaled))
+    probabilities /= probabilities.sum()
+    if top_p is not None and top_p < 1.0:
+        order = np.argsort(-probabilities, kind="stable")                           # most likely first
+        cumulative = np.cumsum(probabilities[order])
+        keep = int(np.searchsorted(cumulative, top_p - 1e-12)) + 1                  # smallest set reaching p
+        filtered = np.zeros_like(probabilities)
+        filtered[order[:keep]] = probabilities[order[:keep]]
+        probabilities = filtered / filtered.sum()
+    cumulative = np.cumsum(probabilities)
+    token = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    return min(token, probabilities.size - 1)

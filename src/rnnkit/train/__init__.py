@@ -1,0 +1,18 @@
+"""Training: the :class:`Trainer` loop, learning-rate schedules, checkpoints and reports.
+
+- :mod:`rnnkit.train.trainer`: the loop (forward, loss, backward, clip, step, zero), validation,
+  early stopping, time budget, exact resume, the stop on a non-finite loss.
+- :mod:`rnnkit.train.schedules`: learning rate as a function of the step (step, cosine, warmup).
+- :mod:`rnnkit.train.checkpoint`: checkpoint folders written atomically and verified on reading.
+- :mod:`rnnkit.train.report`: ``metrics.csv``, the loss-curve PNG, the run summary.
+- :mod:`rnnkit.train.language_modeling`: the language-modelling task (text, vocabulary,
+  truncated BPTT windows, loss / perplexity / bits per character).
+"""
+
+from rnnkit.train.checkpoint import CheckpointError
+from rnnkit.train.language_modeling import LanguageModelTask
+from rnnkit.train.schedules import LearningRateSchedule
+from rnnkit.train.trainer import Trainer, TrainerConfig, TrainingDiverged
+
+__all__ = ["Trainer", "TrainerConfig", "TrainingDiverged", "LearningRateSchedule", "LanguageModelTask",
+           "CheckpointError"]

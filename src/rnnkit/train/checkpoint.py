@@ -1,0 +1,216 @@
+"""Checkpoints that resume a run exactly, written so that a crash never leaves half of one.
+
+A checkpoint is a folder (``checkpoints/best``, ``checkpoints/last``) of three files:
+
+- ``model.safetensors``: the weights, written by :func:`rnnkit.save`, so ``rnnkit.load`` on
+  this one file rebuilds the model;
+- ``trainer_state.safetensors``: the arrays of the optimiser state (``optimizer.{index}.{name}``)
+  and of the task (``task.{name}``, e.g. the hidden state carried between LM windows);
+- ``state.json``: everything else: the optimiser's hyper-parameters and step counts (its
+  int keys written as strings), the model's random-generator state, the trainer's position
+  (epoch, window, step) and history, and the SHA-256 of both tensor files.
+
+:func:`save_checkpoint` writes the three files into a hidden temporary folder and then swaps
+it in with two renames; if a crash falls between them, :func:`checkpoint_path` finds the
+previous checkpoint under its ``.old`` name. :func:`read_checkpoint` refuses a checkpoint
+whose files are missing, unreadable, or do not match the hashes recorded with them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import save_file
+
+from rnnkit.module import Module
+from rnnkit.optim.optimizer import COUNT_NAMES, Optimizer
+from rnnkit.serialization import load as load_module
+from rnnkit.serialization import read_file
+from rnnkit.serialization import save as save_module
+
+FORMAT = "rnnkit-checkpoint"
+VERSION = 1
+MODEL_FILE = "model.safetensors"
+TENSOR_FILE = "trainer_state.safetensors"
+STATE_FILE = "state.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message says which file and why."""
+
+
+# --- small atomic writers -----------------------------------------------------------------
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)              # mkstemp makes 0600; a run's files are for reading
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, document: Any) -> None:
+    atomic_write_text(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- the optimiser state as JSON + arrays ---------------------------------------------------
+def split_optimizer_state(optimizer: Optimizer) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``optimizer.state_dict()`` as a JSON-ready dict (string keys) and a dict of arrays."""
+    state = optimizer.state_dict()
+    counts: dict[str, dict[str, int]] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for index, entries in state["state"].items():
+        for name, value in entries.items():
+            if name in COUNT_NAMES:
+                counts.setdefault(str(index), {})[name] = int(value)
+            else:
+                arrays[f"optimizer.{index}.{name}"] = np.ascontiguousarray(value)
+    hyper = {name: (list(value) if isinstance(value, tuple) else value)
+             for name, value in state["hyperparameters"].items()}
+    document = {"optimizer": state["optimizer"], "hyperparameters": hyper, "step_count": state["step_count"],
+                "num_parameters": state["num_parameters"], "counts": counts,
+                "arrays": sorted({name.rsplit(".", 1)[0] for name in arrays})}
+    return document, arrays
+
+
+def join_optimizer_state(document: dict[str, Any], tensors: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The inverse of :func:`split_optimizer_state`: a dict for ``Optimizer.load_state_dict``."""
+    state: dict[int, dict[str, Any]] = {}
+    for index, entries in document["counts"].items():
+        state.setdefault(int(index), {}).update(entries)
+    for name, array in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, entry = name.split(".", 2)
+            state.setdefault(int(index), {})[entry] = array
+    return {"optimizer": document["optimizer"], "hyperparameters": document["hyperparameters"],
+            "step_count": document["step_count"], "num_parameters": document["num_parameters"], "state": state}
+
+
+# --- whole checkpoints ----------------------------------------------------------------------
+def checkpoint_path(folder: str | os.PathLike, name: str) -> Path | None:
+    """The folder of checkpoint ``name`` under ``folder``, or None if there is none.
+
+    Falls back to ``.{name}.old``, the previous checkpoint, when a crash interrupted the swap.
+    """
+    folder = Path(folder)
+    for candidate in (folder / name, folder / f".{name}.old"):
+        if (candidate / STATE_FILE).is_file():
+            return candidate
+    return None
+
+
+def save_checkpoint(folder: str | os.PathLike, name: str, model: Module, optimizer: Optimizer,
+                    trainer_state: dict[str, Any], task_arrays: dict[str, np.ndarray]) -> Path:
+    """Write checkpoint ``folder/name`` (a folder of three files) and return its path.
+
+    ``trainer_state`` must be JSON-ready; ``task_arrays`` are stored as ``task.{key}``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    final, temporary, old = folder / name, folder / f".{name}.tmp", folder / f".{name}.old"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir()
+    save_module(model, temporary / MODEL_FILE)
+    optimizer_document, arrays = split_optimizer_state(optimizer)
+    arrays.update({f"task.{key}": np.ascontiguousarray(value) for key, value in task_arrays.items()})
+    save_file(arrays, str(temporary / TENSOR_FILE), metadata={"format": FORMAT})
+    document = {
+        "format": FORMAT, "version": VERSION,
+        "model": {"class": type(model).__name__, "config": model.config, "dtype": model.dtype.name},
+        "files": {MODEL_FILE: file_sha256(temporary / MODEL_FILE), TENSOR_FILE: file_sha256(temporary / TENSOR_FILE)},
+        "optimizer": optimizer_document,
+        "rng": model.rng.bit_generator.state,
+        "trainer": trainer_state,
+    }
+    atomic_write_json(temporary / STATE_FILE, document)
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(temporary, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and verify a checkpoint folder: returns its ``state.json`` document.
+
+    Raises :class:`CheckpointError` naming the file and the reason when a file is missing,
+    is not valid, or its hash differs from the one recorded (a corrupt or mixed checkpoint).
+    """
+    path = Path(path)
+    state_path = path / STATE_FILE
+    if not state_path.is_file():
+        raise CheckpointError(f"{path} is not a checkpoint: {STATE_FILE} is missing")
+    try:
+        document = json.loads(state_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{state_path} is corrupt: not valid JSON ({error})") from error
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise CheckpointError(f"{state_path} is not an rnnkit checkpoint (expected \"format\": \"{FORMAT}\")")
+    if document.get("version") != VERSION:
+        raise CheckpointError(f"{state_path}: unsupported checkpoint version {document.get('version')!r} "
+                              f"(this rnnkit reads {VERSION})")
+    for key in ("model", "files", "optimizer", "rng", "trainer"):
+        if key not in document:
+            raise CheckpointError(f"{state_path} is incomplete: the key {key!r} is missing")
+    for file_name in (MODEL_FILE, TENSOR_FILE):
+        file_path = path / file_name
+        if not file_path.is_file():
+            raise CheckpointError(f"checkpoint {path} is incomplete: {file_name} is missing")
+        if file_sha256(file_path) != document["files"].get(file_name):
+            raise CheckpointError(f"{file_path} is corrupt or from another checkpoint: its SHA-256 differs from "
+                                  f"the one recorded in {STATE_FILE}")
+    return document
+
+
+def load_model(path: str | os.PathLike, model: Module | None = None) -> Module:
+    """The model of the verified checkpoint ``path`` (rebuilt, or loaded into ``model``)."""
+    read_checkpoint(path)
+    try:
+        return load_module(Path(path) / MODEL_FILE, model)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        raise CheckpointError(f"cannot use checkpoint {path}: {error}") from error
+
+
+def restore_checkpoint(path: str | os.PathLike, model: Module, optimizer: Optimizer) -> tuple[dict, dict]:
+    """Load a verified checkpoint into ``model`` and ``optimizer`` (and the model's RNG).
+
+    Returns the trainer state and the task arrays. Everything is checked before the
+    optimiser is touched; a model or optimiser that does not match is refused with the reason.
+    """
+    document = read_checkpoint(path)
+    load_model(path, model)
+    tensors, _ = read_file(Path(path) / TENSOR_FILE)
+    try:
+        optimizer.load_state_dict(join_optimizer_state(document["optimizer"], tensors))
+    except (ValueError, TypeError, KeyError) as error:
+        raise CheckpointError(f"cannot use checkpoint {path}: its optimiser state does not fit: {error}") from error
+    try:
+        model.rng.bit_generator.state = document["rng"]
+    except (ValueError, TypeError, KeyError) as error:
+        raise CheckpointError(f"cannot use checkpoint {path}: bad random-generator state ({error})") from error
+    task_arrays = {name[len("task."):]: array for name, array in tensors.items() if name.startswith("task.")}
+    return document["trainer"], task_arrays

@@ -1,0 +1,211 @@
+"""The language-modelling task: text in, next-token prediction with truncated BPTT.
+
+Glossary: B batch (parallel streams), T window length (the BPTT truncation), V vocabulary,
+N tokens in the text.
+
+The training text becomes one id stream cut into B contiguous rows
+(:func:`rnnkit.data.lm_stream_batches`); window w+1 continues every row where window w
+stopped. So the final hidden state of one window is the right initial state of the next: the
+task carries it over (its values only), and ignores the initial-state gradient that
+``backward`` returns, which cuts the gradient at the window boundary.
+
+Metrics: ``loss`` (mean cross entropy, nats per token), ``perplexity`` = exp(loss) and
+``bpc`` / ``bits_per_word`` = loss / ln 2 (per character for characters, per word for words).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from rnnkit import losses
+from rnnkit.data.batching import count_lm_windows, lm_stream_batches
+from rnnkit.data.readers import read_text
+from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
+from rnnkit.models.language_model import LanguageModel
+
+LEVELS = ("char", "word")
+# Where the default text comes from: the documentation topics that ship with every Python.
+DEFAULT_CORPUS = "pydoc_data.topics"
+
+
+def load_corpus(path: str | None) -> tuple[str, str]:
+    """The training text and a name for it: the file at ``path``, or Python's documentation.
+
+    Raises a ValueError naming the file and the reason for an empty, undecodable or binary
+    file, and FileNotFoundError for a missing one.
+    """
+    if path is None:
+        import pydoc_data.topics
+
+        text = "".join(pydoc_data.topics.topics.values())
+        return text, f"Python's documentation ({DEFAULT_CORPUS}, {len(text):,} characters)"
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"data file not found: {file}")
+    if not file.is_file():
+        raise ValueError(f"{file}: not a regular file (expected a UTF-8 text file)")
+    text = read_text(file)
+    if not text.strip():
+        raise ValueError(f"{file}: the file is empty (expected UTF-8 text to learn from)")
+    if "\x00" in text:
+        raise ValueError(f"{file}: the file holds NUL bytes; it looks binary, expected UTF-8 text")
+    return text, f"{file} ({len(text):,} characters)"
+
+
+def split_text(text: str, val_fraction: float) -> tuple[str, str]:
+    """The first (1 - val_fraction) of the text for training, the rest for validation.
+
+    The cut moves forward to the next whitespace so no word is split between the two.
+    """
+    cut = int(len(text) * (1.0 - val_fraction))
+    while cut < len(text) and not text[cut].isspace():
+        cut += 1
+    return text[:cut], text[cut:]
+
+
+def build_vocab(level: str, train_text: str, max_vocab: int | None = None) -> Vocab:
+    """A character or word vocabulary fitted on the training text, with ``<unk>`` as id 0."""
+    if level == "char":
+        return CharVocab(specials=["<unk>"], max_size=max_vocab).fit(train_text)
+    if level == "word":
+        return WordVocab(specials=["<unk>"], max_size=max_vocab).fit(train_text)
+    raise ValueError(f"level must be one of {list(LEVELS)}, got {level!r}")
+
+
+@dataclass
+class Batch:
+    """One window: ``inputs`` and ``targets`` (B, T) int64, targets shifted by one."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.targets.size)
+
+
+class LanguageModelTask:
+    """What :class:`~rnnkit.train.Trainer` needs to train a :class:`LanguageModel` on text.
+
+    Parameters
+    ----------
+    train_ids, val_ids : 1-D int arrays
+        The training and validation token streams.
+    batch_size, seq_len : int
+        B streams, windows of T steps.
+    level : {"char", "word"}
+        Names the bits metric: ``bpc`` (characters) or ``bits_per_word``.
+    source : str
+        Where the text came from, for error messages.
+    eval_batch_size : int
+        Rows of the validation stream read in parallel (no backward there, so more rows
+        only make it faster).
+    """
+
+    def __init__(self, train_ids: np.ndarray, val_ids: np.ndarray, batch_size: int, seq_len: int,
+                 level: str = "char", source: str = "the text", eval_batch_size: int = 128):
+        self.train_ids = np.asarray(train_ids, dtype=np.int64)
+        self.val_ids = np.asarray(val_ids, dtype=np.int64)
+        self.batch_size = batch_size
+        self.seq_len = seq_len
+        self.level = level
+        self.eval_batch_size = eval_batch_size
+        unit = "characters" if level == "char" else "words"
+        needed = batch_size * (seq_len + 1)
+        if len(self.train_ids) < needed:
+            raise ValueError(
+                f"{source}: too little text: its training part has {len(self.train_ids):,} {unit}, and "
+                f"--batch {batch_size} x --seq-len {seq_len} needs at least {needed:,}; "
+                f"give more text or lower --batch / --seq-len")
+        if len(self.val_ids) < 2:
+            raise ValueError(f"{source}: too little text for validation: its last part has "
+                             f"{len(self.val_ids)} {unit}, need at least 2")
+        self.steps_per_epoch = count_lm_windows(len(self.train_ids), batch_size, seq_len)
+        self.state: Any = None          # the hidden state carried from window to window
+        self.bits_name = "bpc" if level == "char" else "bits_per_word"
+
+    # --- the training loop's pieces ---------------------------------------------------------
+    def train_batches(self, epoch: int, start: int) -> Iterator[Batch]:
+        """The windows of one epoch from window ``start`` on (the same every epoch)."""
+        if start == 0:
+            self.state = None           # each epoch reads the streams from their beginning
+        for inputs, targets in lm_stream_batches(self.train_ids, self.batch_size, self.seq_len, start=start):
+            yield Batch(inputs, targets)
+
+    def forward(self, model: LanguageModel, batch: Batch) -> np.ndarray:
+        """Logits (B, T, V); starts from the previous window's final state (values only)."""
+        logits, self.state = model(batch.inputs, self.state)
+        return logits
+
+    def loss(self, logits: np.ndarray, batch: Batch) -> tuple[float, np.ndarray]:
+        """Mean cross entropy over all B*T targets and its gradient (B, T, V)."""
+        return losses.cross_entropy(logits, batch.targets)
+
+    def backward(self, model: LanguageModel, d_logits: np.ndarray) -> None:
+        model.backward(d_logits)        # the initial-state gradient is dropped: truncated BPTT
+
+    # --- validation -------------------------------------------------------------------------
+    def evaluate(self, model: LanguageModel) -> dict[str, float]:
+        """Loss, perplexity and bits per token on the validation stream (eval mode)."""
+        return evaluate_stream(model, self.val_ids, self.eval_batch_size, self.seq_len, self.bits_name)
+
+    # --- what a checkpoint must hold to resume mid-epoch ---------------------------------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        if self.state is None:
+            return {}
+        parts = self.state if isinstance(self.state, tuple) else (self.state,)
+        return {f"state.{index}": part for index, part in enumerate(parts)}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        parts = [arrays[f"state.{index}"] for index in range(len(arrays))]
+        self.state = None if not parts else (tuple(parts) if len(parts) > 1 else parts[0])
+
+
+def evaluate_stream(model: LanguageModel, ids: np.ndarray, batch_size: int, seq_len: int,
+                    bits_name: str = "bpc") -> dict[str, float]:
+    """Mean cross entropy of predicting every id of ``ids`` from the ones before it.
+
+    The stream is cut into at most ``batch_size`` rows read in windows of ``seq_len`` with the
+    state carried across windows, in eval mode (no dropout). Returns ``loss`` (nats per
+    token), ``perplexity`` and ``bits_name`` (bits per token).
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) < 2:
+        raise ValueError(f"need at least 2 tokens to evaluate, got {len(ids)}")
+    was_training = model.training
+    model.eval()
+    streams = max(1, min(batch_size, len(ids) // (seq_len + 1)))
+    total, count, state = 0.0, 0, None
+    try:
+        for inputs, targets in lm_stream_batches(ids, streams, seq_len, drop_last=False):
+            logits, state = model(inputs, state)                                  # (B, T, V)
+            loss, _ = losses.cross_entropy(logits, targets, reduction="sum")
+            total += loss
+            count += targets.size
+    finally:
+        model.train(was_training)
+    mean = total / count
+    return {"loss": mean, "perplexity": math.exp(min(mean, 700.0)), bits_name: mean / math.log(2)}
+
+
+def generate_text(model: LanguageModel, vocab: Vocab, prime: str, length: int, temperature: float = 1.0,
+                  top_k: int | None = None, top_p: float | None = None, seed: Any = None) -> str:
+    """``prime`` followed by ``length`` sampled tokens, as text.
+
+    Characters (or words) of the prime that the vocabulary lacks become ``<unk>``.
+    """
+    if not isinstance(prime, str) or not prime:
+        raise ValueError(f"prime must be a non-empty string, got {prime!r}")
+    prime_ids = vocab.transform(prime)
+    if prime_ids.size == 0:
+        raise ValueError(f"prime {prime!r} holds no token the vocabulary can read")
+    new_ids = model.generate(prime_ids, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    continuation = vocab.inverse_transform(new_ids)
+    if isinstance(vocab, WordVocab):
+        return prime + " " + continuation
+    return prime + continuation

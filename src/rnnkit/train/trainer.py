@@ -1,0 +1,332 @@
+"""The training loop: forward, loss, backward, clip, step, zero; then validate, log, checkpoint.
+
+A :class:`Trainer` runs a model on a *task*, an object with these methods (see
+:class:`~rnnkit.train.language_modeling.LanguageModelTask`)::
+
+    task.steps_per_epoch                       -> int
+    task.train_batches(epoch, start)           -> iterable of batches (each has .num_tokens)
+    task.forward(model, batch)                 -> outputs
+    task.loss(outputs, batch)                  -> (loss: float, d_outputs)
+    task.backward(model, d_outputs)            -> None (adds parameter gradients)
+    task.evaluate(model)                       -> dict of validation metrics, "loss" first
+    task.state_arrays() / load_state_arrays()  -> arrays a checkpoint must hold (e.g. a carried state)
+
+Everything that decides the numbers of a run lives in a checkpoint: weights, optimiser
+state, the model's random generator (dropout), the data position (epoch and window) and the
+task's arrays. The learning rate is a pure function of the step. So a run resumed from
+``checkpoints/last`` continues exactly as if it had never stopped.
+
+A non-finite loss or gradient norm stops training with :class:`TrainingDiverged` before the
+optimiser touches the weights, and nothing is saved from that step: the last checkpoint stays
+as it was.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from rnnkit.clip import clip_grad_norm_
+from rnnkit.module import Module
+from rnnkit.optim.optimizer import Optimizer
+from rnnkit.train import checkpoint, report
+from rnnkit.train.schedules import LearningRateSchedule
+
+CHECKPOINT_FOLDER = "checkpoints"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient norm became NaN or infinite; the message says where and what to do."""
+
+
+@dataclass
+class TrainerConfig:
+    """How long to train and what to do along the way."""
+
+    epochs: int = 10                    # passes over the training data
+    clip: float = 1.0                   # max global gradient norm (inf: measure but never clip)
+    schedule: LearningRateSchedule | None = None   # None: the optimiser's lr, constant
+    patience: int | None = None         # stop after this many epochs without a better val loss
+    min_delta: float = 0.0              # ... "better" means lower by more than this
+    max_minutes: float | None = None    # wall-clock budget for this call of fit()
+    max_steps: int | None = None        # stop once the run has taken this many steps in total
+    checkpoint_every: int = 0           # also save checkpoints/last every N steps (0: at validations only)
+    log_every: int = 10                 # one point of the training-loss curve per N steps
+    progress: bool = True               # show a tqdm progress bar
+
+
+class Trainer:
+    """Trains ``model`` on ``task`` with ``optimizer``; writes its files under ``run_dir``.
+
+    Parameters
+    ----------
+    model : Module
+    task : object
+        See the module docstring.
+    optimizer : Optimizer
+        Built over ``model.parameters()``.
+    config : TrainerConfig
+    run_dir : path or None
+        Where ``checkpoints/``, ``metrics.csv`` and ``loss.png`` go; None writes nothing.
+    log : callable(str)
+        Where progress lines go (printed above the progress bar).
+    on_validation : callable(trainer, metrics) or None
+        Called after each validation, e.g. to print a generated sample.
+    """
+
+    def __init__(self, model: Module, task: Any, optimizer: Optimizer, config: TrainerConfig | None = None,
+                 run_dir: str | Path | None = None, log: Callable[[str], None] = print,
+                 on_validation: Callable[["Trainer", dict], None] | None = None):
+        self.model = model
+        self.task = task
+        self.optimizer = optimizer
+        self.config = config or TrainerConfig()
+        self.schedule = self.config.schedule or LearningRateSchedule("constant", lr=optimizer.lr)
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self._log = log
+        self.on_validation = on_validation
+        self._bar: Any = None
+        self._stop_requested = False
+        # The position and history: everything in this dict goes into every checkpoint.
+        self.state: dict[str, Any] = {
+            "epoch": 0, "window": 0, "step": 0, "tokens": 0, "elapsed_s": 0.0,
+            "best_loss": None, "best_step": None,        # best validation loss (any validation)
+            "patience_best": None, "bad_epochs": 0,       # early stopping: end-of-epoch validations
+            "this_epoch": [0.0, 0.0, 0],                  # loss sum, grad-norm sum, steps in this epoch
+            "since_log": [0.0, 0],                        # loss sum, steps for the next train-log point
+            "train_log": [], "history": [],
+        }
+        self.last_checkpoint_step: int | None = None
+
+    # --- the loop -------------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        """Train until the epochs, the patience, the step limit or the time budget run out.
+
+        Returns the summary (also written as ``summary.json`` when there is a ``run_dir``).
+        Raises :class:`TrainingDiverged` on a non-finite loss or gradient.
+        """
+        self._started = time.perf_counter()
+        self._elapsed_before = self.state["elapsed_s"]
+        self.stop_reason = "completed"
+        previous_handler = self._catch_interrupt()
+        try:
+            while self.state["epoch"] < self.config.epochs:
+                if self._must_stop() or not self._run_epoch():
+                    if self.state["step"] != self.last_checkpoint_step:
+                        self._validate(end_of_epoch=False)   # stopped part-way: measure, save, leave
+                    break
+                self.state["epoch"] += 1
+                self.state["window"] = 0
+                self._validate(end_of_epoch=True)
+                if self._patience_exhausted():
+                    self.stop_reason = "early stopping"
+                    break
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        return self._finish()
+
+    def _run_epoch(self) -> bool:
+        """One pass over the training batches from the saved window; False if stopped early."""
+        params = self.optimizer.params
+        epoch, total_epochs = self.state["epoch"], self.config.epochs
+        self._open_bar(f"epoch {epoch + 1}/{total_epochs}")
+        epoch_started, epoch_tokens = time.perf_counter(), 0
+        try:
+            for batch in self.task.train_batches(epoch, self.state["window"]):
+                if self._must_stop():
+                    return False
+                self.optimizer.lr = self.schedule(self.state["step"])
+                outputs = self.task.forward(self.model, batch)                # forward
+                loss, d_outputs = self.task.loss(outputs, batch)              # loss
+                self._check_finite("loss", loss)
+                self.task.backward(self.model, d_outputs)                     # backward
+                grad_norm = clip_grad_norm_(params, self.config.clip)         # clip: the norm before clipping
+                self._check_finite("gradient norm", grad_norm)
+                self.optimizer.step()                                         # step
+                self.optimizer.zero_grad()                                    # zero
+                epoch_tokens += batch.num_tokens
+                self._record_step(loss, grad_norm, batch.num_tokens,
+                                  epoch_tokens / max(time.perf_counter() - epoch_started, 1e-9))
+                if self.config.checkpoint_every and self.state["step"] % self.config.checkpoint_every == 0:
+                    self._save("last")
+        finally:
+            self._close_bar()
+        return True
+
+    # --- bookkeeping of one step ------------------------------------------------------------
+    def _record_step(self, loss: float, grad_norm: float, tokens: int, tokens_per_s: float) -> None:
+        state = self.state
+        state["step"] += 1
+        state["window"] += 1
+        state["tokens"] += tokens
+        since = state["this_epoch"]
+        since[0] += loss
+        since[1] += grad_norm
+        since[2] += 1
+        log = state["since_log"]
+        log[0] += loss
+        log[1] += 1
+        if log[1] == self.config.log_every:
+            state["train_log"].append([state["step"], log[0] / log[1]])
+            state["since_log"] = [0.0, 0]
+        self._tokens_per_s = tokens_per_s
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix_str(f"loss {loss:.3f}, grad norm {grad_norm:.2f}, lr {self.optimizer.lr:.2e}, "
+                                      f"{tokens_per_s:,.0f} tok/s", refresh=False)
+
+    def _check_finite(self, what: str, value: float) -> None:
+        if math.isfinite(value):
+            return
+        self.optimizer.zero_grad()
+        if self.last_checkpoint_step is None:
+            saved = "no checkpoint had been written yet"
+        else:
+            saved = (f"the last good checkpoint, {self.run_dir / CHECKPOINT_FOLDER / 'last'} (step "
+                     f"{self.last_checkpoint_step}), is intact")
+        raise TrainingDiverged(
+            f"training stopped: the {what} is {value} at step {self.state['step'] + 1} (epoch "
+            f"{self.state['epoch'] + 1}, window {self.state['window'] + 1}); the weights were not updated and "
+            f"{saved}. Try a lower learning rate or a smaller gradient clip.")
+
+    def _must_stop(self) -> bool:
+        config = self.config
+        if self._stop_requested:
+            self.stop_reason = "interrupted"
+        elif config.max_steps is not None and self.state["step"] >= config.max_steps:
+            self.stop_reason = "step limit"
+        elif config.max_minutes is not None and time.perf_counter() - self._started >= 60.0 * config.max_minutes:
+            self.stop_reason = "time budget"
+        else:
+            return False
+        return True
+
+    # --- validation, checkpoints, files ------------------------------------------------------
+    def _validate(self, end_of_epoch: bool) -> dict[str, float]:
+        state = self.state
+        metrics = self.task.evaluate(self.model)
+        loss_sum, norm_sum, steps = state["this_epoch"]
+        row: dict[str, Any] = {
+            "epoch": round(state["epoch"] + state["window"] / max(self.task.steps_per_epoch, 1), 3),
+            "step": state["step"], "tokens": state["tokens"], "elapsed_s": round(self._elapsed(), 1),
+            "lr": self.optimizer.lr,
+            "train_loss": loss_sum / steps if steps else None,
+            "grad_norm": norm_sum / steps if steps else None,
+            "tokens_per_s": round(getattr(self, "_tokens_per_s", 0.0)),
+            **{f"val_{name}": value for name, value in metrics.items()},
+            "event": "epoch" if end_of_epoch else self.stop_reason,
+        }
+        state["history"].append(row)
+        if end_of_epoch:
+            state["this_epoch"] = [0.0, 0.0, 0]
+        if state["best_loss"] is None or metrics["loss"] < state["best_loss"]:
+            state["best_loss"], state["best_step"] = metrics["loss"], state["step"]
+            self._save("best")
+        if end_of_epoch:
+            if state["patience_best"] is None or metrics["loss"] < state["patience_best"] - self.config.min_delta:
+                state["patience_best"], state["bad_epochs"] = metrics["loss"], 0
+            else:
+                state["bad_epochs"] += 1
+        self._save("last")
+        self._write_reports()
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in metrics.items())
+        train = "" if row["train_loss"] is None else f"train loss {row['train_loss']:.4f}, "
+        self.log(f"epoch {row['epoch']:g} (step {state['step']}): {train}validation {shown}, "
+                 f"{self._elapsed():.0f} s")
+        if self.on_validation is not None:
+            self.on_validation(self, metrics)
+        return metrics
+
+    def _patience_exhausted(self) -> bool:
+        return self.config.patience is not None and self.state["bad_epochs"] >= self.config.patience
+
+    def _save(self, name: str) -> None:
+        if self.run_dir is None:
+            return
+        self.state["elapsed_s"] = self._elapsed()
+        checkpoint.save_checkpoint(self.run_dir / CHECKPOINT_FOLDER, name, self.model, self.optimizer,
+                                   self.state, self.task.state_arrays())
+        if name == "last":
+            self.last_checkpoint_step = self.state["step"]
+
+    def _write_reports(self) -> None:
+        if self.run_dir is None:
+            return
+        report.write_metrics_csv(self.run_dir / report.METRICS_FILE, self.state["history"])
+        problem = report.plot_losses(self.run_dir / report.PLOT_FILE, self.state["train_log"], self.state["history"],
+                                     title=f"{type(self.model).__name__} loss")
+        if problem and not getattr(self, "_plot_warned", False):
+            self._plot_warned = True
+            self.log(problem)
+
+    def _elapsed(self) -> float:
+        started = getattr(self, "_started", None)
+        return self._elapsed_before + time.perf_counter() - started if started is not None else self.state["elapsed_s"]
+
+    def _finish(self) -> dict[str, Any]:
+        history = self.state["history"]
+        best = next((row for row in history if row["step"] == self.state["best_step"]), None)
+
+        def val_metrics(row: dict | None) -> dict[str, float]:
+            return {} if row is None else {key[4:]: value for key, value in row.items() if key.startswith("val_")}
+
+        summary = {
+            "stop_reason": self.stop_reason,
+            "epochs": round(self.state["epoch"] + self.state["window"] / max(self.task.steps_per_epoch, 1), 3),
+            "steps": self.state["step"], "tokens": self.state["tokens"], "elapsed_s": round(self._elapsed(), 1),
+            "parameters": self.model.num_parameters(),
+            "best": {"step": self.state["best_step"], **val_metrics(best)},
+            "final": val_metrics(history[-1] if history else None),
+        }
+        self.state["elapsed_s"] = self._elapsed()
+        return summary
+
+    # --- resuming -------------------------------------------------------------------------------
+    def restore(self, path: str | Path) -> None:
+        """Continue from the checkpoint folder ``path`` (model, optimiser, RNG, data position)."""
+        trainer_state, task_arrays = checkpoint.restore_checkpoint(path, self.model, self.optimizer)
+        missing = sorted(set(self.state) - set(trainer_state))
+        if missing:
+            raise checkpoint.CheckpointError(f"cannot use checkpoint {path}: its trainer state lacks {missing}")
+        self.state = trainer_state
+        self.task.load_state_arrays(task_arrays)
+        self.last_checkpoint_step = trainer_state["step"]
+
+    # --- output -----------------------------------------------------------------------------------
+    def log(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.write(message)
+        else:
+            self._log(message)
+
+    def _open_bar(self, description: str) -> None:
+        if not self.config.progress:
+            return
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=self.task.steps_per_epoch, initial=self.state["window"], desc=description,
+                         unit="step", dynamic_ncols=True, leave=False)
+
+    def _close_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _catch_interrupt(self) -> Any:
+        """First Ctrl-C: finish the step, validate, save, stop. Second: the usual KeyboardInterrupt."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            self.log("interrupted: stopping after this step and saving checkpoints/last (Ctrl-C again to abort)")
+
+        return signal.signal(signal.SIGINT, handler)
