@@ -120,3 +120,98 @@ def test_float32_extremes_stay_finite_and_close():
         (y_ref, dx_ref), (y_fast, dx_fast) = layer_results
         assert relative(y_fast, y_ref) <= 1e-6
         np.testing.assert_allclose(dx_fast, dx_ref, rtol=1e-6, atol=1e-6)
+
+
+# --- backward writes over the gate cache; a second backward rebuilds it -----------------------
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_second_backward_of_one_forward_gives_the_same_gradients(kind):
+    """The compiled backward reuses the gate cache for the gradients; calling backward again on
+    the same forward (diagnostics do) rebuilds the cache and gives identical results."""
+    case = Case(kind, batch=3, steps=5, bidirectional=True, num_layers=2, lengths=(5, 2, 4))
+    compiled.set_enabled(True)
+    try:
+        layer = case.build(dtype=np.float64, seed=3)
+        y, final = run_forward(layer, case, case.inputs(seed=4, dtype=np.float64))
+        dy = np.random.default_rng(5).standard_normal(y.shape)
+        grads = (dy, (None, None)) if kind == "LSTM" else (dy, None)
+        first = run_backward(layer, case, grads)
+        grads_first = {name: p.grad.copy() for name, p in layer.named_parameters()}
+        layer.zero_grad()
+        second = run_backward(layer, case, grads)
+    finally:
+        compiled.set_enabled(None)
+    for name in first:
+        np.testing.assert_array_equal(second[name], first[name], err_msg=name)
+    for name, p in layer.named_parameters():
+        np.testing.assert_array_equal(p.grad, grads_first[name], err_msg=name)
+
+
+def test_second_backward_after_the_weights_changed_is_an_error():
+    case = Case("LSTM", batch=2, steps=4)
+    compiled.set_enabled(True)
+    try:
+        layer = case.build(dtype=np.float64, seed=3)
+        y, _ = run_forward(layer, case, case.inputs(seed=4, dtype=np.float64))
+        layer.backward(np.ones_like(y))
+        layer.weight_hh_l0.data *= 0.5
+        with pytest.raises(ValueError, match="weights changed since forward"):
+            layer.backward(np.ones_like(y))
+    finally:
+        compiled.set_enabled(None)
+
+
+# --- the single-step cells: one fused product, one compiled call -----------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("name", ["LSTMCell", "RNNCell"])
+def test_fused_cell_step_matches_the_two_products(name, dtype):
+    """Fused weights with the compiled step against separate Parameters with NumPy (the reference)."""
+    import rnnkit
+    from rnnkit.module import Parameter
+
+    rng = np.random.default_rng(0)
+    fused = getattr(rnnkit, name)(6, 5, dtype=dtype, seed=1)
+    separate = getattr(rnnkit, name)(6, 5, dtype=dtype, seed=1)
+    separate.weight_ih = Parameter(separate.weight_ih.data.copy())   # breaks the fused layout
+    separate.weight_hh = Parameter(separate.weight_hh.data.copy())
+    x = rng.standard_normal((3, 6)).astype(dtype)
+    state_fused = state_separate = fused(x)
+    for _ in range(4):
+        state_fused = fused(x, state_fused)
+        compiled.set_enabled(False)
+        try:
+            state_separate = separate(x, state_separate)
+        finally:
+            compiled.set_enabled(None)
+    pairs = [(state_fused, state_separate)] if name == "RNNCell" else list(zip(state_fused, state_separate))
+    for ours, reference in pairs:
+        assert relative(ours, reference) <= 10 * TOLERANCES[dtype]
+    d_out = np.ones((3, 5), dtype=dtype)
+    dx_fused = fused.backward(d_out)[0]
+    dx_separate = separate.backward(d_out)[0]
+    assert relative(dx_fused, dx_separate) <= 10 * TOLERANCES[dtype]
+    separate_params = dict(separate.named_parameters())
+    for param_name, p in fused.named_parameters():
+        assert relative(p.grad, separate_params[param_name].grad) <= 10 * TOLERANCES[dtype], param_name
+
+
+def test_fused_cell_step_still_rejects_non_finite_inputs():
+    import rnnkit
+
+    cell = rnnkit.LSTMCell(3, 4, seed=0)
+    h, c = cell(np.ones((2, 3), dtype=np.float32))
+    for bad in ("x", "h", "c"):
+        x, state = np.ones((2, 3), dtype=np.float32), (h.copy(), c.copy())
+        target = {"x": x, "h": state[0], "c": state[1]}[bad]
+        target[1, 0] = np.inf
+        with pytest.raises(ValueError, match=f"{bad} contains NaN or infinite values"):
+            cell(x, state)
+
+
+def test_cell_weights_are_views_of_one_array_and_stay_parameters():
+    import rnnkit
+
+    cell = rnnkit.LSTMCell(3, 4, seed=0)
+    assert cell.weight_ih.data.base is cell._fused and cell.weight_hh.data.base is cell._fused
+    cell.weight_hh.data[...] = 0.0                        # in-place updates reach the fused array
+    assert not np.any(cell._fused[:, 3:])
+    assert [name for name, _ in cell.named_parameters()] == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]

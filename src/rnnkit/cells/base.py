@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit import compiled
 from rnnkit._validate import as_float_array, check_positive_int
 from rnnkit.module import Module, Parameter
 
@@ -25,9 +26,17 @@ class RecurrentCell(Module):
     ``bias_hh`` (G*H,), initialised uniform in (-1/sqrt(H), 1/sqrt(H)). ``forward`` keeps an
     explicit cache of the activations of the last call and ``backward`` uses it; a cell keeps
     no other state between calls.
+
+    When ``fuse_products`` is True (RNN and LSTM cells, where the two products are summed),
+    ``weight_ih`` and ``weight_hh`` are column views of one (G*H, D+H) array, so that a step
+    does ONE matrix product ``[x, h] @ [W_ih, W_hh]^T`` (for B = 1 one matrix-vector product
+    that is big enough for BLAS to use all its threads). The Parameters behave as before;
+    if either is replaced by another Parameter or array (``LanguageModel.step_cells`` does
+    that), the cell notices and does the two products separately.
     """
 
     num_gates = 1
+    fuse_products = False
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype: Any = np.float32, seed: Any = None):
@@ -43,20 +52,74 @@ class RecurrentCell(Module):
         if self.bias:
             self.bias_ih = Parameter(uniform_init(self.rng, (rows,), bound, self.dtype))
             self.bias_hh = Parameter(uniform_init(self.rng, (rows,), bound, self.dtype))
+        self._fused: np.ndarray | None = None
+        if self.fuse_products:
+            self._fused = np.concatenate((self.weight_ih.data, self.weight_hh.data), axis=1)  # (G*H, D+H)
+            self.weight_ih.data = self._fused[:, :self.input_size]
+            self.weight_hh.data = self._fused[:, self.input_size:]
+            self._no_bias = np.empty(0, dtype=self.dtype)          # stands for absent biases in compiled steps
         self._cache: Any = None
 
+    def _steps_compiled(self, x: Any, *states: Any) -> bool:
+        """Whether a step can run as one compiled call: fused weights, compiled loops on, and
+        x (B, D) and every state (B, H) already ndarrays of our dtype (finiteness is checked
+        inside that call)."""
+        fused = self._fused
+        if (fused is None or self.weight_ih.data.base is not fused or self.weight_hh.data.base is not fused
+                or type(x) is not np.ndarray or x.dtype != self.dtype or x.ndim != 2
+                or x.shape[1] != self.input_size):
+            return False
+        expected = (x.shape[0], self.hidden_size)
+        for state in states:
+            if type(state) is not np.ndarray or state.dtype != self.dtype or state.shape != expected:
+                return False
+        return compiled.enabled()
+
+    def _fast_checked(self, array: Any, width: int, batch: int | None) -> np.ndarray | None:
+        """``array`` itself when it already is a finite ndarray of our dtype and shape, else None.
+
+        The cheap path of the input checks, for per-step calls: a shape/dtype comparison and
+        one sum (non-finite if any element is NaN or infinite; a finite sum that overflows
+        only sends the array to the full check).
+        """
+        if (type(array) is np.ndarray and array.dtype == self.dtype and array.ndim == 2
+                and array.shape[1] == width and (batch is None or array.shape[0] == batch)
+                and np.isfinite(np.add.reduce(array, axis=None))):
+            return array
+        return None
+
     def _check_input(self, x: Any) -> np.ndarray:
+        fast = self._fast_checked(x, self.input_size, None)
+        if fast is not None:
+            return fast
         return as_float_array(x, "x", self.dtype, (None, self.input_size), "(B, D)")
 
     def _check_state(self, state: Any, name: str, batch: int) -> np.ndarray:
         if state is None:
             return np.zeros((batch, self.hidden_size), dtype=self.dtype)
+        fast = self._fast_checked(state, self.hidden_size, batch)
+        if fast is not None:
+            return fast
         return as_float_array(state, name, self.dtype, (batch, self.hidden_size), "(B, H)")
 
     def _check_grad(self, grad: Any, name: str, batch: int) -> np.ndarray:
         if grad is None:
             return np.zeros((batch, self.hidden_size), dtype=self.dtype)
         return as_float_array(grad, name, self.dtype, (batch, self.hidden_size), "(B, H)")
+
+    def _pre_activations(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``x W_ih^T + b_ih + h W_hh^T + b_hh`` (B, G*H), for cells that sum the two products."""
+        fused = self._fused
+        if fused is not None and self.weight_ih.data.base is fused and self.weight_hh.data.base is fused:
+            xh = np.concatenate((x, h), axis=1)                  # (B, D+H)
+            z = xh @ fused.T                                     # one product for both
+            if self.bias:
+                z += self.bias_ih.data
+                z += self.bias_hh.data
+            return z
+        gi, gh = self._linear_parts(x, h)
+        gi += gh
+        return gi
 
     def _linear_parts(self, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(x W_ih^T + b_ih, h W_hh^T + b_hh)``, each (B, G*H)."""

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit import compiled
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.cells.pointwise import sigmoid, sigmoid_backward, tanh_backward
 
@@ -98,19 +99,30 @@ class LSTMCell(RecurrentCell):
     """
 
     num_gates = 4
+    fuse_products = True
 
     def forward(self, x: Any, state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        h, c = (None, None) if state is None else _split_state(state)
+        if self._steps_compiled(x, h, c):                      # the fast path of a generation loop
+            from rnnkit.compiled import cell_steps
+            bias_ih, bias_hh = (self.bias_ih.data, self.bias_hh.data) if self.bias else (self._no_bias, self._no_bias)
+            gates, c_new, tanh_c, h_new, total = cell_steps.lstm_step_fused(x, h, c, self._fused, bias_ih, bias_hh)
+            if np.isfinite(total):                             # else the checks below raise the error
+                self._cache = (x, h, c, gates, tanh_c)
+                return h_new, c_new
         x = self._check_input(x)
         batch = x.shape[0]
-        h, c = (None, None) if state is None else _split_state(state)
         h = self._check_state(h, "h", batch)
         c = self._check_state(c, "c", batch)
-        gates, gh = self._linear_parts(x, h)
-        gates += gh                                            # (B, 4H) pre-activations
+        gates = self._pre_activations(x, h)                    # (B, 4H) pre-activations
         c_new = np.empty_like(c)
         tanh_c = np.empty_like(c)
         h_new = np.empty_like(h)
-        lstm_step_forward(gates, c, c_new, tanh_c, h_new)
+        if compiled.enabled():                                 # same step, one compiled call
+            from rnnkit.compiled import cell_steps
+            cell_steps.lstm_step_forward(gates, c, c_new, tanh_c, h_new)
+        else:
+            lstm_step_forward(gates, c, c_new, tanh_c, h_new)
         self._cache = (x, h, c, gates, tanh_c)
         return h_new, c_new
 

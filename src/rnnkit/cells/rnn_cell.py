@@ -68,6 +68,7 @@ class RNNCell(RecurrentCell):
     """
 
     num_gates = 1
+    fuse_products = True
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  dtype: Any = np.float32, seed: Any = None):
@@ -79,9 +80,8 @@ class RNNCell(RecurrentCell):
     def forward(self, x: Any, h: Any = None) -> np.ndarray:
         x = self._check_input(x)
         h = self._check_state(h, "h", x.shape[0])
-        gi, gh = self._linear_parts(x, h)
-        gi += gh
-        h_new = rnn_step_forward(gi, self.nonlinearity)          # (B, H)
+        pre = self._pre_activations(x, h)                         # (B, H)
+        h_new = rnn_step_forward(pre, self.nonlinearity)          # (B, H)
         self._cache = (x, h, h_new)
         return h_new.copy()
 

@@ -1,7 +1,8 @@
 """The GRU's forward and backward time loops of one direction, compiled with Numba.
 
 Same equations and order of operations as the NumPy loops in :mod:`rnnkit.layers.gru` (the
-reference). The input products ``xw`` become the gate cache [r z n] in place; the recurrent
+reference). The input products ``xw`` become the gate cache [r z n] in place, and backward
+writes dL/d(gi) over that cache (a second backward of one forward rebuilds it); the recurrent
 product ``gh = h_{t-1} W_hh^T`` of a step goes to a (B, 3H) scratch buffer and ``b_hh`` is
 added inside the pointwise pass.
 
@@ -15,7 +16,8 @@ from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
 from rnnkit.compiled.products import gemm_nn, gemm_nt
-from rnnkit.compiled.vector import add_into, gru_candidate, gru_gates, gru_interpolate
+from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad, gru_gates, gru_interpolate,
+                                    gru_reset_grad, gru_total_grad, gru_update_grad)
 
 
 @njit(**JIT_OPTIONS)
@@ -42,38 +44,27 @@ def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, 
 
 
 @njit(**JIT_OPTIONS)
-def gru_backward_loop(d_states, states, gates, reverse, recurrent_n, w_hh, d_gi, d_gh, carry, mask, zero, one):
-    """Fills d_gi, d_gh (T, B, 3H, processing order) and carry = dL/dh_0; adds into d_states."""
+def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh, carry, mask, zero, one):
+    """d_gi (T, B, 3H, processing order): the activations [r z n] on entry, dL/d(gi) on exit.
+
+    Fills d_gh (T, B, 3H) and carry = dL/dh_0; adds into d_states. Each pass of a row is a
+    short SIMD loop (:mod:`rnnkit.compiled.vector`); dn waits in d_gh's n block until n is
+    no longer needed.
+    """
     steps, batch, hidden = d_states.shape
     carry[:, :] = zero
     for k in range(steps - 1, -1, -1):
-        t = steps - 1 - k if reverse else k
         for b in range(batch):
             dh = d_states[k, b]
-            c = carry[b]
-            z = gates[t, b]
-            h_prev = states[k, b]
-            gh_n = recurrent_n[k, b]
-            di = d_gi[k, b]
+            z = d_gi[k, b]
             dg = d_gh[k, b]
-            for j in range(hidden):
-                total = dh[j] + c[j]
-                dh[j] = total
-                r = z[j]
-                u = z[hidden + j]
-                n = z[2 * hidden + j]
-                dn = (one - n * n) * ((one - u) * total)
-                du = (one - u) * u * ((h_prev[j] - n) * total)
-                dr = (one - r) * r * (dn * gh_n[j])
-                di[j] = dr
-                di[hidden + j] = du
-                di[2 * hidden + j] = dn
-                dg[j] = dr
-                dg[hidden + j] = du
-                dg[2 * hidden + j] = dn * r
-                c[j] = total * u                                        # the direct path h_{t-1} -> h_t
+            r, u, n = z[:hidden], z[hidden:2 * hidden], z[2 * hidden:]
+            gru_total_grad(dh, carry[b], u)                              # carry = dh * u: h_{t-1} -> h_t
+            gru_candidate_grad(n, u, dh, dg[2 * hidden:], one)
+            gru_update_grad(u, n, states[k, b], dh, dg[hidden:2 * hidden], one)
+            gru_reset_grad(r, n, dg[:hidden], dg[2 * hidden:], recurrent_n[k, b], one)
             if mask.shape[0] > 0 and mask[k, b]:
-                di[:] = zero
+                z[:] = zero
                 dg[:] = zero
         gemm_nn(d_gh[k], w_hh, carry, one)                             # carry += dgh W_hh
         if mask.shape[0] > 0:
@@ -103,9 +94,13 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     gates, reverse, recurrent_n = cache.extra
     steps, batch, hidden = d_states.shape
     dtype = layer.dtype
-    d_gi = np.empty((steps, batch, 3 * hidden), dtype=dtype)       # dL/d(gi), processing order
+    # dL/d(gi), processing order, written over the gate cache: step k reads its own gates
+    # before writing their gradients, and no later step reads them. A second backward rebuilds the cache
+    # (RecurrentLayer._rebuild_direction_cache).
+    d_gi = gates[::-1] if reverse else gates
+    cache.consumed = True
     d_gh = np.empty((steps, batch, 3 * hidden), dtype=dtype)       # dL/d(gh)
     carry = np.empty((batch, hidden), dtype=dtype)
-    gru_backward_loop(d_states, cache.states, gates, reverse, recurrent_n, contiguous(weights.weight_hh.data),
-                      d_gi, d_gh, carry, step_mask(invalid, steps), dtype.type(0), dtype.type(1))
+    gru_backward_loop(d_states, cache.states, d_gi, recurrent_n, contiguous(weights.weight_hh.data),
+                      d_gh, carry, step_mask(invalid, steps), dtype.type(0), dtype.type(1))
     return d_gi, d_gh, (carry,)

@@ -5,8 +5,10 @@ loops in :mod:`rnnkit.layers.lstm` (the reference), with three differences in ho
 
 * one matrix product per step, through NumPy's OpenBLAS, accumulating straight into the
   gate buffer (``z_t += h_{t-1} W_hh^T`` with beta = 1, so no separate addition);
-* the input products ``xw`` become the gate cache in place (they are not needed afterwards):
-  no (T, B, 4H) copy;
+* the input products ``xw`` become the gate cache in place (they are not needed afterwards),
+  and backward writes dL/dz over that cache: no other (T, B, 4H) array in either direction
+  (a second backward of one forward rebuilds the cache, see
+  :meth:`rnnkit.layers.recurrent.RecurrentLayer._rebuild_direction_cache`);
 * the pointwise math of a step is a few SIMD passes per row (:mod:`rnnkit.compiled.vector`)
   instead of about ten NumPy calls over the whole batch.
 
@@ -20,7 +22,9 @@ from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
 from rnnkit.compiled.products import gemm_nn, gemm_nt
-from rnnkit.compiled.vector import lstm_cell_update, multiply_into, sigmoid_inplace, tanh_into
+from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_cell_update, lstm_forget_grad,
+                                    lstm_input_candidate_grad, lstm_output_gate_grad, multiply_into,
+                                    sigmoid_inplace, tanh_into)
 
 
 @njit(**JIT_OPTIONS)
@@ -55,9 +59,12 @@ def lstm_forward_loop(gates, reverse, w_hh, w_hr, states, cells, tanh_c, unproje
 
 
 @njit(**JIT_OPTIONS)
-def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, gates, reverse, cells, tanh_c, w_hh, w_hr,
+def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_hh, w_hr,
                        d_unprojected, d_gates, mask, projected, zero, one):
-    """Fills d_gates (T, B, 4H, processing order); adds the recurrent part into d_states.
+    """d_gates (T, B, 4H, processing order): the activations [i f g o] on entry, dL/dz_t on exit.
+
+    Adds the recurrent part into d_states. Each pass of a row is a short SIMD loop
+    (:mod:`rnnkit.compiled.vector`) that writes a gate's gradient over the gate.
 
     dc_carry holds dL/dc_n on entry; returns the buffer that holds dL/dc_0 (dh_carry ends as dL/dh_0).
     """
@@ -65,38 +72,23 @@ def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, gates, reverse, ce
     hidden = cells.shape[2]
     dh_carry[:, :] = zero
     for k in range(steps - 1, -1, -1):
-        t = steps - 1 - k if reverse else k
         for b in range(batch):
             dh_row = d_states[k, b]
             carry_row = dh_carry[b]
-            for j in range(width):
-                dh_row[j] += carry_row[j]
+            add_inplace(dh_row, carry_row)
         if projected:
             gemm_nn(d_states[k], w_hr, d_unprojected, zero)             # dL/dh~ = dh W_hr
         for b in range(batch):
             dh = d_unprojected[b] if projected else d_states[k, b]
-            z = gates[t, b]
-            c_prev = cells[k, b]
-            tc = tanh_c[k, b]
-            dc_in = dc_carry[b]
-            dc_out = dc_prev[b]
-            dz = d_gates[k, b]
-            for j in range(hidden):
-                i = z[j]
-                f = z[hidden + j]
-                g = z[2 * hidden + j]
-                o = z[3 * hidden + j]
-                dh_j = dh[j]
-                tc_j = tc[j]
-                dc = (one - tc_j * tc_j) * dh_j * o + dc_in[j]
-                dz[3 * hidden + j] = (one - o) * o * (dh_j * tc_j)
-                dz[j] = (one - i) * i * (dc * g)
-                dz[hidden + j] = (one - f) * f * (dc * c_prev[j])
-                dz[2 * hidden + j] = (one - g * g) * dc * i
-                dc_out[j] = dc * f
+            z = d_gates[k, b]                  # the activations [i f g o] of this step, then their gradients
+            dc = dc_prev[b]
+            lstm_cell_grad(dh, tanh_c[k, b], z[3 * hidden:], dc_carry[b], dc, one)
+            lstm_output_gate_grad(z[3 * hidden:], dh, tanh_c[k, b], one)
+            lstm_input_candidate_grad(z[:hidden], z[2 * hidden:3 * hidden], dc, one)
+            lstm_forget_grad(z[hidden:2 * hidden], cells[k, b], dc, one)
             if mask.shape[0] > 0 and mask[k, b]:                        # a held state passes dc through
-                dz[:] = zero
-                dc_out[:] = dc_in[:]
+                z[:] = zero
+                dc[:] = dc_carry[b, :]
         gemm_nn(d_gates[k], w_hh, dh_carry, zero)                      # dL/dh_{t-1} = dz W_hh
         if mask.shape[0] > 0:
             for b in range(batch):
@@ -132,14 +124,18 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     dtype = layer.dtype
     hidden = layer.hidden_size
     projected = unprojected is not None
-    d_gates = np.empty((steps, batch, 4 * hidden), dtype=dtype)               # dL/dz_t, processing order
+    # dL/dz_t, processing order, written over the gate cache: step k reads its own gates
+    # before writing their gradients, and no later step reads them. A second backward rebuilds the cache
+    # (RecurrentLayer._rebuild_direction_cache).
+    d_gates = gates[::-1] if reverse else gates
+    cache.consumed = True
     dh_carry = np.empty((batch, width), dtype=dtype)
     dc_carry = np.array(d_final_extra[0], dtype=dtype, order="C")             # dL/dc_n, (B, H)
     dc_prev = np.empty((batch, hidden), dtype=dtype)
     d_unprojected = np.empty((batch, hidden), dtype=dtype)
     w_hr = contiguous(weights.weight_hr.data) if projected else np.empty((0, 0), dtype=dtype)
     mask = step_mask(invalid, steps)
-    dc_initial = lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, gates, reverse, cells, tanh_c,
+    dc_initial = lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c,
                                     contiguous(weights.weight_hh.data), w_hr, d_unprojected, d_gates, mask,
                                     projected, dtype.type(0), dtype.type(1))
     if projected:

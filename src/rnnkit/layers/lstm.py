@@ -79,6 +79,10 @@ class LSTM(RecurrentLayer):
         dx, (dh0, dc0) = self._backward(dy, (dh_n, dc_n), ("dh_n", "dc_n"))
         return dx, (dh0, dc0)
 
+    def _initial_states_of(self, direction_cache: DirectionCache) -> tuple:
+        cells = direction_cache.extra[0]                     # (T+1, B, H) in both loops' caches
+        return direction_cache.states[0], cells[0]
+
     def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid):
         if compiled.enabled():                               # same loop, compiled (rnnkit.compiled)
             from rnnkit.compiled import lstm_loops

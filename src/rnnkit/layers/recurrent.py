@@ -56,6 +56,7 @@ class DirectionCache:
     states: np.ndarray          # (T+1, B, P) in processing order, states[0] = initial state
     extra: tuple                # cell-specific cached activations
     reverse: bool
+    consumed: bool = False      # a backward wrote its gradients over ``extra`` (see _direction_backward)
 
 
 class RecurrentLayer(Module):
@@ -226,11 +227,13 @@ class RecurrentLayer(Module):
         hidden_grads = [[None] * self.num_directions for _ in range(self.num_layers)]
         for layer in reversed(range(self.num_layers)):
             layer_input = cache["inputs"][layer]
-            d_input = np.zeros_like(layer_input)
+            d_input = None                                   # dL/d(layer input), (T, B, D_in)
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 weights = self.weights[layer][direction]
                 direction_cache = cache["caches"][layer][direction]
+                if direction_cache.consumed:                 # a second backward of one forward
+                    direction_cache = self._rebuild_direction_cache(cache, layer, direction)
                 reverse = direction_cache.reverse
                 columns = slice(direction * self.output_size, (direction + 1) * self.output_size)
                 d_states = d_output[:, :, columns]
@@ -245,18 +248,71 @@ class RecurrentLayer(Module):
                 for target, value in zip(d_initial, d_init):
                     target[index] = value
                 self._accumulate_weight_grads(weights, direction_cache.states, layer_input, d_gi, d_gh, reverse)
-                dx = d_gi.reshape(steps * batch, -1) @ weights.weight_ih.data
-                dx = dx.reshape(steps, batch, -1)
-                d_input += dx[::-1] if reverse else dx
                 if self.record_hidden_grads:
                     ordered = d_states[::-1] if reverse else d_states
                     hidden_grads[layer][direction] = np.ascontiguousarray(ordered.transpose(1, 0, 2))
+                del d_gh, d_states                           # free them before the dx product (peak memory)
+                if layer == 0 and self.num_directions == 1:  # straight into the caller's (B, T, D) layout
+                    self.hidden_grads = hidden_grads if self.record_hidden_grads else None
+                    return self._input_grads_batch_first(d_gi, weights), tuple(d_initial)
+                dx = d_gi.reshape(steps * batch, -1) @ weights.weight_ih.data
+                dx = dx.reshape(steps, batch, -1)
+                dx = dx[::-1] if reverse else dx
+                if d_input is None:                          # the first direction's part is the sum so far
+                    d_input = dx
+                else:
+                    d_input += dx
             if cache["masks"][layer] is not None:
                 d_input *= cache["masks"][layer]
             d_output = d_input
         self.hidden_grads = hidden_grads if self.record_hidden_grads else None
         dx = np.ascontiguousarray(d_output.transpose(1, 0, 2))                            # (B, T, D)
         return dx, tuple(d_initial)
+
+    @staticmethod
+    def _input_grads_batch_first(d_gi: np.ndarray, weights: DirectionWeights, chunks: int = 8) -> np.ndarray:
+        """``dx = d_gi W_ih`` as (B, T, D) from d_gi (T, B, G*H) in time order.
+
+        The product runs on a few blocks of steps, each transposed into place, so that no
+        second (T, B, D) array exists next to the result.
+        """
+        steps, batch, _ = d_gi.shape
+        w_ih = weights.weight_ih.data                                     # (G*H, D)
+        dx = np.empty((batch, steps, w_ih.shape[1]), dtype=d_gi.dtype)    # (B, T, D)
+        block = -(-steps // chunks)
+        scratch = np.empty((block, batch, w_ih.shape[1]), dtype=d_gi.dtype)
+        for start in range(0, steps, block):
+            stop = min(start + block, steps)
+            part = scratch[:stop - start]                                 # (t, B, D)
+            np.matmul(d_gi[start:stop].reshape(-1, d_gi.shape[2]), w_ih, out=part.reshape(-1, w_ih.shape[1]))
+            dx[:, start:stop] = part.transpose(1, 0, 2)
+        return dx
+
+    def _rebuild_direction_cache(self, cache: dict, layer: int, direction: int) -> DirectionCache:
+        """Re-run one direction's forward from its cached input and initial state.
+
+        A compiled backward writes its gradients over the gate cache (saving a (T, B, G*H)
+        array); a second backward of the same forward (diagnostics do that) rebuilds the cache
+        here. The rebuilt states must equal the cached ones bit for bit; they differ only if
+        the weights changed since forward, which is an error, as in PyTorch.
+        """
+        old = cache["caches"][layer][direction]
+        weights = self.weights[layer][direction]
+        xw = self._project_inputs(cache["inputs"][layer], weights)                 # (T, B, G*H)
+        invalid = cache["invalid"]
+        step_invalid = None if invalid is None else (invalid[::-1] if old.reverse else invalid)
+        states, _, extra = self._direction_forward(xw[::-1] if old.reverse else xw, weights,
+                                                   self._initial_states_of(old), step_invalid)
+        if not np.array_equal(states, old.states):
+            raise ValueError(f"{type(self).__name__}.backward called again after the weights changed since "
+                             f"forward: call forward again")
+        rebuilt = DirectionCache(old.states, extra, old.reverse)
+        cache["caches"][layer][direction] = rebuilt
+        return rebuilt
+
+    def _initial_states_of(self, direction_cache: DirectionCache) -> tuple:
+        """The initial states (B, width) a direction's forward started from."""
+        return (direction_cache.states[0],)
 
     def _accumulate_weight_grads(self, weights: DirectionWeights, states: np.ndarray, layer_input: np.ndarray,
                                  d_gi: np.ndarray, d_gh: np.ndarray, reverse: bool) -> None:
@@ -284,7 +340,11 @@ class RecurrentLayer(Module):
         """Run the loop backward.
 
         d_states (T, B, P) holds dL/dh from the outputs (and h_n at the last step); the loop
-        adds the recurrent part in place, so on return it holds the total dL/dh_t.
+        adds the recurrent part in place, so on return it holds the total dL/dh_t (needed
+        only with lengths or ``record_hidden_grads``; otherwise a compiled loop may reuse
+        the buffer for other gradients).
+        The loop may also write gradients over the cache's activations: backward consumes
+        the cache.
         d_final_extra: gradients of the other final states (LSTM: dc_n).
         Returns d_gi (T, B, G*H), d_gh (T, B, G*H) and the initial-state gradients.
         """

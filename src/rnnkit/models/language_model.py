@@ -197,7 +197,13 @@ class LanguageModel(Module):
         was_training = self.training
         self.eval()
         try:
-            cells = self.step_cells()
+            # Cells with their own copy of the weights (nothing trains while sampling), stored
+            # fused so that a step is one matrix product (RecurrentCell.fuse_products).
+            cells = []
+            for shared in self.step_cells():
+                cell = type(shared)(**shared.config, dtype=self.dtype, seed=0)
+                cell.load_state_dict(shared.state_dict())
+                cells.append(cell)
             states: list = [None] * self.num_layers
             for token in prime:                                                     # read the prime
                 logits, states = self.step(cells, np.array([token]), states)
