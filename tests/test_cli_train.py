@@ -126,10 +126,3 @@ def test_generate_refuses_a_corrupt_or_mismatched_run(tmp_path, text_file, capsy
     assert "corrupt" in capsys.readouterr().err
     assert main(["generate", str(tmp_path), "--prime", "L"]) == 2
     assert "not a training run" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("task", ["classify", "tag", "forecast", "seq2seq"])
-def test_other_tasks_say_they_are_not_available_yet(task, capsys):
-    assert main(["train", task, "--data", "x.tsv"]) == 2
-    error = capsys.readouterr().err
-    assert "not available yet" in error and "it will read" in error

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("rnnkit.cli.demo", "rnnkit.cli.lab", "rnnkit.cli.train", "rnnkit.cli.generate")
+COMMANDS = ("rnnkit.cli.demo", "rnnkit.cli.lab", "rnnkit.cli.train", "rnnkit.cli.generate", "rnnkit.cli.predict")
 
 
 def build_parser() -> argparse.ArgumentParser:

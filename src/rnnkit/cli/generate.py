@@ -1,16 +1,22 @@
-"""``rnnkit generate`` and ``rnnkit evaluate``: use a trained language model's run directory.
+"""``rnnkit generate`` and ``rnnkit evaluate``: use a trained model's run directory.
 
 ``generate RUN_DIR --prime TEXT`` prints the prime and its continuation, sampled one token at
-a time. ``evaluate RUN_DIR --data FILE`` prints the loss, perplexity and bits per token of the
-model on a text file. Both need only the run directory (config.json, vocab.json and the
-checkpoint); a missing, corrupt or mismatched file is refused with the reason.
+a time (language models). ``evaluate RUN_DIR --data FILE`` prints the model's metrics on a
+file in the format it was trained on: loss, perplexity and bits per token (lm); loss and
+accuracy (classify); loss, token accuracy and entity precision / recall / F1 (tag); RMSE and
+MAE in the original units beside the persistence baseline's (forecast); loss and exact
+match (seq2seq; without --data, a run on the generated date task uses its held-out test
+pairs). Both need only the run directory (config.json, the vocabularies and the checkpoint);
+a missing, corrupt or mismatched file is refused with the reason.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
 
-from rnnkit.cli.train import load_run_model, read_run
+from rnnkit.cli.train import TASKS, format_metrics, load_run_model, load_task_run, read_run, read_run_document
 from rnnkit.train.language_modeling import evaluate_stream, generate_text, load_corpus
 
 
@@ -30,13 +36,14 @@ def register(subparsers) -> None:
                           help="which checkpoint to use (default: best)")
     generate.set_defaults(func=run_generate)
 
-    evaluate = subparsers.add_parser("evaluate", help="loss, perplexity and bits per token of a trained "
-                                                      "language model on a text file",
+    evaluate = subparsers.add_parser("evaluate", help="metrics of a trained model (any task) on a data file",
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of rnnkit train lm")
-    evaluate.add_argument("--data", required=True, metavar="PATH", help="UTF-8 text file to evaluate on")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of rnnkit train TASK")
+    evaluate.add_argument("--data", metavar="PATH", default=None,
+                          help="file to evaluate on, in the format the run was trained on")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best",
                           help="which checkpoint to use (default: best)")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     evaluate.set_defaults(func=run_evaluate)
 
 
@@ -51,14 +58,34 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    document, vocab, folder = read_run(args.run_dir)
-    model = load_run_model(folder, vocab, args.checkpoint)
-    text, source = load_corpus(args.data)
+    metrics = evaluate_run(args.run_dir, args.data, args.checkpoint)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"{args.data or 'held-out test pairs'}: {format_metrics(metrics)}")
+    return 0
+
+
+def evaluate_run(run_dir: str, data: str | None, which: str = "best") -> dict[str, Any]:
+    """The metrics of run ``run_dir``'s checkpoint ``which`` on the file ``data``, for any task."""
+    document, _ = read_run_document(run_dir)
+    if document["task"] == "lm":
+        if data is None:
+            raise ValueError("--data PATH is needed: the text file to evaluate the language model on")
+        return evaluate_language_model(run_dir, data, which)
+    document, vocabs, model = load_task_run(run_dir, which)
+    if data is None and document["task"] != "seq2seq":
+        raise ValueError(f"--data PATH is needed: {TASKS[document['task']].EXPECTED}")
+    return TASKS[document["task"]].evaluate_file(model, document, vocabs, data)
+
+
+def evaluate_language_model(run_dir: str, data: str, which: str = "best") -> dict[str, float]:
+    document, vocab, folder = read_run(run_dir)
+    model = load_run_model(folder, vocab, which)
+    text, source = load_corpus(data)
     ids = vocab.transform(text)
     if len(ids) < 2:
-        raise ValueError(f"{args.data}: too little text to evaluate: {len(ids)} tokens, need at least 2")
+        raise ValueError(f"{data}: too little text to evaluate: {len(ids)} tokens, need at least 2")
     options = document["options"]
     bits_name = "bpc" if options.get("level", "char") == "char" else "bits_per_word"
-    metrics = evaluate_stream(model, ids, 128, int(options.get("seq_len", 64)), bits_name)
-    print(f"{source}: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
-    return 0
+    return evaluate_stream(model, ids, 128, int(options.get("seq_len", 64)), bits_name)

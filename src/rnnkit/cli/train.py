@@ -1,15 +1,25 @@
-"""``rnnkit train lm``: train a character or word language model from one command.
+"""``rnnkit train TASK``: train a model from one command.
 
-With no ``--data`` it learns from the documentation text that ships with every Python
-(``pydoc_data.topics``), shows its progress, and ends by printing text it generates.
+Tasks: ``lm`` (language model), ``classify`` (one label per sequence), ``tag`` (one tag per
+token), ``forecast`` (the next values of a time series) and ``seq2seq`` (rewrite one sequence
+as another). Each task's options are a dataclass (``LMOptions`` here, the others in its task
+module under :mod:`rnnkit.train`); the parser, the TOML reading and the checks are shared.
+
+With no ``--data``, ``rnnkit train lm`` learns from the documentation text that ships with
+every Python (``pydoc_data.topics``), shows its progress, and ends by printing text it
+generates; ``rnnkit train seq2seq`` learns the generated date-rewriting task; the other tasks
+say what data they expect.
 
 Every option can also come from a TOML file (``--config run.toml``) whose keys are the
 option names (``seq_len`` or ``seq-len``); options given on the command line win. The run
 directory (``--out``) receives::
 
-    config.json            every option, the model's constructor arguments, the data
-    vocab.json             the vocabulary
-    checkpoints/best/      the weights with the lowest validation loss (and their trainer state)
+    config.json            every option, the model's constructor arguments, the data (and for
+                           the other tasks their "artifacts": labels, feature scaling, ...)
+    vocab.json             the vocabulary (seq2seq: source_vocab.json and target_vocab.json;
+                           none for classify on numbers and for forecast)
+    checkpoints/best/      the weights with the best validation score (the lowest loss unless
+                           the task or --monitor says otherwise) and their trainer state
     checkpoints/last/      the latest state, to resume from (--resume)
     metrics.csv, loss.png  one row per validation; the loss curves
     summary.json, summary.md
@@ -24,7 +34,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,28 +45,22 @@ from rnnkit.models.language_model import RECURRENT_LAYERS, LanguageModel
 from rnnkit.train import checkpoint, report
 from rnnkit.train.language_modeling import (LEVELS, LanguageModelTask, build_vocab, generate_text, load_corpus,
                                             split_text)
+from rnnkit.train import classification, forecasting, tagging, translation
+from rnnkit.train.options import field_type as _field_type
+from rnnkit.train.options import option
 from rnnkit.train.schedules import SCHEDULES, LearningRateSchedule
 from rnnkit.train.trainer import CHECKPOINT_FOLDER, Trainer, TrainerConfig, TrainingDiverged
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.json"
+# The supervised tasks: each module has OPTIONS (a dataclass), HELP, EXPECTED (the data it reads),
+# EXAMPLE, MODEL_CLASS, VOCAB_FILES, check_options, prepare(options) -> Prepared,
+# evaluate_file(model, document, vocabs, path) and predict(model, document, vocabs, inputs, file).
+TASKS = {"classify": classification, "tag": tagging, "forecast": forecasting, "seq2seq": translation}
 # Everything a run writes into --out; --force removes these and nothing else.
 RUN_FILES = (CONFIG_FILE, VOCAB_FILE, CHECKPOINT_FOLDER, report.METRICS_FILE, report.PLOT_FILE,
-             report.SUMMARY_JSON, report.SUMMARY_MARKDOWN)
-
-# The expected data of the tasks whose commands are not built yet.
-NOT_YET = {
-    "classify": "a text file with one example per line, the text and its label separated by a tab "
-                "(sentence<TAB>label), or a CSV file with a text and a label column",
-    "tag": "a CoNLL file: one token and its tag per line separated by a tab or a space, "
-           "a blank line between sentences",
-    "forecast": "a CSV file with one numeric column (and optionally a date column), one time step per row",
-    "seq2seq": "a text file of pairs, one per line: source<TAB>target",
-}
-
-
-def option(default: Any, help: str, choices: tuple | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "choices": choices})
+             report.SUMMARY_JSON, report.SUMMARY_MARKDOWN,
+             *sorted({name for module in TASKS.values() for name in module.VOCAB_FILES}))
 
 
 @dataclass
@@ -90,52 +94,56 @@ class LMOptions:
     out: str | None = option(None, "run directory (default: runs/lm-YYYYmmdd-HHMMSS); must be new or empty")
 
 
-METAVARS = {"data": "PATH", "out": "DIR"}
+METAVARS = {"data": "PATH", "val_data": "PATH", "out": "DIR"}
+# Show a tqdm progress bar during training (benchmarks.tasks turns it off).
+PROGRESS = True
 OPTION_FIELDS = {item.name: item for item in dataclasses.fields(LMOptions)}
 
 
 # --- the parser --------------------------------------------------------------------------------
 def register(subparsers) -> None:
-    train = subparsers.add_parser("train", help="train a model on a sequence task (lm)",
+    train = subparsers.add_parser("train", help="train a model on a sequence task (lm, classify, tag, forecast, "
+                                                "seq2seq)",
                                   description="Train a recurrent network on a sequence task.")
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
     lm = tasks.add_parser("lm", help="character or word language model (default data: Python's documentation)",
                           description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name, item in OPTION_FIELDS.items():
+    add_options(lm, OPTION_FIELDS)
+    lm.set_defaults(func=run_lm)
+    for name, module in TASKS.items():
+        parser = tasks.add_parser(name, help=module.HELP, description=module.__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_options(parser, task_fields(name))
+        parser.set_defaults(func=run_task)
+
+
+def task_fields(task: str) -> dict[str, dataclasses.Field]:
+    """The option fields of a task: ``LMOptions`` for lm, the task module's OPTIONS otherwise."""
+    options_class = LMOptions if task == "lm" else TASKS[task].OPTIONS
+    return {item.name: item for item in dataclasses.fields(options_class)}
+
+
+def add_options(parser: argparse.ArgumentParser, fields: dict[str, dataclasses.Field]) -> None:
+    """One --option per field (bool fields get --name / --no-name), then --config, --force, --resume."""
+    for name, item in fields.items():
         kind = _field_type(item)
         text = item.metadata["help"]
         if "default" not in text:
             text += f" (default: {item.default})"
+        flag = f"--{name.replace('_', '-')}"
+        if kind is bool:
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
+            continue
         metavar = None if item.metadata["choices"] else METAVARS.get(name, {int: "N", float: "X", str: "TEXT"}[kind])
-        lm.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None,
-                        choices=item.metadata["choices"], metavar=metavar, help=text)
-    lm.add_argument("--config", metavar="FILE.toml", default=None,
-                    help="read options from a TOML file; command-line options override it")
-    lm.add_argument("--force", action="store_true",
-                    help="reuse a non-empty --out directory, replacing the files of the run in it")
-    lm.add_argument("--resume", action="store_true",
-                    help="continue the run in --out from checkpoints/last with its saved options "
-                         "(--epochs and --max-minutes may be given anew)")
-    lm.set_defaults(func=run_lm)
-    for task, expected in NOT_YET.items():
-        # prefix_chars="+": every argument, "--data" included, lands in ``rest`` unparsed.
-        parser = tasks.add_parser(task, help=f"{task} (not available yet)", add_help=False, prefix_chars="+")
-        parser.add_argument("rest", nargs="*")
-        parser.set_defaults(func=_not_available, expected=expected)
-
-
-def _field_type(item: dataclasses.Field) -> type:
-    text = str(item.type)
-    for name, kind in (("int", int), ("float", float)):
-        if text.startswith(name):
-            return kind
-    return str
-
-
-def _not_available(args: argparse.Namespace) -> int:
-    print(f"rnnkit train {args.task}: not available yet. When it is, it will read {args.expected}. "
-          f"Available now: rnnkit train lm.", file=sys.stderr)
-    return 2
+        parser.add_argument(flag, dest=name, type=kind, default=None, choices=item.metadata["choices"],
+                            metavar=metavar, help=text)
+    parser.add_argument("--config", metavar="FILE.toml", default=None,
+                        help="read options from a TOML file; command-line options override it")
+    parser.add_argument("--force", action="store_true",
+                        help="reuse a non-empty --out directory, replacing the files of the run in it")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from checkpoints/last with its saved options "
+                             "(--epochs and --max-minutes may be given anew)")
 
 
 # --- options from TOML and the command line -------------------------------------------------------
@@ -159,18 +167,20 @@ def read_toml(path: str) -> dict[str, Any]:
         raise ValueError(f"{file}: not valid TOML ({error})") from error
 
 
-def options_from_mapping(values: dict[str, Any], source: str) -> dict[str, Any]:
+def options_from_mapping(values: dict[str, Any], source: str,
+                         fields: dict[str, dataclasses.Field] | None = None) -> dict[str, Any]:
     """Check keys and types of options read from a file; returns them under field names."""
+    fields = OPTION_FIELDS if fields is None else fields
     checked = {}
     for key, value in values.items():
         name = key.replace("-", "_")
-        if name not in OPTION_FIELDS:
+        if name not in fields:
             raise ValueError(f"{source}: unknown option {key!r}; known options: "
-                             f"{', '.join(sorted(OPTION_FIELDS))}")
-        item = OPTION_FIELDS[name]
+                             f"{', '.join(sorted(fields))}")
+        item = fields[name]
         kind = _field_type(item)
         accepted = (int, float) if kind is float else (kind,)
-        if isinstance(value, bool) or not isinstance(value, accepted):
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
             raise ValueError(f"{source}: option {key!r} must be {kind.__name__}, got {value!r}")
         choices = item.metadata["choices"]
         if choices and value not in choices:
@@ -179,14 +189,19 @@ def options_from_mapping(values: dict[str, Any], source: str) -> dict[str, Any]:
     return checked
 
 
-def resolve_options(args: argparse.Namespace) -> LMOptions:
+def resolve_options(args: argparse.Namespace, task: str = "lm") -> Any:
     """Defaults, then the TOML file, then the command line; then checks of every value."""
+    fields = task_fields(task)
     values: dict[str, Any] = {}
     if args.config is not None:
-        values.update(options_from_mapping(read_toml(args.config), args.config))
-    values.update({name: getattr(args, name) for name in OPTION_FIELDS if getattr(args, name) is not None})
-    options = LMOptions(**values)
-    check_options(options)
+        values.update(options_from_mapping(read_toml(args.config), args.config, fields))
+    values.update({name: getattr(args, name) for name in fields if getattr(args, name) is not None})
+    if task == "lm":
+        options = LMOptions(**values)
+        check_options(options)
+    else:
+        options = TASKS[task].OPTIONS(**values)
+        TASKS[task].check_options(options)
     return options
 
 
@@ -212,13 +227,13 @@ def check_options(options: LMOptions) -> None:
 
 
 # --- the run directory --------------------------------------------------------------------------
-def prepare_out_dir(out: str | None, force: bool) -> Path:
+def prepare_out_dir(out: str | None, force: bool, task: str = "lm") -> Path:
     """A new or empty directory for the run; refuses a non-empty one unless ``force``.
 
     With ``force`` only the files a run writes (:data:`RUN_FILES`) are removed; anything
     else in the directory stays.
     """
-    folder = Path(out) if out else Path("runs") / time.strftime("lm-%Y%m%d-%H%M%S")
+    folder = Path(out) if out else Path("runs") / time.strftime(f"{task}-%Y%m%d-%H%M%S")
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"--out {folder} is a file, not a directory")
     if folder.is_dir() and any(folder.iterdir()):
@@ -235,13 +250,13 @@ def prepare_out_dir(out: str | None, force: bool) -> Path:
     return folder
 
 
-def trainer_config(options: LMOptions, steps_per_epoch: int) -> TrainerConfig:
+def trainer_config(options: Any, steps_per_epoch: int, progress: bool = True) -> TrainerConfig:
     total = options.epochs * steps_per_epoch
     schedule = LearningRateSchedule(options.schedule, lr=options.lr, warmup_steps=min(options.warmup, total),
                                     total_steps=total, step_size=max(steps_per_epoch, 1), gamma=0.5)
     return TrainerConfig(epochs=options.epochs, clip=options.clip, schedule=schedule,
                          patience=options.patience or None, max_minutes=options.max_minutes or None,
-                         checkpoint_every=options.checkpoint_every, progress=True)
+                         checkpoint_every=options.checkpoint_every, progress=progress)
 
 
 # --- rnnkit train lm ------------------------------------------------------------------------------
@@ -335,11 +350,94 @@ def _train_and_report(trainer: Trainer, vocab, options: LMOptions, out: Path) ->
     return 0
 
 
-# --- reading a run directory (also used by rnnkit generate / evaluate) --------------------------------
-def read_run(folder: str | os.PathLike) -> tuple[dict[str, Any], Any, Path]:
-    """A run's ``config.json`` document, its vocabulary, and the folder, checked."""
-    from rnnkit.data.vocab import Vocab
+# --- rnnkit train classify | tag | forecast | seq2seq ---------------------------------------------
+def run_task(args: argparse.Namespace) -> int:
+    """Read the data, build the model, train it with the Trainer, report; the same for every task."""
+    module = TASKS[args.task]
+    if args.resume:
+        return resume_task(args)
+    options = resolve_options(args, args.task)
+    if options.data is None and not getattr(module, "HAS_DEFAULT_DATA", False):
+        print(f"rnnkit train {args.task}: no --data given. It reads {module.EXPECTED}. Example: "
+              f"rnnkit train {args.task} --data {module.EXAMPLE}", file=sys.stderr)
+        return 2
+    prepared = module.prepare(options)
+    out = prepare_out_dir(options.out, args.force, args.task)
+    for name, vocab in prepared.vocabs.items():
+        vocab.save(out / name)
+    checkpoint.atomic_write_json(out / CONFIG_FILE, {
+        "task": args.task, "options": {**dataclasses.asdict(options), "out": str(out)},
+        "model": {"class": type(prepared.model).__name__, "config": prepared.model.config},
+        "artifacts": prepared.artifacts, "vocabs": sorted(prepared.vocabs),
+        "data": options.data or "generated", "rnnkit": rnnkit.__version__})
+    for line in prepared.description:
+        print(line)
+    print(f"model: {type(prepared.model).__name__}, {options.cell.upper()} {options.layers} x {options.hidden}"
+          f"{' bidirectional' if options.bidirectional else ''}, {prepared.model.num_parameters():,} parameters; "
+          f"{prepared.task.steps_per_epoch} steps per epoch of {options.batch} examples; run directory {out}")
+    optimizer = rnnkit.optim.Adam(prepared.model.parameters(), lr=options.lr)
+    trainer = Trainer(prepared.model, prepared.task, optimizer,
+                      trainer_config(options, prepared.task.steps_per_epoch, progress=PROGRESS), run_dir=out)
+    return _train_and_report_task(args.task, trainer, prepared, out)
 
+
+def resume_task(args: argparse.Namespace) -> int:
+    if not args.out:
+        raise ValueError("--resume needs --out RUN_DIR, the run to continue")
+    out = Path(args.out)
+    document, folder = read_run_document(out, args.task)
+    module = TASKS[args.task]
+    options = module.OPTIONS(**{**document["options"], "out": str(out)})
+    for name in ("epochs", "max_minutes"):
+        if getattr(args, name) is not None:
+            setattr(options, name, getattr(args, name))
+    module.check_options(options)
+    last = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "last")
+    if last is None:
+        raise FileNotFoundError(f"{out} has no checkpoints/last to resume from")
+    prepared = module.prepare(options)              # the same data, split and vocabulary: same options, same seed
+    optimizer = rnnkit.optim.Adam(prepared.model.parameters(), lr=options.lr)
+    trainer = Trainer(prepared.model, prepared.task, optimizer,
+                      trainer_config(options, prepared.task.steps_per_epoch, progress=PROGRESS), run_dir=out)
+    trainer.restore(last)
+    print(f"resuming {out} at step {trainer.state['step']} (epoch {trainer.state['epoch'] + 1}, "
+          f"batch {trainer.state['window']})")
+    return _train_and_report_task(args.task, trainer, prepared, out)
+
+
+def _train_and_report_task(task: str, trainer: Trainer, prepared: Any, out: Path) -> int:
+    try:
+        summary = trainer.fit()
+    except TrainingDiverged as error:
+        print(f"rnnkit train {task}: {error}", file=sys.stderr)
+        return 3
+    best = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "best")
+    model = checkpoint.load_model(best) if best is not None else trainer.model
+    if prepared.final_report is not None:
+        summary["test"] = prepared.final_report(model)
+    summary["title"] = f"rnnkit train {task}: {out}"
+    report.write_summary(out, summary)
+    if summary.get("test"):
+        with open(out / report.SUMMARY_MARKDOWN, "a", encoding="utf-8") as stream:
+            stream.write(f"- held-out test: {format_metrics(summary['test'])}\n")
+    print(f"\nstopped ({summary['stop_reason']}) after {summary['steps']} steps, {summary['epochs']:g} epochs, "
+          f"{summary['elapsed_s']:.0f} s; best validation: "
+          f"{format_metrics({k: v for k, v in summary['best'].items() if k != 'step'})}")
+    if summary.get("test"):
+        print(f"held-out test (best checkpoint): {format_metrics(summary['test'])}")
+    print(f"run saved in {out}/ (checkpoints, metrics.csv, loss.png, summary.md)")
+    print(f"next: rnnkit predict {out} ...   or   rnnkit evaluate {out} --data PATH")
+    return 0
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}"
+                     for key, value in metrics.items() if not isinstance(value, (dict, list)))
+
+
+# --- reading a run directory (also used by rnnkit generate / evaluate / predict) -----------------------
+def read_run_document(folder: str | os.PathLike, task: str | None = None) -> tuple[dict[str, Any], Path]:
+    """A run's ``config.json`` document, checked (and of the given ``task``, when one is given)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"run directory not found: {folder}")
@@ -350,8 +448,49 @@ def read_run(folder: str | os.PathLike) -> tuple[dict[str, Any], Any, Path]:
         document = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{config_path} is corrupt: not valid JSON ({error})") from error
-    if not isinstance(document, dict) or document.get("task") != "lm" or "options" not in document:
-        raise ValueError(f"{config_path} does not describe a language-model run (expected \"task\": \"lm\")")
+    known = ("lm", *TASKS)
+    if not isinstance(document, dict) or document.get("task") not in known or "options" not in document:
+        raise ValueError(f"{config_path} does not describe a training run (expected \"task\" to be one of "
+                         f"{list(known)} and \"options\")")
+    if task is not None and document["task"] != task:
+        raise ValueError(f"{config_path} describes a {document['task']} run, not a {task} run")
+    unknown = set(document["options"]) - set(task_fields(document["task"]))
+    if unknown:
+        raise ValueError(f"{config_path}: unknown options {sorted(unknown)}")
+    return document, folder
+
+
+def load_task_run(folder: str | os.PathLike, which: str = "best") -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """The config document, the vocabularies and the verified model of a classify/tag/forecast/seq2seq run."""
+    from rnnkit.data.vocab import Vocab
+
+    document, folder = read_run_document(folder)
+    if document["task"] == "lm":
+        raise ValueError(f"{folder} is a language-model run: use rnnkit generate / rnnkit evaluate")
+    vocabs = {}
+    for name in document.get("vocabs", []):
+        if not (folder / name).is_file():
+            raise ValueError(f"{folder} is incomplete: {name} is missing")
+        vocabs[name] = Vocab.load(folder / name)
+    path = checkpoint.checkpoint_path(folder / CHECKPOINT_FOLDER, which)
+    if path is None:
+        raise FileNotFoundError(f"{folder} has no checkpoint {CHECKPOINT_FOLDER}/{which}")
+    model = checkpoint.load_model(path)
+    expected = TASKS[document["task"]].MODEL_CLASS
+    if not isinstance(model, expected):
+        raise checkpoint.CheckpointError(f"{path} holds a {type(model).__name__}, not a {expected.__name__}")
+    return document, vocabs, model
+
+
+def read_run(folder: str | os.PathLike) -> tuple[dict[str, Any], Any, Path]:
+    """A language-model run's ``config.json`` document, its vocabulary, and the folder, checked."""
+    from rnnkit.data.vocab import Vocab
+
+    document, folder = read_run_document(folder)
+    config_path = folder / CONFIG_FILE
+    if document["task"] != "lm":
+        raise ValueError(f"{config_path} does not describe a language-model run (expected \"task\": \"lm\"; "
+                         f"this is a {document['task']} run: use rnnkit predict / rnnkit evaluate)")
     unknown = set(document["options"]) - set(OPTION_FIELDS)
     if unknown:
         raise ValueError(f"{config_path}: unknown options {sorted(unknown)}")

@@ -26,6 +26,7 @@ from rnnkit.data.readers import (
     read_lines,
     read_text,
     read_time_series_csv,
+    read_ts,
 )
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab, split_words
 
@@ -47,6 +48,7 @@ __all__ = [
     "read_lines",
     "read_text",
     "read_time_series_csv",
+    "read_ts",
     "read_word_vectors",
     "sliding_windows",
     "split_words",

@@ -12,6 +12,7 @@ sentences (the UCI imdb file has two).
 - :func:`read_conll`: one token per line with its tag, blank lines between sentences.
 - :func:`read_conllu`: Universal Dependencies CoNLL-U.
 - :func:`read_time_series_csv`: one numeric column (and optionally dates) from a CSV file.
+- :func:`read_ts`: sktime / UEA ``.ts`` files (multivariate series of varying length, one label each).
 
 >>> import tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "ner.conll")
@@ -400,3 +401,90 @@ def read_time_series_csv(
         warnings.warn(f"{summary} were {verb}", UserWarning, stacklevel=2)
     return values if date_index is None else (values, dates)
 
+
+
+def read_ts(path: PathLike, *, encoding: str = "utf-8") -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Series and their class labels from an sktime / UEA ``.ts`` file.
+
+    The file has ``#`` comment lines, ``@key value`` header lines (``@dimensions``,
+    ``@classLabel true 1 2 3``, ...), then after ``@data`` one series per line: the D
+    dimensions separated by ``:``, each a comma-separated list of T values, and (when
+    ``@classLabel true``) the label as the last ``:`` field. Every dimension of one series
+    must have the same length; different series may differ. A missing value (``?``) is an
+    error, since the reader does not guess how to fill it.
+
+    Returns
+    -------
+    series : list of N ndarrays, each (T_n, D), float64
+    labels : ndarray (N,) of str, or None when the file has no class labels
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.ts")
+    >>> _ = open(path, "w").write("@dimensions 2\\n@classLabel true a b\\n@data\\n1,2,3:4,5,6:a\\n7:8:b\\n")
+    >>> series, labels = read_ts(path)
+    >>> series[0].tolist(), series[1].shape, labels.tolist()
+    ([[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]], (1, 2), ['a', 'b'])
+    """
+    path = Path(path)
+    header: dict[str, str] = {}
+    in_data = False
+    series: list[np.ndarray] = []
+    labels: list[str] = []
+    dimensions: int | None = None
+    for number, line in enumerate(_lines(_read(path, encoding)), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not in_data:
+            if not stripped.startswith("@"):
+                raise ValueError(f"{path}, line {number}: expected a header line (@key value) or @data before the "
+                                 f"series, got {stripped[:80]!r}")
+            key, _, value = stripped[1:].partition(" ")
+            key = key.lower()
+            if key == "data":
+                in_data = True
+                has_labels = header.get("classlabel", "false").split()[:1] == ["true"]
+                if "dimensions" in header:
+                    try:
+                        dimensions = int(header["dimensions"])
+                    except ValueError as error:
+                        raise ValueError(f"{path}: @dimensions must be an integer, got "
+                                         f"{header['dimensions']!r}") from error
+            else:
+                header[key] = value.strip()
+            continue
+        fields = stripped.split(":")
+        label = None
+        if has_labels:
+            if len(fields) < 2:
+                raise ValueError(f"{path}, line {number}: expected dimensions and a class label separated by ':', "
+                                 f"got {len(fields)} field")
+            label = fields.pop().strip()
+        if dimensions is not None and len(fields) != dimensions:
+            raise ValueError(f"{path}, line {number}: expected {dimensions} dimensions separated by ':' "
+                             f"(@dimensions {dimensions}), got {len(fields)}")
+        columns = []
+        for dimension, text in enumerate(fields):
+            parts = [part.strip() for part in text.split(",")]
+            if "?" in parts:
+                raise ValueError(f"{path}, line {number}: dimension {dimension + 1} has a missing value '?'")
+            try:
+                columns.append(np.array([float(part) for part in parts], dtype=np.float64))
+            except ValueError as error:
+                raise ValueError(f"{path}, line {number}: dimension {dimension + 1} holds a value that is not a "
+                                 f"number ({error})") from error
+        lengths = {len(column) for column in columns}
+        if len(lengths) != 1:
+            raise ValueError(f"{path}, line {number}: the dimensions have different lengths {sorted(lengths)}; "
+                             f"every dimension of one series needs the same number of values")
+        series.append(np.stack(columns, axis=1))                                  # (T_n, D)
+        if label is not None:
+            labels.append(label)
+    if not in_data:
+        raise ValueError(f"{path}: no @data line: not a .ts file")
+    if not series:
+        raise ValueError(f"{path}: the file has no series after @data")
+    widths = {array.shape[1] for array in series}
+    if len(widths) != 1:
+        raise ValueError(f"{path}: the series have different numbers of dimensions {sorted(widths)}")
+    return series, (np.array(labels) if has_labels else None)

@@ -7,6 +7,10 @@
 - :mod:`rnnkit.train.report`: ``metrics.csv``, the loss-curve PNG, the run summary.
 - :mod:`rnnkit.train.language_modeling`: the language-modelling task (text, vocabulary,
   truncated BPTT windows, loss / perplexity / bits per character).
+- :mod:`rnnkit.train.classification`, :mod:`~rnnkit.train.tagging`, :mod:`~rnnkit.train.forecasting`,
+  :mod:`~rnnkit.train.translation`: the supervised tasks (their data, options, validation
+  metrics, evaluation and prediction), on the shared pieces in :mod:`rnnkit.train.supervised`
+  and :mod:`rnnkit.train.options`.
 """
 
 from rnnkit.train.checkpoint import CheckpointError

@@ -9,6 +9,8 @@ A :class:`Trainer` runs a model on a *task*, an object with these methods (see
     task.loss(outputs, batch)                  -> (loss: float, d_outputs)
     task.backward(model, d_outputs)            -> None (adds parameter gradients)
     task.evaluate(model)                       -> dict of validation metrics, "loss" first
+    task.monitor (optional)                    -> (metric name, "min" or "max"): what "best" means;
+                                                  without it, the lowest validation "loss"
     task.state_arrays() / load_state_arrays()  -> arrays a checkpoint must hold (e.g. a carried state)
 
 Everything that decides the numbers of a run lives in a checkpoint: weights, optimiser
@@ -95,7 +97,7 @@ class Trainer:
         # The position and history: everything in this dict goes into every checkpoint.
         self.state: dict[str, Any] = {
             "epoch": 0, "window": 0, "step": 0, "tokens": 0, "elapsed_s": 0.0,
-            "best_loss": None, "best_step": None,        # best validation loss (any validation)
+            "best_loss": None, "best_step": None,        # best monitored score (any validation; lower is better)
             "patience_best": None, "bad_epochs": 0,       # early stopping: end-of-epoch validations
             "this_epoch": [0.0, 0.0, 0],                  # loss sum, grad-norm sum, steps in this epoch
             "since_log": [0.0, 0],                        # loss sum, steps for the next train-log point
@@ -225,12 +227,13 @@ class Trainer:
         state["history"].append(row)
         if end_of_epoch:
             state["this_epoch"] = [0.0, 0.0, 0]
-        if state["best_loss"] is None or metrics["loss"] < state["best_loss"]:
-            state["best_loss"], state["best_step"] = metrics["loss"], state["step"]
+        score = self._score(metrics)
+        if state["best_loss"] is None or score < state["best_loss"]:
+            state["best_loss"], state["best_step"] = score, state["step"]
             self._save("best")
         if end_of_epoch:
-            if state["patience_best"] is None or metrics["loss"] < state["patience_best"] - self.config.min_delta:
-                state["patience_best"], state["bad_epochs"] = metrics["loss"], 0
+            if state["patience_best"] is None or score < state["patience_best"] - self.config.min_delta:
+                state["patience_best"], state["bad_epochs"] = score, 0
             else:
                 state["bad_epochs"] += 1
         self._save("last")
@@ -242,6 +245,13 @@ class Trainer:
         if self.on_validation is not None:
             self.on_validation(self, metrics)
         return metrics
+
+    def _score(self, metrics: dict[str, float]) -> float:
+        """The monitored metric as a score where lower is better (the loss unless the task says otherwise)."""
+        name, mode = getattr(self.task, "monitor", ("loss", "min"))
+        if name not in metrics:
+            raise KeyError(f"the task monitors {name!r}, but its evaluate() returned only {sorted(metrics)}")
+        return float(metrics[name]) if mode == "min" else -float(metrics[name])
 
     def _patience_exhausted(self) -> bool:
         return self.config.patience is not None and self.state["bad_epochs"] >= self.config.patience

@@ -1,0 +1,412 @@
+"""Train and evaluate every ``rnnkit train`` task on real data; write RESULTS.md.
+
+Run from the repository root::
+
+    python -m benchmarks.tasks                          # every task on rnn, lstm and gru
+    python -m benchmarks.tasks --tasks digits,dates --cells lstm
+    python -m benchmarks.tasks --quick                  # tiny slices, one epoch: checks the plumbing
+                                                        # (its table goes to rnnkit-task-runs/ in the temporary folder)
+
+The data comes from ``../shared/data`` (or the folder in ``RNNKIT_DATA``) and is never copied
+into the repository; a task whose files are absent is skipped with the reason. Splits that
+the data does not come with (UCI sentiment, digits) are drawn with a fixed seed and written to
+a temporary folder. Every run goes through the command line (``rnnkit.cli.main``) exactly as a
+user would type it, with its run directory under ``--workdir``; the test-set numbers come from
+``rnnkit evaluate`` on the best checkpoint (or the held-out part a run reports itself).
+
+Results accumulate in ``benchmarks/tasks_results.json`` (one entry per task and cell, the
+latest run wins), and RESULTS.md is rewritten from all entries after each run, so tasks can be
+run one at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import gzip
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CELLS = ("rnn", "lstm", "gru")
+
+
+def data_dir() -> Path:
+    """``RNNKIT_DATA`` if set, else ``../shared/data`` beside the repository."""
+    return Path(os.environ.get("RNNKIT_DATA") or ROOT.parent / "shared" / "data")
+
+
+class Skip(Exception):
+    """A task that cannot run here (its data is absent); the message says why."""
+
+
+def need(*paths: Path) -> None:
+    for path in paths:
+        if not path.exists():
+            raise Skip(f"{path} is absent (set RNNKIT_DATA to the shared data folder)")
+
+
+def run_cli(arguments: list[str], log: Path) -> None:
+    """``rnnkit ARGUMENTS`` in this process, its output appended to ``log``; an error if it fails."""
+    from rnnkit.cli import main
+    from rnnkit.cli import train as train_cli
+
+    train_cli.PROGRESS = False
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        code = main(arguments)
+    with open(log, "a", encoding="utf-8") as stream:
+        stream.write("$ rnnkit " + " ".join(arguments) + "\n" + buffer.getvalue() + "\n")
+    if code != 0:
+        raise RuntimeError(f"rnnkit {' '.join(arguments)} failed with exit code {code}; see {log}")
+
+
+def summary_of(run: Path) -> dict[str, Any]:
+    return json.loads((run / "summary.json").read_text(encoding="utf-8"))
+
+
+def evaluate(run: Path, data: str | None) -> dict[str, Any]:
+    from rnnkit.cli.generate import evaluate_run
+
+    return evaluate_run(str(run), data)
+
+
+def shown(arguments: list[str], replacements: dict[str, str]) -> str:
+    text = "rnnkit " + " ".join(arguments)
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    return text
+
+
+# --- split writers (into the temporary folder, never the repository) ----------------------------------
+def stratified_indices(labels: np.ndarray, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    from rnnkit.train.supervised import stratified_split
+
+    return stratified_split(labels, test_fraction, seed)
+
+
+def sentiment_split(folder: Path, scratch: Path, limit: int | None) -> tuple[Path, Path]:
+    lines: list[str] = []
+    for name in ("amazon_cells", "imdb", "yelp"):
+        path = folder / "sentiment" / "uci" / f"{name}_labelled.txt"
+        need(path)
+        text = path.read_text(encoding="utf-8")
+        lines += [line for line in text.split("\n") if line.strip()]   # not splitlines: imdb holds U+0085
+    if limit:
+        lines = lines[:limit // 3] + lines[1000:1000 + limit // 3] + lines[2000:2000 + limit // 3]
+    labels = np.array([line.rsplit("\t", 1)[1].strip() for line in lines])
+    kept, held = stratified_indices(labels, 0.2, seed=0)
+    train, test = scratch / "sentiment_train.tsv", scratch / "sentiment_test.tsv"
+    train.write_text("".join(lines[i] + "\n" for i in kept), encoding="utf-8")
+    test.write_text("".join(lines[i] + "\n" for i in held), encoding="utf-8")
+    return train, test
+
+
+def digits_split(folder: Path, scratch: Path, limit: int | None) -> tuple[Path, Path]:
+    path = folder / "seqclass" / "sklearn_digits.csv.gz"
+    need(path)
+    with gzip.open(path, "rt", encoding="utf-8") as stream:
+        lines = [line for line in stream.read().split("\n") if line.strip()]
+    lines = lines[:limit] if limit else lines
+    labels = np.array([line.rsplit(",", 1)[1] for line in lines])
+    kept, held = stratified_indices(labels, 0.2, seed=0)
+    train, test = scratch / "digits_train.csv", scratch / "digits_test.csv"
+    train.write_text("".join(lines[i] + "\n" for i in kept))
+    test.write_text("".join(lines[i] + "\n" for i in held))
+    return train, test
+
+
+def head_sentences(path: Path, scratch: Path, count: int | None) -> Path:
+    """The first ``count`` blank-line-separated sentences of a CoNLL(-U) file (all with None)."""
+    need(path)
+    if not count:
+        return path
+    blocks = path.read_text(encoding="utf-8").split("\n\n")[:count]
+    target = scratch / f"head{count}_{path.name}"
+    target.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
+    return target
+
+
+# --- the tasks ------------------------------------------------------------------------------------------
+# Each takes (data folder, cell, quick, run folder, scratch folder, log) and returns a result dict:
+# metric, value, target (or None), passed (or None), extra (other numbers), commands.
+def common(cell: str, quick: bool, hidden: int, epochs: int, run: Path, **extra: Any) -> list[str]:
+    arguments = ["--cell", cell, "--hidden", str(4 if quick else hidden), "--epochs", str(1 if quick else epochs),
+                 "--out", str(run), "--force", "--seed", "0"]
+    for name, value in extra.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            arguments.append(flag)
+        elif value is not False and value is not None:
+            arguments += [flag, str(value)]
+    return arguments
+
+
+def task_sentiment(folder, cell, quick, run, scratch, log):
+    train, test = sentiment_split(folder, scratch, 60 if quick else None)
+    arguments = ["train", "classify", "--data", str(train)] + common(
+        cell, quick, 64, 12, run, embedding=8 if quick else 64, bidirectional=True, pooling="max", dropout=0.5,
+        word_dropout=0.3, lr=5e-3, batch=32, val_fraction=0.1, monitor="accuracy")
+    run_cli(arguments, log)
+    metrics = evaluate(run, str(test))
+    return {"metric": "test accuracy", "value": metrics["accuracy"], "target": 0.80, "higher": True,
+            "extra": {"test examples": metrics["examples"]},
+            "commands": [shown(arguments, {str(train): "sentiment_train.tsv", str(run): "RUN"}),
+                         "rnnkit evaluate RUN --data sentiment_test.tsv"]}
+
+
+def task_digits(folder, cell, quick, run, scratch, log):
+    train, test = digits_split(folder, scratch, 100 if quick else None)
+    arguments = ["train", "classify", "--data", str(train), "--format", "vectors", "--sep", ",", "--steps", "8"] + \
+        common(cell, quick, 128, 40, run, pooling="last", dropout=0.2, lr=1e-2, batch=64, val_fraction=0.1)
+    run_cli(arguments, log)
+    metrics = evaluate(run, str(test))
+    return {"metric": "test accuracy", "value": metrics["accuracy"], "target": 0.97, "higher": True,
+            "extra": {"test examples": metrics["examples"]},
+            "commands": [shown(arguments, {str(train): "digits_train.csv", str(run): "RUN"}),
+                         "rnnkit evaluate RUN --data digits_test.csv"]}
+
+
+def task_vowels(folder, cell, quick, run, scratch, log):
+    train, test = folder / "seqclass" / "JapaneseVowels_TRAIN.ts", folder / "seqclass" / "JapaneseVowels_TEST.ts"
+    need(train, test)
+    arguments = ["train", "classify", "--data", str(train), "--format", "ts"] + \
+        common(cell, quick, 64, 40, run, bidirectional=True, pooling="last", dropout=0.3, lr=5e-3, batch=16,
+               val_fraction=0.1)
+    run_cli(arguments, log)
+    metrics = evaluate(run, str(test))
+    return {"metric": "test accuracy", "value": metrics["accuracy"], "target": 0.95, "higher": True,
+            "extra": {"test examples": metrics["examples"]},
+            "note": "validation = 10% of the training file (stratified); the test file is used only at the end",
+            "commands": [shown(arguments, {str(folder): "DATA", str(run): "RUN"}),
+                         "rnnkit evaluate RUN --data DATA/seqclass/JapaneseVowels_TEST.ts"]}
+
+
+def task_ewt(folder, cell, quick, run, scratch, log):
+    train = head_sentences(folder / "tagging" / "en_ewt-ud-dev.conllu", scratch, 60 if quick else None)
+    test = head_sentences(folder / "tagging" / "en_ewt-ud-test.conllu", scratch, 30 if quick else None)
+    arguments = ["train", "tag", "--data", str(train), "--format", "conllu"] + common(
+        cell, quick, 64, 15, run, embedding=8 if quick else 64, layers=2, lr=5e-3, batch=16, val_fraction=0.1,
+        dropout=0.5, unk_replace=0.5, patience=3)
+    run_cli(arguments, log)
+    metrics = evaluate(run, str(test))
+    return {"metric": "test UPOS accuracy", "value": metrics["accuracy"], "target": 0.85, "higher": True,
+            "extra": {"test tokens": metrics["tokens"]},
+            "commands": [shown(arguments, {str(folder): "DATA", str(run): "RUN"}),
+                         "rnnkit evaluate RUN --data DATA/tagging/en_ewt-ud-test.conllu"]}
+
+
+def task_wnut(folder, cell, quick, run, scratch, log):
+    train = head_sentences(folder / "tagging" / "wnut17_wnut17train.conll", scratch, 60 if quick else None)
+    dev = head_sentences(folder / "tagging" / "wnut17_emerging.dev.conll", scratch, 30 if quick else None)
+    test = head_sentences(folder / "tagging" / "wnut17_emerging.test.annotated", scratch, 30 if quick else None)
+    arguments = ["train", "tag", "--data", str(train), "--val-data", str(dev), "--sep", "tab"] + common(
+        cell, quick, 128, 15, run, embedding=8 if quick else 100, lr=5e-3, batch=16, dropout=0.3, patience=3)
+    run_cli(arguments, log)
+    metrics = evaluate(run, str(test))
+    return {"metric": "test entity F1 (overall)", "value": metrics.get("f1", 0.0), "target": None, "higher": True,
+            "also": "F1 person", "extra": {"F1 person": metrics.get("f1_person", 0.0), "precision": metrics.get("precision", 0.0),
+                      "recall": metrics.get("recall", 0.0), "token accuracy": metrics["accuracy"]},
+            "note": "word ids only (no characters, no pretrained vectors) and a test set of emerging, mostly "
+                    "unseen entities: low recall is expected",
+            "commands": [shown(arguments, {str(folder): "DATA", str(run): "RUN"}),
+                         "rnnkit evaluate RUN --data DATA/tagging/wnut17_emerging.test.annotated"]}
+
+
+def forecast_result(run: Path, arguments: list[str], replacements: dict[str, str]) -> dict[str, Any]:
+    test = summary_of(run)["test"]
+    return {"metric": "test RMSE (last 20%)", "value": test["rmse"], "target": test["persistence_rmse"],
+            "higher": False, "target_text": f"< persistence {test['persistence_rmse']:.4g}",
+            "extra": {"MAE": test["mae"], "persistence MAE": test["persistence_mae"], "test windows": test["windows"]},
+            "commands": [shown(arguments, replacements)]}
+
+
+def task_sunspots(folder, cell, quick, run, scratch, log):
+    data = folder / "timeseries" / "sunspots_yearly.csv"
+    need(data)
+    arguments = ["train", "forecast", "--data", str(data), "--column", "SUNACTIVITY", "--date-column", "YEAR",
+                 "--window", "20", "--test-fraction", "0.2", "--val-fraction", "0.1"] + common(
+        cell, quick, 32, 150, run, lr=5e-3, batch=16, warmup=20)
+    run_cli(arguments, log)
+    return forecast_result(run, arguments, {str(folder): "DATA", str(run): "RUN"})
+
+
+def task_msft(folder, cell, quick, run, scratch, log):
+    data = folder / "timeseries" / "msft_daily_1986_2017.csv"
+    need(data)
+    arguments = ["train", "forecast", "--data", str(data), "--column", "Close", "--date-column", "Date",
+                 "--window", "20", "--test-fraction", "0.2", "--val-fraction", "0.1", "--difference", "--log"] + \
+        common(cell, quick, 32, 8, run, lr=1e-3, batch=64, warmup=20, patience=3)
+    run_cli(arguments, log)
+    result = forecast_result(run, arguments, {str(folder): "DATA", str(run): "RUN"})
+    result["note"] = ("daily closes are close to a random walk: the model learns persistence plus a small "
+                      "correction, so its RMSE differs from persistence's by a fraction of a percent either way")
+    return result
+
+
+def task_dates(folder, cell, quick, run, scratch, log):
+    arguments = ["train", "seq2seq"] + common(cell, quick, 128, 6, run, train_size=60 if quick else 20000,
+                                              test_size=20 if quick else 1000, embedding=8 if quick else 32,
+                                              bidirectional=True, lr=5e-3, batch=32, val_fraction=0.05)
+    run_cli(arguments, log)
+    test = summary_of(run)["test"]
+    return {"metric": "held-out exact match", "value": test["exact_match"], "target": 0.99, "higher": True,
+            "extra": {"test pairs": test["pairs"]}, "commands": [shown(arguments, {str(run): "RUN"})]}
+
+
+def task_shakespeare(folder, cell, quick, run, scratch, log):
+    data = folder / "text" / "tinyshakespeare.txt"
+    need(data)
+    if quick:
+        text = data.read_text(encoding="utf-8")[:20000]
+        data = scratch / "shakespeare_head.txt"
+        data.write_text(text, encoding="utf-8")
+    arguments = ["train", "lm", "--data", str(data), "--cell", cell, "--hidden", "8" if quick else "384",
+                 "--embedding", "8" if quick else "64", "--seq-len", "16" if quick else "100",
+                 "--batch", "4" if quick else "32", "--epochs", "1" if quick else "14", "--lr", "3e-3",
+                 "--dropout", "0.0" if quick else "0.1",
+                 "--max-minutes", "0.2" if quick else "15", "--patience", "0", "--sample-length", "20",
+                 "--checkpoint-every", "0", "--val-fraction", "0.1", "--out", str(run), "--force"]
+    run_cli(arguments, log)
+    best = summary_of(run)["best"]
+    return {"metric": "validation loss (nats/char)", "value": best["loss"], "target": 1.60, "higher": False,
+            "extra": {"bpc": best.get("bpc")}, "commands": [shown(arguments, {str(folder): "DATA", str(run): "RUN"})]}
+
+
+TASKS: dict[str, tuple[str, Callable]] = {
+    "dates": ("date rewriting (seq2seq, generated)", task_dates),
+    "digits": ("sklearn digits, row by row (classify)", task_digits),
+    "vowels": ("Japanese Vowels .ts (classify)", task_vowels),
+    "sunspots": ("yearly sunspots, one step (forecast)", task_sunspots),
+    "msft": ("MSFT daily close, one step (forecast)", task_msft),
+    "sentiment": ("UCI sentiment, stratified 80/20 (classify)", task_sentiment),
+    "ewt": ("UD English EWT UPOS, train dev / test test (tag)", task_ewt),
+    "wnut": ("WNUT-17 NER, train / test (tag)", task_wnut),
+    "shakespeare": ("tinyshakespeare char LM, 15 min (lm)", task_shakespeare),
+}
+
+
+# --- results ------------------------------------------------------------------------------------------
+def passed(result: dict[str, Any]) -> bool | None:
+    target = result.get("target")
+    if target is None:
+        return None
+    return result["value"] >= target if result["higher"] else result["value"] < target if \
+        "target_text" in result else result["value"] <= target
+
+
+def write_markdown(results: dict[str, Any], path: Path) -> None:
+    lines = ["# rnnkit on real sequence tasks", "",
+             "Written by `python -m benchmarks.tasks` (see its docstring); every number comes from a run of the "
+             "`rnnkit` command line on the data in `../shared/data`. Times are wall-clock seconds of training plus "
+             "evaluation on the machine named below, one run at a time.", "",
+             "| task | metric | target | rnn | lstm | gru | best |", "|---|---|---|---|---|---|---|"]
+    for name, (title, _) in TASKS.items():
+        entries = results.get(name, {})
+        if not entries:
+            continue
+        any_entry = next(iter(entries.values()))
+        target = any_entry.get("target_text") or ("-" if any_entry.get("target") is None else
+                                                  f"{'>=' if any_entry['higher'] else '<='} {any_entry['target']:.2f}")
+        cells = []
+        for cell in CELLS:
+            entry = entries.get(cell)
+            if entry is None:
+                cells.append("not run")
+                continue
+            mark = {True: " (met)", False: " (missed)", None: ""}[passed(entry)]
+            quick = " quick" if entry.get("quick") else ""
+            also = f" ({entry['also']} {entry['extra'][entry['also']]:.4f})" if entry.get("also") else ""
+            cells.append(f"{entry['value']:.4f}{also}{mark}, {entry['seconds']:.0f} s{quick}")
+        values = {cell: round(entry["value"], 4) for cell, entry in entries.items()}
+        top = (max if any_entry["higher"] else min)(values.values())
+        best = ", ".join(cell for cell in CELLS if values.get(cell) == top)
+        lines.append(f"| {title} | {any_entry['metric']} | {target} | " + " | ".join(cells) + f" | {best} |")
+    lines += ["", "## Details", ""]
+    for name, (title, _) in TASKS.items():
+        for cell, entry in results.get(name, {}).items():
+            extra = ", ".join(f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}"
+                              for key, value in entry.get("extra", {}).items())
+            lines.append(f"- **{name} / {cell}**: {entry['metric']} {entry['value']:.4f}; {extra}; "
+                         f"{entry['seconds']:.0f} s; {entry['when']}{' (quick mode)' if entry.get('quick') else ''}"
+                         + (f"; note: {entry['note']}" if entry.get("note") else ""))
+            for command in entry["commands"]:
+                lines.append(f"  - `{command}`")
+    machine = next((entry["machine"] for entries in results.values() for entry in entries.values()), platform.node())
+    lines += ["", f"Machine: {machine}. DATA = `../shared/data`; RUN = a run directory; the split files are "
+                  f"written by `benchmarks/tasks.py` (fixed seed 0).", ""]
+    from rnnkit.train.checkpoint import atomic_write_text
+
+    atomic_write_text(path, "\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tasks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, from {','.join(TASKS)}")
+    parser.add_argument("--cells", default=",".join(CELLS), help="comma-separated, from rnn,lstm,gru")
+    parser.add_argument("--quick", action="store_true", help="tiny slices of the data, one epoch, tiny models")
+    parser.add_argument("--results", default=None, help="the Markdown file to write (default: RESULTS.md; "
+                                                        "with --quick, RESULTS-quick.md in --workdir)")
+    parser.add_argument("--json", default=None, help="where results accumulate (default: "
+                                                     "benchmarks/tasks_results.json; with --quick, in --workdir)")
+    parser.add_argument("--workdir", default=None, help="where run directories go (default: rnnkit-task-runs in the temporary folder)")
+    args = parser.parse_args(argv)
+    tasks = [name.strip() for name in args.tasks.split(",") if name.strip()]
+    cells = [name.strip() for name in args.cells.split(",") if name.strip()]
+    for name in tasks:
+        if name not in TASKS:
+            parser.error(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+    for cell in cells:
+        if cell not in CELLS:
+            parser.error(f"unknown cell {cell!r}; choose from {', '.join(CELLS)}")
+    suffix = "-quick" if args.quick else ""
+    workdir = Path(args.workdir or Path(tempfile.gettempdir()) / "rnnkit-task-runs")
+    workdir.mkdir(parents=True, exist_ok=True)
+    # quick results are a smoke test, not numbers to keep: they stay out of the repository
+    results_path = Path(args.results or (workdir / "RESULTS-quick.md" if args.quick else ROOT / "RESULTS.md"))
+    json_path = Path(args.json or (workdir / "tasks_results-quick.json" if args.quick else
+                                   ROOT / "benchmarks" / "tasks_results.json"))
+    results = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    folder = data_dir()
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    skipped = []
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        for name in tasks:
+            title, function = TASKS[name]
+            for cell in cells:
+                run = workdir / f"{name}-{cell}{suffix}"
+                log = workdir / f"{name}-{cell}{suffix}.log"
+                log.write_text("")
+                started = time.perf_counter()
+                try:
+                    result = function(folder, cell, args.quick, run, scratch, log)
+                except Skip as reason:
+                    print(f"{name}: skipped: {reason}")
+                    skipped.append(name)
+                    break
+                result.update(seconds=round(time.perf_counter() - started, 1), quick=args.quick, machine=machine,
+                              when=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
+                results.setdefault(name, {})[cell] = result
+                verdict = {True: "target met", False: "target missed", None: "no target"}[passed(result)]
+                print(f"{name} / {cell}: {result['metric']} {result['value']:.4f} ({verdict}), "
+                      f"{result['seconds']:.0f} s; log {log}", flush=True)
+                json_path.write_text(json.dumps(results, indent=1) + "\n")
+                write_markdown(results, results_path)
+    print(f"results: {results_path}" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

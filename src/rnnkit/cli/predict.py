@@ -1,0 +1,54 @@
+"""``rnnkit predict RUN_DIR [INPUT ...] [--file F]``: use a trained classify, tag, forecast or seq2seq run.
+
+What an INPUT is, and what is printed (one line per input), depends on the run's task:
+
+- classify: a text; prints ``label<TAB>probability<TAB>text``. Runs on ``.ts`` series or
+  rows of numbers read ``--file`` in their training format and print ``label<TAB>probability``.
+- tag: a sentence (tokens split at whitespace); prints ``token/TAG token/TAG ...``.
+- seq2seq: a source; prints ``source<TAB>output`` (``--beam N`` for beam search).
+- forecast: the past values, one number per argument (at least --window of them), or a CSV
+  ``--file`` in the training layout; prints the next --horizon values, ``t+1<TAB>value``.
+
+``--file`` reads one input per line (classify text, tag, seq2seq; a ``source<TAB>target`` line
+uses its source). Language-model runs use ``rnnkit generate`` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rnnkit.cli.train import TASKS, load_task_run
+
+
+def register(subparsers) -> None:
+    predict = subparsers.add_parser("predict", help="predict with a trained classify, tag, forecast or seq2seq run",
+                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    predict.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of rnnkit train TASK")
+    predict.add_argument("inputs", metavar="INPUT", nargs="*", help="texts, sentences, sources or past values")
+    predict.add_argument("--file", metavar="F", default=None, help="read the inputs from a file instead")
+    predict.add_argument("--beam", type=int, default=1, help="seq2seq: beam size (default: 1, greedy decoding)")
+    predict.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                         help="which checkpoint to use (default: best)")
+    predict.set_defaults(func=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    if args.file is not None and args.inputs:
+        raise ValueError("give inputs as arguments or --file F, not both")
+    if args.beam < 1:
+        raise ValueError(f"--beam must be at least 1, got {args.beam}")
+    for line in predict_lines(args.run_dir, args.inputs, args.file, args.checkpoint, args.beam):
+        print(line)
+    return 0
+
+
+def predict_lines(run_dir: str, inputs: list[str] | None = None, file: str | None = None, which: str = "best",
+                  beam: int = 1) -> list[str]:
+    """The printed lines of ``rnnkit predict`` as a list."""
+    document, vocabs, model = load_task_run(run_dir, which)
+    module = TASKS[document["task"]]
+    if document["task"] == "seq2seq":
+        return module.predict(model, document, vocabs, inputs, file, beam=beam)
+    if beam != 1:
+        raise ValueError(f"--beam is for seq2seq runs; this is a {document['task']} run")
+    return module.predict(model, document, vocabs, inputs, file)

@@ -1,0 +1,402 @@
+"""The sequence-classification task: one label per sequence (sentiment, speaker, digit).
+
+Glossary: N examples, B batch, T steps, D features per step, C classes.
+
+Three input formats (``format``):
+
+- ``"text"``: one example per line, a text and a label (``sentence<TAB>label``, or CSV with
+  ``sep=","``); texts become word (or character) ids read through an embedding.
+- ``"ts"``: an sktime / UEA ``.ts`` file (:func:`rnnkit.data.readers.read_ts`): real-valued
+  series (T_n, D) of varying length with one label each.
+- ``"vectors"``: a CSV (optionally gzipped) of numbers, one example per row, the label in
+  ``label_column``; the other values are read as ``steps`` rows of D = values / steps
+  features, e.g. an 8x8 image as 8 steps of 8 pixels.
+
+Real-valued inputs are standardised per feature with the training split's mean and standard
+deviation (saved with the run). Labels are kept as strings and numbered in sorted order
+(numerically when every label is an integer). Validation reports ``loss`` (cross entropy)
+and ``accuracy``; the lowest loss picks ``checkpoints/best`` (``monitor="accuracy"``: the
+best accuracy, ties kept at the first).
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from rnnkit.data.batching import pad_sequences
+from rnnkit.data.readers import read_labelled_text, read_ts
+from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
+from rnnkit.models.classifier import POOLINGS, SequenceClassifier
+from rnnkit.train.options import SupervisedOptions, check_common, option, resolve_monitor
+from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, stratified_split
+
+HELP = "classify whole sequences (texts with labels, .ts series, rows of numbers)"
+FORMATS = ("text", "ts", "vectors")
+EXAMPLE = "reviews.tsv   (lines: sentence<TAB>label)"
+MODEL_CLASS = SequenceClassifier
+VOCAB_FILES = ("vocab.json",)
+EXPECTED = ("a text file with one example per line, the text and its label separated by a tab "
+            "(sentence<TAB>label; --text-column, --label-column, --sep), a CSV file with --sep ',', "
+            "an sktime .ts file (--format ts) or a CSV of numbers with the label last (--format vectors --steps N)")
+
+
+@dataclass
+class ClassifyOptions(SupervisedOptions):
+    """``rnnkit train classify``: the shared options and these."""
+
+    format: str = option("text", "input format: text lines with labels, sktime .ts series, or rows of numbers",
+                         FORMATS)
+    sep: str = option("tab", "field separator of text and vectors files: 'tab', ',' (CSV with quoting) or "
+                             "another string")
+    text_column: str = option("0", "text column: index (0 first, -1 last) or header name")
+    label_column: str = option("-1", "label column: index or header name")
+    steps: int = option(0, "vectors format: time steps each row is cut into (0: one value per step)")
+    level: str = option("word", "text format: read words or characters", ("word", "char"))
+    lower: bool = option(True, "text format: lower-case the text (--no-lower keeps case)")
+    min_freq: int = option(1, "text format: words seen fewer times become <unk>")
+    max_vocab: int = option(20000, "text format: keep at most this many tokens (0: all)")
+    embedding: int = option(64, "text format: embedding size")
+    pooling: str = option("max", "how the outputs become one vector per sequence", POOLINGS)
+    word_dropout: float = option(0.0, "text format: probability of replacing a training token by <unk>, per batch "
+                                      "(a regulariser for small data sets)")
+    val_fraction: float = option(0.1, "part of --data held out (stratified by label) when there is no --val-data")
+
+
+def check_options(options: ClassifyOptions) -> None:
+    check_common(options)
+    if options.format == "text" and options.embedding < 1:
+        raise ValueError(f"--embedding must be at least 1 for text, got {options.embedding}")
+    if options.steps < 0:
+        raise ValueError(f"--steps must be at least 0, got {options.steps}")
+    if options.min_freq < 1:
+        raise ValueError(f"--min-freq must be at least 1, got {options.min_freq}")
+    if not 0.0 <= options.word_dropout < 1.0:
+        raise ValueError(f"--word-dropout must lie in [0, 1), got {options.word_dropout}")
+    if not options.sep:
+        raise ValueError("--sep must not be empty")
+
+
+def separator(sep: str) -> str:
+    """``"tab"`` and ``"\\t"`` written out mean a tab; anything else is itself."""
+    return "\t" if sep in ("tab", "\\t") else sep
+
+
+def column(value: str | int) -> int | str:
+    """A column given as text: an index when it reads as an integer, else a header name."""
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+# --- reading examples ------------------------------------------------------------------------
+def read_vectors(path: str | Path, steps: int, sep: str = ",", label_column: int | str = -1,
+                 values_per_row: int | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Rows of numbers as series (steps, D) and their labels (a ``.gz`` file is read as gzip).
+
+    With ``values_per_row`` (for prediction) a row of exactly that many values has no label;
+    the labels returned are then None.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as stream:
+            lines = stream.read().split("\n")
+    except (UnicodeDecodeError, OSError) as error:
+        raise ValueError(f"{path}: cannot read the file as UTF-8 text ({error})") from error
+    if isinstance(label_column, str):
+        raise ValueError(f"{path}: --format vectors takes the label column by index, got {label_column!r}")
+    series, labels, width = [], [], None
+    for number, line in enumerate(lines, start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in (line.split(sep) if sep != " " else line.split())]
+        has_label = values_per_row is None or len(fields) != values_per_row
+        if width is None:
+            width = len(fields)
+        if len(fields) != width:
+            raise ValueError(f"{path}, line {number}: expected {width} values as in the first row, got {len(fields)}")
+        label = None
+        if has_label:
+            if not -len(fields) <= label_column < len(fields):
+                raise ValueError(f"{path}, line {number}: --label-column {label_column} is out of range for "
+                                 f"{len(fields)} fields")
+            label = fields.pop(label_column)
+        try:
+            values = np.array([float(field) for field in fields], dtype=np.float64)
+        except ValueError as error:
+            raise ValueError(f"{path}, line {number}: a value is not a number ({error})") from error
+        count = steps or len(values)
+        if len(values) % count:
+            raise ValueError(f"{path}, line {number}: {len(values)} values cannot be cut into --steps {count} "
+                             f"equal steps")
+        series.append(values.reshape(count, -1))                                 # (T, D)
+        if label is not None:
+            labels.append(label)
+    if not series:
+        raise ValueError(f"{path}: the file is empty")
+    return series, (np.array(labels) if len(labels) == len(series) else None)
+
+
+def read_examples(path: str | Path, options: dict[str, Any], labelled: bool = True, values_per_row: int | None = None):
+    """(inputs, labels) of a file in the run's format: texts (list of str) or series (list of (T, D))."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data file not found: {path}")
+    kind = options["format"]
+    if kind == "ts":
+        series, labels = read_ts(path)
+        if labelled and labels is None:
+            raise ValueError(f"{path}: the .ts file has no class labels (@classLabel false)")
+        return series, labels
+    if kind == "vectors":
+        return read_vectors(path, options["steps"], separator(options["sep"]), column(options["label_column"]),
+                            None if labelled else values_per_row)
+    texts, labels = read_labelled_text(path, separator(options["sep"]), text_column=column(options["text_column"]),
+                                       label_column=column(options["label_column"]), label_type=str, min_classes=1)
+    return texts, labels
+
+
+def sort_labels(labels: Sequence[str]) -> list[str]:
+    """Distinct labels in order: numerically when all are integers, else as strings."""
+    distinct = sorted(set(str(label) for label in labels))
+    try:
+        return sorted(distinct, key=int)
+    except ValueError:
+        return distinct
+
+
+class Encoder:
+    """Turns a run's raw inputs into model inputs: token ids (text) or standardised series."""
+
+    def __init__(self, options: dict[str, Any], vocab: Vocab | None = None, mean: Any = None, std: Any = None):
+        self.format = options["format"]
+        self.vocab = vocab
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.std = None if std is None else np.asarray(std, dtype=np.float64)
+
+    @classmethod
+    def fit(cls, options: dict[str, Any], inputs: list) -> "Encoder":
+        if options["format"] == "text":
+            vocab_class = WordVocab if options["level"] == "word" else CharVocab
+            vocab = vocab_class(specials=["<pad>", "<unk>"], min_freq=options["min_freq"],
+                                max_size=options["max_vocab"] or None, lower=options["lower"]).fit(inputs)
+            return cls(options, vocab=vocab)
+        frames = np.concatenate(inputs, axis=0)                                  # (sum T_n, D)
+        std = frames.std(axis=0)
+        return cls(options, mean=frames.mean(axis=0), std=np.where(std > 0, std, 1.0))
+
+    def statistics(self) -> dict[str, Any]:
+        return {} if self.mean is None else {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    def encode(self, inputs: list) -> list[np.ndarray]:
+        """One array per example: ids (T_n,) with at least one token, or (T_n, D) float32."""
+        if self.vocab is not None:
+            encoded = []
+            for text in inputs:
+                ids = self.vocab.transform(text)
+                encoded.append(ids if len(ids) else np.array([self.vocab.unk_id], dtype=np.int64))
+            return encoded
+        width = len(self.mean)
+        for index, series in enumerate(inputs):
+            if series.shape[1] != width:
+                raise ValueError(f"example {index + 1} has {series.shape[1]} features per step, the model reads {width}")
+        return [((series - self.mean) / self.std).astype(np.float32) for series in inputs]
+
+
+def collate(encoded: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A batch (B, T) of padded ids or (B, T, D) of zero-padded features, and the lengths (B,)."""
+    if encoded[0].ndim == 1:
+        return pad_sequences(list(encoded))
+    lengths = np.array([len(series) for series in encoded], dtype=np.int64)
+    batch = np.zeros((len(encoded), lengths.max(), encoded[0].shape[1]), dtype=np.float32)
+    for row, series in enumerate(encoded):
+        batch[row, :len(series)] = series
+    return batch, lengths
+
+
+@dataclass
+class ClassifyBatch:
+    inputs: np.ndarray              # (B, T) ids or (B, T, D) features
+    lengths: np.ndarray             # (B,)
+    labels: np.ndarray              # (B,) class indices
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.lengths.sum())
+
+
+class ClassificationTask(BucketedTask):
+    """What :class:`~rnnkit.train.Trainer` needs to train a :class:`SequenceClassifier`.
+
+    ``train`` and ``val`` are (encoded inputs, class indices) pairs; ``model`` gives the loss
+    (binary or softmax cross entropy, by its number of classes).
+    """
+
+    def __init__(self, model: SequenceClassifier, train: tuple[list, np.ndarray], val: tuple[list, np.ndarray],
+                 batch_size: int, seed: int = 0, word_dropout: float = 0.0, unk_id: int | None = None):
+        self.model = model
+        self.seed, self.word_dropout, self.unk_id = seed, word_dropout, unk_id
+        self.train_inputs, self.train_labels = train
+        self.val_inputs, self.val_labels = val
+        super().__init__(np.array([len(item) for item in self.train_inputs]), batch_size, seed)
+
+    def train_batches(self, epoch: int, start: int):
+        for number, indices in enumerate(self.iterator.batches(epoch)[start:], start=start):
+            yield self.make_batch(indices, epoch, number)
+
+    def make_batch(self, indices: np.ndarray, epoch: int = 0, number: int = 0) -> ClassifyBatch:
+        inputs, lengths = collate([self.train_inputs[index] for index in indices])
+        if self.word_dropout > 0 and self.unk_id is not None and inputs.ndim == 2:
+            # the draw depends only on (seed, epoch, batch): a resumed run repeats it exactly
+            rng = np.random.default_rng([self.seed, epoch, number])
+            inputs = np.where(rng.random(inputs.shape) < self.word_dropout, self.unk_id, inputs)
+        return ClassifyBatch(inputs, lengths, self.train_labels[indices])
+
+    def forward(self, model: SequenceClassifier, batch: ClassifyBatch) -> np.ndarray:
+        return model(batch.inputs, batch.lengths)                              # (B,) or (B, C)
+
+    def loss(self, logits: np.ndarray, batch: ClassifyBatch) -> tuple[float, np.ndarray]:
+        return self.model.loss(logits, batch.labels)
+
+    def backward(self, model: SequenceClassifier, d_logits: np.ndarray) -> None:
+        model.backward(d_logits)
+
+    def evaluate(self, model: SequenceClassifier) -> dict[str, float]:
+        return evaluate_examples(model, self.val_inputs, self.val_labels)
+
+
+def evaluate_examples(model: SequenceClassifier, encoded: list, labels: np.ndarray,
+                      batch_size: int = 256) -> dict[str, float]:
+    """Mean cross entropy and accuracy over encoded examples (eval mode)."""
+    was_training = model.training
+    model.eval()
+    total, correct = 0.0, 0
+    try:
+        for indices in eval_batches(np.array([len(item) for item in encoded]), batch_size):
+            inputs, lengths = collate([encoded[index] for index in indices])
+            logits = model(inputs, lengths)
+            loss, _ = model.loss(logits, labels[indices])
+            total += loss * len(indices)
+            predicted = (logits > 0).astype(np.int64) if model.binary else np.argmax(logits, axis=1)
+            correct += int(np.sum(predicted == labels[indices]))
+    finally:
+        model.train(was_training)
+    return {"loss": total / len(encoded), "accuracy": correct / len(encoded)}
+
+
+def label_indices(labels: np.ndarray, classes: list[str], source: str) -> np.ndarray:
+    index = {label: position for position, label in enumerate(classes)}
+    unknown = sorted(set(str(label) for label in labels) - set(index))
+    if unknown:
+        raise ValueError(f"{source}: labels the model does not know: {unknown[:10]} (it knows {classes[:20]})")
+    return np.array([index[str(label)] for label in labels], dtype=np.int64)
+
+
+# --- the run's setup, evaluation and prediction ---------------------------------------------------
+def prepare(options: ClassifyOptions) -> Prepared:
+    """Read the data, fit the vocabulary or feature scaling, build the model and the task."""
+    check_options(options)
+    settings = vars(options)
+    inputs, labels = read_examples(options.data, settings)
+    if options.val_data:
+        val_inputs, val_labels = read_examples(options.val_data, settings)
+        train_index, val_index = np.arange(len(labels)), None
+    else:
+        train_index, val_index = stratified_split(labels, options.val_fraction, options.seed)
+        val_inputs, val_labels = [inputs[i] for i in val_index], labels[val_index]
+    train_inputs, train_labels = [inputs[i] for i in train_index], labels[train_index]
+    need_examples(len(train_labels), 2, options.data, "training examples")
+    need_examples(len(val_labels), 1, options.val_data or options.data, "validation examples")
+    classes = sort_labels(train_labels)
+    if len(classes) < 2:
+        raise ValueError(f"{options.data}: the labels take only one value ({classes}); a classifier needs two or "
+                         f"more (is --label-column right?)")
+    encoder = Encoder.fit(settings, train_inputs)
+    train = (encoder.encode(train_inputs), label_indices(train_labels, classes, options.data))
+    val = (encoder.encode(val_inputs), label_indices(val_labels, classes, options.val_data or options.data))
+    model = build_model(options, len(classes), encoder)
+    task = ClassificationTask(model, train, val, options.batch, options.seed, options.word_dropout,
+                              encoder.vocab.unk_id if encoder.vocab is not None else None)
+    task.monitor = resolve_monitor(options.monitor, "loss", ("loss", "accuracy"))
+    artifacts = {"classes": classes, "scaling": encoder.statistics()}
+    vocabs = {"vocab.json": encoder.vocab} if encoder.vocab is not None else {}
+    unit = "tokens" if options.format == "text" else "steps"
+    description = [f"data: {options.data}: {len(train[1]):,} training and {len(val[1]):,} validation examples, "
+                   f"{len(classes)} classes, {int(task.lengths.mean()) if len(task.lengths) else 0} {unit} on average"
+                   + (f", vocabulary {len(encoder.vocab):,}" if encoder.vocab is not None else
+                      f", {len(encoder.mean)} features per step")]
+    return Prepared(model, task, artifacts, vocabs, description)
+
+
+def build_model(options: ClassifyOptions, num_classes: int, encoder: Encoder) -> SequenceClassifier:
+    if encoder.vocab is not None:
+        shape = {"vocab_size": len(encoder.vocab), "embedding_dim": options.embedding, "padding_idx": encoder.vocab.pad_id}
+    else:
+        shape = {"input_size": len(encoder.mean)}
+    return SequenceClassifier(num_classes, hidden_size=options.hidden, cell=options.cell, num_layers=options.layers,
+                              bidirectional=options.bidirectional, pooling=options.pooling, dropout=options.dropout,
+                              seed=options.seed, **shape)
+
+
+def load_encoder(document: dict[str, Any], vocabs: dict[str, Vocab]) -> Encoder:
+    scaling = document["artifacts"].get("scaling") or {}
+    return Encoder(document["options"], vocab=vocabs.get("vocab.json"), mean=scaling.get("mean"),
+                   std=scaling.get("std"))
+
+
+def evaluate_file(model: SequenceClassifier, document: dict[str, Any], vocabs: dict[str, Vocab],
+                  path: str) -> dict[str, float]:
+    """Loss and accuracy of a run's model on a labelled file in the run's format."""
+    inputs, labels = read_examples(path, document["options"])
+    classes = document["artifacts"]["classes"]
+    encoded = load_encoder(document, vocabs).encode(inputs)
+    metrics = evaluate_examples(model, encoded, label_indices(labels, classes, path))
+    return {**metrics, "examples": len(labels)}
+
+
+def predict(model: SequenceClassifier, document: dict[str, Any], vocabs: dict[str, Vocab],
+            inputs: list[str] | None, file: str | None) -> list[str]:
+    """One line per example: the predicted label, its probability and the example (texts)."""
+    options = document["options"]
+    if file is not None:
+        if options["format"] == "text":
+            from rnnkit.data.readers import read_lines
+
+            texts = [line.split(separator(options["sep"]))[0] if separator(options["sep"]) == "\t" else line
+                     for line in read_lines(file)]
+            raw: list = texts
+        else:
+            values = None if options["format"] != "vectors" or not options["steps"] else \
+                options["steps"] * model.config["input_size"]
+            raw, _ = read_examples(file, options, labelled=False, values_per_row=values)
+    else:
+        if options["format"] != "text":
+            raise ValueError(f"this run reads {options['format']} files: give --file PATH in that format")
+        raw = list(inputs or [])
+    if not raw:
+        raise ValueError("nothing to predict: give texts as arguments or --file PATH")
+    encoded = load_encoder(document, vocabs).encode(raw)
+    classes = document["artifacts"]["classes"]
+    lines = []
+    for indices in [np.arange(start, min(start + 256, len(encoded))) for start in range(0, len(encoded), 256)]:
+        batch, lengths = collate([encoded[index] for index in indices])
+        probabilities = model.predict_proba(batch, lengths)                    # (B, C)
+        for row, index in enumerate(indices):
+            best = int(np.argmax(probabilities[row]))
+            shown = f"\t{raw[index]}" if isinstance(raw[index], str) else ""
+            lines.append(f"{classes[best]}\t{probabilities[row, best]:.3f}{shown}")
+    return lines
+
+
+OPTIONS = ClassifyOptions

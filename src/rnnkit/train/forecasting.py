@@ -1,0 +1,286 @@
+"""The forecasting task: the next ``horizon`` values of a time series from the last ``window``.
+
+Glossary: N series length, W window, F horizon, B batch.
+
+Input: a CSV file with a header line; ``column`` names the values (``date_column`` optionally
+the dates); ``missing`` says what to do with gaps (:func:`rnnkit.data.read_time_series_csv`).
+
+The series is split by time: the last ``test_fraction`` is the held-out test part (reported
+after training), the ``val_fraction`` before it validates, the rest trains. A window belongs
+to the part that holds its first target, so validation and test windows may look back into
+the part before them, as a forecaster in use would. The model sees values scaled with
+statistics of the training part only. ``log`` models log values; ``difference`` models the
+change from one step to the next and adds it to the last known value, which suits series
+with a trend (prices).
+
+Validation reports ``loss`` (the training loss on scaled values), ``rmse`` and ``mae`` in the
+original units, and the same for the persistence forecast (every future value equals the
+last known one) as the baseline to beat. The lowest validation loss picks ``checkpoints/best`` (or ``monitor="rmse"``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.data.batching import Scaler
+from rnnkit.data.readers import read_time_series_csv
+from rnnkit.models.forecaster import LOSSES, Forecaster
+from rnnkit.train.classification import column
+from rnnkit.train.options import SupervisedOptions, check_common, option, resolve_monitor
+from rnnkit.train.supervised import BucketedTask, Prepared
+
+HELP = "forecast the next values of a time series (a CSV column)"
+EXPECTED = ("a CSV file with a header line and one numeric column (--column NAME or index; optionally "
+            "--date-column), one time step per row in time order")
+EXAMPLE = "sunspots.csv --column SUNACTIVITY --date-column YEAR --window 24"
+MODEL_CLASS = Forecaster
+VOCAB_FILES: tuple[str, ...] = ()
+MISSING = ("error", "drop", "interpolate", "ffill")
+
+
+@dataclass
+class ForecastOptions(SupervisedOptions):
+    """``rnnkit train forecast``: the shared options and these."""
+
+    column: str = option("-1", "value column: header name or index (-1: the last)")
+    date_column: str = option("", "date column: header name or index (shown by predict; empty: none)")
+    missing: str = option("error", "missing values: refuse, drop the rows, interpolate or carry forward", MISSING)
+    window: int = option(24, "past steps each forecast reads")
+    horizon: int = option(1, "future steps predicted at once")
+    test_fraction: float = option(0.2, "the last part of the series held out as the test part (0: none)")
+    val_fraction: float = option(0.1, "the part before the test part used for validation")
+    difference: bool = option(False, "model step-to-step changes (for trending series such as prices)")
+    log: bool = option(False, "model log values (positive series that grow by factors)")
+    loss: str = option("mse", "training loss", LOSSES)
+    batch: int = option(32, "windows per step")
+
+
+def check_options(options: ForecastOptions) -> None:
+    check_common(options)
+    if options.bidirectional:
+        raise ValueError("--bidirectional is not available for forecast: a forecaster must not read the future")
+    if options.window < 1 or options.horizon < 1:
+        raise ValueError(f"--window and --horizon must be at least 1, got {options.window} and {options.horizon}")
+    if not 0.0 <= options.test_fraction <= 0.5:
+        raise ValueError(f"--test-fraction must lie in [0, 0.5], got {options.test_fraction}")
+
+
+# --- the series and its windows ----------------------------------------------------------------------
+def read_series(path: str | Path, options: dict[str, Any]) -> tuple[np.ndarray, list[str] | None]:
+    """The values (N,) and the dates (or None) of a CSV file in the run's layout."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data file not found: {path}")
+    date_column = column(options["date_column"]) if options["date_column"] != "" else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = read_time_series_csv(path, column(options["column"]), date_column, options["missing"])
+        except ValueError as error:
+            message = str(error).replace("pass missing='drop', 'interpolate' or 'ffill'",
+                                         "use --missing drop, interpolate or ffill")
+            raise ValueError(message) from None
+    for warning in caught:
+        print(f"note: {warning.message}")
+    values, dates = (result if date_column is not None else (result, None))
+    if options["log"] and np.any(values <= 0):
+        first = int(np.flatnonzero(values <= 0)[0])
+        raise ValueError(f"{path}: --log needs positive values, but value {first + 1} is {values[first]}")
+    return values, dates
+
+
+class SeriesTransform:
+    """Original values <-> what the model reads: optional log, optional differencing, scaling."""
+
+    def __init__(self, log: bool, difference: bool, scaler: Scaler | None = None):
+        self.log, self.difference, self.scaler = log, difference, scaler
+
+    def modelled(self, values: np.ndarray) -> np.ndarray:
+        """The unscaled modelled series: (N,) or (N-1,) with differencing."""
+        levels = np.log(values) if self.log else np.asarray(values, dtype=np.float64)
+        return np.diff(levels) if self.difference else levels
+
+    def windows(self, values: np.ndarray, window: int, horizon: int):
+        """Every window of a series: inputs (M, W, 1) scaled, targets (M, F) scaled, first-target indices (M,).
+
+        The first-target index is the position in ``values`` of the first value the window predicts.
+        """
+        z = self.scaler.transform(self.modelled(values))
+        offset = 1 if self.difference else 0                  # z[k] describes values[k + offset]
+        count = len(z) - window - horizon + 1
+        if count < 1:
+            raise ValueError(f"the series has {len(values)} values; --window {window} and --horizon {horizon}"
+                             f"{' with --difference' if self.difference else ''} need at least "
+                             f"{window + horizon + offset}")
+        starts = np.arange(count)
+        inputs = z[starts[:, None] + np.arange(window)][:, :, None]           # (M, W, 1)
+        targets = z[starts[:, None] + window + np.arange(horizon)]            # (M, F)
+        return inputs.astype(np.float32), targets.astype(np.float32), starts + window + offset
+
+    def to_original(self, predicted: np.ndarray, values: np.ndarray, first_targets: np.ndarray) -> np.ndarray:
+        """Scaled model outputs (M, F) as values in the original units."""
+        z = predicted * self.scaler.scale_ + self.scaler.center_
+        if self.difference:
+            last = values[first_targets - 1]
+            base = np.log(last) if self.log else last
+            levels = base[:, None] + np.cumsum(z, axis=1)
+        else:
+            levels = z
+        return np.exp(levels) if self.log else levels
+
+    def state(self) -> dict[str, Any]:
+        return {"log": self.log, "difference": self.difference,
+                "center": float(self.scaler.center_), "scale": float(self.scaler.scale_)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "SeriesTransform":
+        scaler = Scaler()
+        scaler.center_, scaler.scale_ = np.asarray(state["center"]), np.asarray(state["scale"])
+        return cls(state["log"], state["difference"], scaler)
+
+
+def truth(values: np.ndarray, first_targets: np.ndarray, horizon: int) -> np.ndarray:
+    return values[first_targets[:, None] + np.arange(horizon)]                 # (M, F)
+
+
+def forecast_metrics(model: Forecaster, transform: SeriesTransform, values: np.ndarray, inputs: np.ndarray,
+                     targets: np.ndarray, first_targets: np.ndarray) -> dict[str, float]:
+    """Loss (scaled), RMSE and MAE in the original units, and the persistence baseline's."""
+    predictions = model.predict(inputs)[..., 0]                                # (M, F)
+    loss, _ = model.loss(predictions, targets)
+    horizon = targets.shape[1]
+    actual = truth(values, first_targets, horizon)
+    predicted = transform.to_original(predictions.astype(np.float64), values, first_targets)
+    persistence = np.repeat(values[first_targets - 1][:, None], horizon, axis=1)
+    error, naive = predicted - actual, persistence - actual
+    return {"loss": float(loss), "rmse": math.sqrt(float(np.mean(error ** 2))), "mae": float(np.mean(np.abs(error))),
+            "persistence_rmse": math.sqrt(float(np.mean(naive ** 2))), "persistence_mae": float(np.mean(np.abs(naive)))}
+
+
+@dataclass
+class WindowBatch:
+    inputs: np.ndarray              # (B, W, 1)
+    targets: np.ndarray             # (B, F)
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.inputs.shape[0] * self.inputs.shape[1])
+
+
+class ForecastingTask(BucketedTask):
+    """What :class:`~rnnkit.train.Trainer` needs to train a :class:`Forecaster` on windows of one series."""
+
+    def __init__(self, model: Forecaster, transform: SeriesTransform, values: np.ndarray, train: tuple,
+                 val: tuple, batch_size: int, seed: int = 0):
+        self.model, self.transform, self.values = model, transform, values
+        self.train_inputs, self.train_targets, _ = train
+        self.val = val
+        super().__init__(np.full(len(self.train_inputs), self.train_inputs.shape[1]), batch_size, seed)
+
+    def make_batch(self, indices: np.ndarray) -> WindowBatch:
+        return WindowBatch(self.train_inputs[indices], self.train_targets[indices])
+
+    def forward(self, model: Forecaster, batch: WindowBatch) -> np.ndarray:
+        return model(batch.inputs)                                             # (B, F, 1)
+
+    def loss(self, predictions: np.ndarray, batch: WindowBatch) -> tuple[float, np.ndarray]:
+        return self.model.loss(predictions, batch.targets)
+
+    def backward(self, model: Forecaster, d_predictions: np.ndarray) -> None:
+        model.backward(d_predictions)
+
+    def evaluate(self, model: Forecaster) -> dict[str, float]:
+        return forecast_metrics(model, self.transform, self.values, *self.val)
+
+
+def prepare(options: ForecastOptions) -> Prepared:
+    check_options(options)
+    settings = vars(options)
+    values, dates = read_series(options.data, settings)
+    count = len(values)
+    test_start = count - int(round(count * options.test_fraction))
+    val_start = test_start - max(1, int(round(count * options.val_fraction)))
+    if options.val_data:
+        val_start = test_start
+    transform = SeriesTransform(options.log, options.difference)
+    train_part = transform.modelled(values[:val_start])                       # statistics of the training part only
+    if len(train_part) < options.window + options.horizon:
+        raise ValueError(f"{options.data}: the training part has {val_start} values, too few for --window "
+                         f"{options.window} and --horizon {options.horizon}; lower them or the held-out fractions")
+    transform.scaler = Scaler("standard").fit(train_part)
+    inputs, targets, first = transform.windows(values, options.window, options.horizon)
+    in_train = first + options.horizon - 1 < val_start
+    in_val = (first >= val_start) & (first < test_start)
+    in_test = first >= test_start
+    train = (inputs[in_train], targets[in_train], first[in_train])
+    if options.val_data:
+        val_values, _ = read_series(options.val_data, settings)
+        val_values_used = val_values
+        val = transform.windows(val_values, options.window, options.horizon)
+    else:
+        val_values_used = values
+        val = (inputs[in_val], targets[in_val], first[in_val])
+    if len(train[0]) < 1 or len(val[0]) < 1:
+        raise ValueError(f"{options.data}: {count} values leave {len(train[0])} training and {len(val[0])} "
+                         f"validation windows of --window {options.window}; need at least one of each")
+    model = Forecaster(input_size=1, output_size=1, hidden_size=options.hidden, horizon=options.horizon,
+                       cell=options.cell, num_layers=options.layers, loss=options.loss, dropout=options.dropout,
+                       seed=options.seed)
+    task = ForecastingTask(model, transform, val_values_used, train, val, options.batch, options.seed)
+    task.monitor = resolve_monitor(options.monitor, "loss", ("loss", "rmse"))
+    test = (inputs[in_test], targets[in_test], first[in_test])
+
+    def final_report(best_model: Forecaster) -> dict[str, float]:
+        if len(test[0]) == 0:
+            return {}
+        return {**forecast_metrics(best_model, transform, values, *test), "windows": int(len(test[0]))}
+
+    span = f" ({dates[0]} to {dates[-1]})" if dates else ""
+    description = [f"data: {options.data}{span}: {count:,} values; {len(train[0]):,} training, {len(val[0]):,} "
+                   f"validation and {len(test[0]):,} test windows of {options.window} steps, horizon "
+                   f"{options.horizon}{', log' if options.log else ''}{', differenced' if options.difference else ''}"]
+    artifacts = {"transform": transform.state(), "values": count, "val_start": int(val_start),
+                 "test_start": int(test_start), "last_date": dates[-1] if dates else None}
+    return Prepared(model, task, artifacts, {}, description, final_report)
+
+
+def evaluate_file(model: Forecaster, document: dict[str, Any], vocabs: dict, path: str) -> dict[str, float]:
+    """RMSE / MAE (original units) and persistence's over every window of a series file."""
+    options = document["options"]
+    values, _ = read_series(path, options)
+    transform = SeriesTransform.from_state(document["artifacts"]["transform"])
+    inputs, targets, first = transform.windows(values, options["window"], options["horizon"])
+    return {**forecast_metrics(model, transform, values, inputs, targets, first), "windows": int(len(inputs))}
+
+
+def predict(model: Forecaster, document: dict[str, Any], vocabs: dict, inputs: list[str] | None,
+            file: str | None) -> list[str]:
+    """The next ``horizon`` values after the given history (numbers as arguments, or a CSV --file)."""
+    options = document["options"]
+    if file is not None:
+        values, _ = read_series(file, options)
+    else:
+        try:
+            values = np.array([float(text) for text in inputs or []], dtype=np.float64)
+        except ValueError as error:
+            raise ValueError(f"the history must be numbers, one per argument ({error})") from error
+    transform = SeriesTransform.from_state(document["artifacts"]["transform"])
+    window, horizon = options["window"], options["horizon"]
+    needed = window + (1 if transform.difference else 0)
+    if len(values) < needed:
+        raise ValueError(f"need at least {needed} past values (--window {window}"
+                         f"{' + 1 for --difference' if transform.difference else ''}), got {len(values)}")
+    z = transform.scaler.transform(transform.modelled(values[-needed:]))
+    predicted = model.predict(z[None, -window:, None].astype(np.float32))[..., 0]        # (1, F)
+    extended = np.append(values, np.nan)                    # position len(values) is the first future step
+    future = transform.to_original(predicted.astype(np.float64), extended, np.array([len(values)]))[0]
+    return [f"t+{step + 1}\t{value:.6g}" for step, value in enumerate(future)]
+
+
+OPTIONS = ForecastOptions

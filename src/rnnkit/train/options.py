@@ -1,0 +1,88 @@
+"""Training options as dataclasses: each field is a command-line option and a TOML key.
+
+``rnnkit train TASK`` builds its parser from these fields (the help text and the choices
+live in the field's metadata), so a task adds an option by adding one field. The options
+every supervised task shares are in :class:`SupervisedOptions`; each task's own options
+(``ClassifyOptions`` in :mod:`rnnkit.train.classification`, ...) extend it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from rnnkit.models._common import RECURRENT_LAYERS
+from rnnkit.train.schedules import SCHEDULES
+
+
+def option(default: Any, help: str, choices: tuple | None = None) -> Any:
+    """A dataclass field that is also a command-line option (``help`` and ``choices`` shown by --help)."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+def field_type(item: dataclasses.Field) -> type:
+    """int, float, bool or str: the type a field's value must have (``str | None`` is str)."""
+    text = str(item.type)
+    for name, kind in (("int", int), ("float", float), ("bool", bool)):
+        if text.startswith(name):
+            return kind
+    return str
+
+
+# The metrics --monitor can name, and whether lower or higher is better.
+MONITORS = {"loss": "min", "accuracy": "max", "f1": "max", "exact_match": "max", "rmse": "min"}
+
+
+def resolve_monitor(choice: str, default: str, available: tuple[str, ...]) -> tuple[str, str]:
+    """``(metric, "min" | "max")`` for the Trainer: ``default`` for "auto"; an error if the task lacks it."""
+    name = default if choice == "auto" else choice
+    if name not in available:
+        raise ValueError(f"--monitor {name} is not a validation metric of this task; it has {list(available)}")
+    return name, MONITORS[name]
+
+
+@dataclass
+class SupervisedOptions:
+    """What every supervised task (classify, tag, forecast, seq2seq) takes."""
+
+    data: str | None = option(None, "the training file (see the task's description for its format)")
+    val_data: str | None = option(None, "a separate validation file in the same format (default: hold out "
+                                        "--val-fraction of --data)")
+    cell: str = option("lstm", "recurrent layer", tuple(RECURRENT_LAYERS))
+    hidden: int = option(64, "hidden units per layer and direction")
+    layers: int = option(1, "stacked recurrent layers")
+    bidirectional: bool = option(False, "also read every sequence backwards (--no-bidirectional: forwards only)")
+    dropout: float = option(0.0, "dropout between layers and before the output layer")
+    epochs: int = option(10, "passes over the training data (the time budget may stop it sooner)")
+    batch: int = option(32, "examples per step")
+    lr: float = option(5e-3, "peak learning rate (Adam)")
+    schedule: str = option("cosine", "learning-rate schedule after the warmup", SCHEDULES)
+    warmup: int = option(20, "warmup steps (learning rate rising linearly)")
+    clip: float = option(1.0, "maximum global gradient norm")
+    patience: int = option(0, "stop after this many epochs without a better monitored metric (0: never)")
+    monitor: str = option("auto", "the validation metric that picks checkpoints/best and drives --patience "
+                                  "(auto: the task's choice; see its description)", ("auto", *MONITORS))
+    val_fraction: float = option(0.1, "part of --data held out for validation when there is no --val-data")
+    seed: int = option(0, "random seed: the same seed gives the same run")
+    max_minutes: float = option(0.0, "time budget in minutes: stop, validate and save when it runs out (0: none)")
+    checkpoint_every: int = option(0, "also save checkpoints/last every N steps (0: only at validations)")
+    out: str | None = option(None, "run directory (default: runs/TASK-YYYYmmdd-HHMMSS); must be new or empty")
+
+
+def check_common(options: Any) -> None:
+    """Range checks of the options most tasks share; errors name the option and the value."""
+    for name in ("hidden", "layers", "epochs", "batch"):
+        if hasattr(options, name) and getattr(options, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
+    for name in ("warmup", "patience", "seed", "checkpoint_every", "embedding", "max_vocab"):
+        if hasattr(options, name) and getattr(options, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(options, name)}")
+    for name, low, high in (("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5)):
+        if hasattr(options, name) and not low <= getattr(options, name) <= high:
+            raise ValueError(f"--{name.replace('_', '-')} must lie in [{low}, {high}], got {getattr(options, name)}")
+    for name in ("lr", "clip"):
+        if hasattr(options, name) and not getattr(options, name) > 0:
+            raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")
+    if getattr(options, "max_minutes", 0) < 0:
+        raise ValueError(f"--max-minutes must be >= 0, got {options.max_minutes}")
