@@ -326,21 +326,34 @@ def _sample_printer(vocab, options: LMOptions):
     return show
 
 
-def _train_and_report(trainer: Trainer, vocab, options: LMOptions, out: Path) -> int:
+def _fit_and_load_best(task: str, trainer: Trainer, out: Path) -> tuple[dict[str, Any], Any] | None:
+    """Train; return the summary and the best checkpoint's model, or None if training diverged."""
     try:
         summary = trainer.fit()
     except TrainingDiverged as error:
-        print(f"rnnkit train lm: {error}", file=sys.stderr)
-        return 3
+        print(f"rnnkit train {task}: {error}", file=sys.stderr)
+        return None
     best = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "best")
     model = checkpoint.load_model(best) if best is not None else trainer.model
+    return summary, model
+
+
+def _print_stopped(summary: dict[str, Any]) -> None:
+    best_metrics = format_metrics({key: value for key, value in summary["best"].items() if key != "step"})
+    print(f"\nstopped ({summary['stop_reason']}) after {summary['steps']} steps, {summary['epochs']:g} epochs, "
+          f"{summary['elapsed_s']:.0f} s; best validation: {best_metrics}")
+
+
+def _train_and_report(trainer: Trainer, vocab, options: LMOptions, out: Path) -> int:
+    result = _fit_and_load_best("lm", trainer, out)
+    if result is None:
+        return 3
+    summary, model = result
     sample = generate_text(model, vocab, options.prime, options.sample_length, temperature=options.temperature,
                            seed=options.seed)
     summary["title"] = f"rnnkit train lm: {out}"
     report.write_summary(out, summary, sample)
-    best_metrics = ", ".join(f"{key} {value:.4f}" for key, value in summary["best"].items() if key != "step")
-    print(f"\nstopped ({summary['stop_reason']}) after {summary['steps']} steps, {summary['epochs']:g} epochs, "
-          f"{summary['elapsed_s']:.0f} s; best validation: {best_metrics}")
+    _print_stopped(summary)
     print(f"run saved in {out}/ (checkpoints, metrics.csv, loss.png, summary.md)\n")
     print(f"--- sample (best checkpoint, temperature {options.temperature:g}) ---")
     print(sample)
@@ -406,13 +419,10 @@ def resume_task(args: argparse.Namespace) -> int:
 
 
 def _train_and_report_task(task: str, trainer: Trainer, prepared: Any, out: Path) -> int:
-    try:
-        summary = trainer.fit()
-    except TrainingDiverged as error:
-        print(f"rnnkit train {task}: {error}", file=sys.stderr)
+    result = _fit_and_load_best(task, trainer, out)
+    if result is None:
         return 3
-    best = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "best")
-    model = checkpoint.load_model(best) if best is not None else trainer.model
+    summary, model = result
     if prepared.final_report is not None:
         summary["test"] = prepared.final_report(model)
     summary["title"] = f"rnnkit train {task}: {out}"
@@ -420,9 +430,7 @@ def _train_and_report_task(task: str, trainer: Trainer, prepared: Any, out: Path
     if summary.get("test"):
         with open(out / report.SUMMARY_MARKDOWN, "a", encoding="utf-8") as stream:
             stream.write(f"- held-out test: {format_metrics(summary['test'])}\n")
-    print(f"\nstopped ({summary['stop_reason']}) after {summary['steps']} steps, {summary['epochs']:g} epochs, "
-          f"{summary['elapsed_s']:.0f} s; best validation: "
-          f"{format_metrics({k: v for k, v in summary['best'].items() if k != 'step'})}")
+    _print_stopped(summary)
     if summary.get("test"):
         print(f"held-out test (best checkpoint): {format_metrics(summary['test'])}")
     print(f"run saved in {out}/ (checkpoints, metrics.csv, loss.png, summary.md)")
