@@ -110,3 +110,30 @@ CASES = [
     Case("LSTM", proj_size=3, num_layers=2, bidirectional=True, batch=3, lengths=(4, 1, 2), hidden_size=5),
     Case("LSTM", proj_size=1, bias=False, steps=1, batch=1),
 ]
+
+
+@dataclass
+class CaseRun:
+    """One forward and backward of a case with random gradients for every output."""
+
+    layer: object
+    inputs: dict[str, np.ndarray]
+    y: np.ndarray
+    finals: list[np.ndarray]          # [h_n] or [h_n, c_n]
+    grads: tuple                      # what was passed to backward, shaped like the outputs
+    input_grads: dict[str, np.ndarray]
+
+
+def run_case(case: Case, dtype) -> CaseRun:
+    """Build the case's layer (seed 3), run it on its inputs (seed 4), backward from random
+    output gradients (seed 5); the same numbers every call."""
+    layer = case.build(dtype=dtype, seed=3)
+    inputs = case.inputs(seed=4, dtype=dtype)
+    y, final = run_forward(layer, case, inputs)
+    finals = list(final) if case.kind == "LSTM" else [final]
+    rng = np.random.default_rng(5)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    final_grads = [rng.standard_normal(f.shape).astype(dtype) for f in finals]
+    grads = (dy, tuple(final_grads)) if case.kind == "LSTM" else (dy, final_grads[0])
+    input_grads = run_backward(layer, case, grads)
+    return CaseRun(layer, inputs, y, finals, grads, input_grads)

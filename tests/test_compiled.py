@@ -10,7 +10,7 @@ relative to the largest magnitude of each array.
 import numpy as np
 import pytest
 
-from recurrent_cases import CASES, Case, run_backward, run_forward
+from recurrent_cases import CASES, Case, run_backward, run_case, run_forward
 
 pytest.importorskip("numba", reason="numba not installed: the compiled loops are optional")
 
@@ -30,17 +30,10 @@ def run(case: Case, dtype, use_compiled: bool) -> dict[str, np.ndarray]:
     """Forward and backward of one case; every output and gradient by name."""
     compiled.set_enabled(use_compiled)
     try:
-        layer = case.build(dtype=dtype, seed=3)
-        inputs = case.inputs(seed=4, dtype=dtype)
-        y, final = run_forward(layer, case, inputs)
-        finals = list(final) if case.kind == "LSTM" else [final]
-        rng = np.random.default_rng(5)
-        dy = rng.standard_normal(y.shape).astype(dtype)
-        final_grads = [rng.standard_normal(f.shape).astype(dtype) for f in finals]
-        grads = (dy, tuple(final_grads)) if case.kind == "LSTM" else (dy, final_grads[0])
-        input_grads = run_backward(layer, case, grads)
+        outcome = run_case(case, dtype)
     finally:
         compiled.set_enabled(None)
+    layer, y, finals, input_grads = outcome.layer, outcome.y, outcome.finals, outcome.input_grads
     results = {"y": y, **{f"final {i}": f for i, f in enumerate(finals)}}
     results.update({f"d{name}": grad for name, grad in input_grads.items()})
     results.update({f"grad {name}": p.grad.copy() for name, p in layer.named_parameters()})

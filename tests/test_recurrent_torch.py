@@ -7,7 +7,7 @@ torch through its own ``load_state_dict``, which also checks that names and shap
 import numpy as np
 import pytest
 
-from recurrent_cases import CASES, Case, run_backward, run_forward
+from recurrent_cases import CASES, Case, run_case
 
 torch = pytest.importorskip("torch", reason="PyTorch not installed: parity tests need it (pip install torch==2.13.0)")
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
@@ -45,16 +45,9 @@ def torch_run(case: Case, state_dict: dict, inputs: dict, grads, dtype):
 
 def compare(case: Case, dtype) -> dict[str, float]:
     """Relative errors of every output and gradient between rnnkit and torch."""
-    layer = case.build(dtype=dtype, seed=3)
-    inputs = case.inputs(seed=4, dtype=dtype)
-    y, final = run_forward(layer, case, inputs)
-    finals = list(final) if case.kind == "LSTM" else [final]
-    rng = np.random.default_rng(5)
-    dy = rng.standard_normal(y.shape).astype(dtype)
-    final_grads = [rng.standard_normal(f.shape).astype(dtype) for f in finals]
-    grads = (dy, tuple(final_grads)) if case.kind == "LSTM" else (dy, final_grads[0])
-    input_grads = run_backward(layer, case, grads)
-    t_outputs, t_input_grads, t_param_grads = torch_run(case, layer.state_dict(), inputs, grads, dtype)
+    run = run_case(case, dtype)
+    layer, y, finals, input_grads = run.layer, run.y, run.finals, run.input_grads
+    t_outputs, t_input_grads, t_param_grads = torch_run(case, layer.state_dict(), run.inputs, run.grads, dtype)
     errors = {"y": relative(y, t_outputs[0])}
     for index, final_state in enumerate(finals):
         errors[f"final state {index}"] = relative(final_state, t_outputs[1 + index])
