@@ -45,7 +45,8 @@ def make_rnnkit(cell: str, size: str, mode: str):
         layer.eval()
 
         def infer():
-            return layer(x)
+            with rnnkit.no_grad():                  # no cache for backward, as torch.inference_mode()
+                return layer(x)
         return infer
 
     def train():

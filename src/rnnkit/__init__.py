@@ -13,6 +13,7 @@ compute given the same weights (batch-first), forward and backward.
 from rnnkit import losses, models, optim
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.clip import clip_grad_norm_, clip_grad_value_
+from rnnkit.grad_mode import is_grad_enabled, no_grad
 from rnnkit.layers import GRU, LSTM, RNN, Dropout, Embedding, Linear, RecurrentLayer
 from rnnkit.module import Module, Parameter
 from rnnkit.serialization import load, save
@@ -24,6 +25,6 @@ __all__ = [
     "RNN", "LSTM", "GRU", "RecurrentLayer", "RNNCell", "LSTMCell", "GRUCell",
     "Linear", "Embedding", "Dropout",
     "losses", "optim", "models", "clip_grad_norm_", "clip_grad_value_",
-    "save", "load",
+    "save", "load", "no_grad", "is_grad_enabled",
     "__version__",
 ]

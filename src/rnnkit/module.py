@@ -15,12 +15,14 @@ Gradients accumulate, as in PyTorch: two ``backward`` calls add their contributi
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from typing import Any, Iterator
 
 import numpy as np
 
 from rnnkit._validate import check_dtype, make_rng
+from rnnkit.grad_mode import NO_CACHE, is_grad_enabled, no_grad
 
 # Every Module subclass by class name, so that rnnkit.load can rebuild one from a file.
 MODULE_REGISTRY: dict[str, type] = {}
@@ -188,6 +190,26 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
+    @contextlib.contextmanager
+    def inference(self) -> Iterator["Module"]:
+        """Eval mode and :func:`rnnkit.no_grad` inside the block; the previous mode after it.
+
+        >>> import rnnkit
+        >>> lstm = rnnkit.LSTM(2, 3)
+        >>> with lstm.inference():
+        ...     lstm.training, rnnkit.is_grad_enabled()
+        (False, False)
+        >>> lstm.training, rnnkit.is_grad_enabled()
+        (True, True)
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                yield self
+        finally:
+            self.train(was_training)
+
     # --- computation --------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
@@ -208,8 +230,16 @@ class Module:
             lines.append(f"  ({name}): {child}")
         return "\n".join(lines)
 
+    @staticmethod
+    def _keep(cache: Any) -> Any:
+        """What forward stores for backward: ``cache``, or a marker under :func:`rnnkit.no_grad`."""
+        return cache if is_grad_enabled() else NO_CACHE
+
     def _require_cache(self, cache: Any) -> Any:
-        """Return ``cache``, or raise the error for a backward called before forward."""
+        """Return ``cache``, or raise the error for a backward with nothing to work from."""
         if cache is None:
             raise ValueError(f"{type(self).__name__}.backward called before forward: call forward first")
+        if cache is NO_CACHE:
+            raise ValueError(f"{type(self).__name__}.backward: the last forward ran under rnnkit.no_grad() and "
+                             f"kept nothing for backward; run forward again outside no_grad")
         return cache

@@ -103,7 +103,7 @@ class GRUCell(RecurrentCell):
         gates = np.empty_like(gi)
         h_new = np.empty_like(h)
         gru_step_forward(gi, gh, h, gates, h_new)
-        self._cache = (x, h, gates, gh[:, 2 * self.hidden_size:].copy())
+        self._cache = self._keep((x, h, gates, gh[:, 2 * self.hidden_size:].copy()))
         return h_new
 
     def backward(self, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:

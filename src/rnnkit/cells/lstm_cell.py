@@ -108,7 +108,7 @@ class LSTMCell(RecurrentCell):
             bias_ih, bias_hh = (self.bias_ih.data, self.bias_hh.data) if self.bias else (self._no_bias, self._no_bias)
             gates, c_new, tanh_c, h_new, total = cell_steps.lstm_step_fused(x, h, c, self._fused, bias_ih, bias_hh)
             if np.isfinite(total):                             # else the checks below raise the error
-                self._cache = (x, h, c, gates, tanh_c)
+                self._cache = self._keep((x, h, c, gates, tanh_c))
                 return h_new, c_new
         x = self._check_input(x)
         batch = x.shape[0]
@@ -123,7 +123,7 @@ class LSTMCell(RecurrentCell):
             cell_steps.lstm_step_forward(gates, c, c_new, tanh_c, h_new)
         else:
             lstm_step_forward(gates, c, c_new, tanh_c, h_new)
-        self._cache = (x, h, c, gates, tanh_c)
+        self._cache = self._keep((x, h, c, gates, tanh_c))
         return h_new, c_new
 
     def backward(self, dh_new: Any, dc_new: Any = None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:

@@ -82,7 +82,7 @@ class RNNCell(RecurrentCell):
         h = self._check_state(h, "h", x.shape[0])
         pre = self._pre_activations(x, h)                         # (B, H)
         h_new = rnn_step_forward(pre, self.nonlinearity)          # (B, H)
-        self._cache = (x, h, h_new)
+        self._cache = self._keep((x, h, h_new))
         return h_new.copy()
 
     def backward(self, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:

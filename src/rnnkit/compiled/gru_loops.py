@@ -24,20 +24,22 @@ from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad,
 def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, zero):
     """gates (T, B, 3H): xw = gi on entry (time order), activations [r z n] on exit.
 
-    Fills states[1:] and recurrent_n (T, B, H) = gh_n (with b_hn), processing order.
+    Fills states[1:] and recurrent_n (T, B, H) = gh_n (with b_hn), processing order;
+    without a cache for backward (no_grad) recurrent_n may be one row, reused every step.
     """
     steps, batch, _ = gates.shape
     hidden = states.shape[2]
     for k in range(steps):
         t = steps - 1 - k if reverse else k
+        gh_n = recurrent_n[k % recurrent_n.shape[0]]
         gemm_nt(states[k], w_hh, gh, zero)                            # gh = h W_hh^T
         for b in range(batch):
             z = gates[t, b]
             g = gh[b]
             h_prev = states[k, b]
             gru_gates(z[:2 * hidden], g[:2 * hidden], b_hh[:2 * hidden])      # r, z
-            add_into(g[2 * hidden:], b_hh[2 * hidden:], recurrent_n[k, b])    # gh_n with b_hn
-            gru_candidate(z[:hidden], recurrent_n[k, b], z[2 * hidden:])      # n
+            add_into(g[2 * hidden:], b_hh[2 * hidden:], gh_n[b])              # gh_n with b_hn
+            gru_candidate(z[:hidden], gh_n[b], z[2 * hidden:])                # n
             gru_interpolate(h_prev, z[2 * hidden:], z[hidden:2 * hidden], states[k + 1, b])
             if mask.shape[0] > 0 and mask[k, b]:                      # past the length: keep the state
                 states[k + 1, b, :] = h_prev[:]
@@ -73,15 +75,15 @@ def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh, carry, ma
                     carry[b, :] = d_states[k, b, :]
 
 
-def forward(layer, xw, weights, initial, invalid):
-    """``GRU._direction_forward`` through the compiled loop (same contract)."""
+def forward(layer, xw, weights, initial, invalid, keep=True):
+    """``GRU._direction_forward`` through the compiled loop (same contract; keep=False: no cache)."""
     gates, reverse = time_order(xw)                                  # consumed: becomes the gate cache
     steps, batch, _ = gates.shape
     dtype = layer.dtype
     hidden = layer.hidden_size
     states = np.empty((steps + 1, batch, hidden), dtype=dtype)     # (T+1, B, H)
     states[0] = initial[0]
-    recurrent_n = np.empty((steps, batch, hidden), dtype=dtype)    # gh_n per step
+    recurrent_n = np.empty((steps if keep else 1, batch, hidden), dtype=dtype)   # gh_n per step
     gh = np.empty((batch, 3 * hidden), dtype=dtype)
     b_hh = np.zeros(3 * hidden, dtype=dtype) if weights.bias_hh is None else contiguous(weights.bias_hh.data)
     gru_forward_loop(gates, reverse, contiguous(weights.weight_hh.data), b_hh, states, recurrent_n, gh,

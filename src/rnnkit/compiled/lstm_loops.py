@@ -34,28 +34,32 @@ def lstm_forward_loop(gates, reverse, w_hh, w_hr, states, cells, tanh_c, unproje
 
     states (T+1, B, P), cells (T+1, B, H), tanh_c (T, B, H), unprojected (T, B, H) when
     projected: processing order, index 0 of states and cells filled by the caller.
+    Without a cache for backward (no_grad), cells may be a ring of 2 rows and tanh_c and
+    unprojected of 1: step k uses row k modulo their length.
     """
     steps, batch, _ = gates.shape
     hidden = cells.shape[2]
     for k in range(steps):
         t = steps - 1 - k if reverse else k
+        c_prev, c_next = cells[k % cells.shape[0]], cells[(k + 1) % cells.shape[0]]
+        tanh_row = tanh_c[k % tanh_c.shape[0]]
         gemm_nt(states[k], w_hh, gates[t], one)                       # z_t = xw_t + h W_hh^T
         for b in range(batch):
             z = gates[t, b]
-            h = unprojected[k, b] if projected else states[k + 1, b]
+            h = unprojected[k % unprojected.shape[0], b] if projected else states[k + 1, b]
             sigmoid_inplace(z[:2 * hidden])                             # i and f
             tanh_into(z[2 * hidden:3 * hidden], z[2 * hidden:3 * hidden])  # g
             sigmoid_inplace(z[3 * hidden:])                             # o
-            lstm_cell_update(z[:hidden], z[hidden:2 * hidden], z[2 * hidden:3 * hidden], cells[k, b], cells[k + 1, b])
-            tanh_into(cells[k + 1, b], tanh_c[k, b])
-            multiply_into(z[3 * hidden:], tanh_c[k, b], h)              # h = o * tanh(c)
+            lstm_cell_update(z[:hidden], z[hidden:2 * hidden], z[2 * hidden:3 * hidden], c_prev[b], c_next[b])
+            tanh_into(c_next[b], tanh_row[b])
+            multiply_into(z[3 * hidden:], tanh_row[b], h)               # h = o * tanh(c)
         if projected:
-            gemm_nt(unprojected[k], w_hr, states[k + 1], zero)          # h_t = h~_t W_hr^T
+            gemm_nt(unprojected[k % unprojected.shape[0]], w_hr, states[k + 1], zero)   # h_t = h~_t W_hr^T
         if mask.shape[0] > 0:
             for b in range(batch):
                 if mask[k, b]:                                          # past the length: keep the state
                     states[k + 1, b, :] = states[k, b, :]
-                    cells[k + 1, b, :] = cells[k, b, :]
+                    c_next[b, :] = c_prev[b, :]
 
 
 @njit(**JIT_OPTIONS)
@@ -98,23 +102,26 @@ def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_h
     return dc_carry
 
 
-def forward(layer, xw, weights, initial, invalid):
-    """``LSTM._direction_forward`` through the compiled loop (same contract)."""
+def forward(layer, xw, weights, initial, invalid, keep=True):
+    """``LSTM._direction_forward`` through the compiled loop (same contract).
+
+    keep=False (no_grad): c and tanh(c) live in rings of 2 and 1 rows instead of T+1 and T.
+    """
     gates, reverse = time_order(xw)                                  # consumed: becomes the gate cache
     steps, batch, _ = gates.shape
     dtype = layer.dtype
     hidden = layer.hidden_size
     projected = layer.proj_size > 0
     states = np.empty((steps + 1, batch, layer.output_size), dtype=dtype)     # h: (T+1, B, P)
-    cells = np.empty((steps + 1, batch, hidden), dtype=dtype)                 # c: (T+1, B, H)
+    cells = np.empty((steps + 1 if keep else 2, batch, hidden), dtype=dtype)  # c: (T+1, B, H) or a ring
     states[0], cells[0] = initial
-    tanh_c = np.empty((steps, batch, hidden), dtype=dtype)
-    unprojected = np.empty((steps if projected else 0, batch, hidden), dtype=dtype)
+    tanh_c = np.empty((steps if keep else 1, batch, hidden), dtype=dtype)
+    unprojected = np.empty(((steps if keep else 1) if projected else 0, batch, hidden), dtype=dtype)
     w_hr = contiguous(weights.weight_hr.data) if projected else np.empty((0, 0), dtype=dtype)
     lstm_forward_loop(gates, reverse, contiguous(weights.weight_hh.data), w_hr, states, cells, tanh_c,
                       unprojected, step_mask(invalid, steps), projected, dtype.type(0), dtype.type(1))
     extra = CompiledExtra((cells, gates, reverse, tanh_c, unprojected if projected else None))
-    return states, (states[-1], cells[-1]), extra
+    return states, (states[-1], cells[steps % cells.shape[0]]), extra
 
 
 def backward(layer, cache, weights, d_states, d_final_extra, invalid):

@@ -32,11 +32,11 @@ class Dropout(Module):
     def forward(self, x: Any) -> np.ndarray:
         x = as_float_array(x, "x", self.dtype)
         if not self.training or self.p == 0.0:
-            self._cache = (x.shape, None)
+            self._cache = self._keep((x.shape, None))
             return x.copy()
         keep = 1.0 - self.p
         mask = (self.rng.random(x.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
-        self._cache = (x.shape, mask)
+        self._cache = self._keep((x.shape, mask))
         return x * mask
 
     def backward(self, dy: Any) -> np.ndarray:

@@ -67,7 +67,7 @@ class Embedding(Module):
 
     def forward(self, ids: Any) -> np.ndarray:
         ids = as_index_array(ids, "ids", upper=self.num_embeddings)
-        self._cache = ids
+        self._cache = self._keep(ids)
         return self.weight.data[ids]                                 # (N..., E)
 
     def backward(self, dy: Any) -> None:

@@ -49,7 +49,7 @@ class Linear(Module):
         y = x @ self.weight.data.T                                  # (..., O)
         if self.bias is not None:
             y += self.bias.data
-        self._cache = x
+        self._cache = self._keep(x)
         return y
 
     def backward(self, dy: Any) -> np.ndarray:

@@ -35,6 +35,7 @@ import numpy as np
 
 from rnnkit._validate import as_float_array, as_index_array, check_positive_int, check_probability
 from rnnkit.cells.base import uniform_init
+from rnnkit.grad_mode import is_grad_enabled
 from rnnkit.module import Module, Parameter
 
 
@@ -166,6 +167,7 @@ class RecurrentLayer(Module):
         invalid = None if lengths is None else (np.arange(steps)[:, None] >= lengths[None, :])[:, :, None]  # (T, B, 1)
 
         layer_input = np.array(x.transpose(1, 0, 2), order="C", copy=True)   # (T, B, D), never the caller's
+        keep = is_grad_enabled()                     # False under rnnkit.no_grad(): no cache for backward
         finals = [np.empty_like(state) for state in initial]
         caches, inputs, dropout_masks = [], [], []
         for layer in range(self.num_layers):
@@ -176,7 +178,8 @@ class RecurrentLayer(Module):
                 dropout_masks.append(mask)
             else:
                 dropout_masks.append(None)
-            inputs.append(layer_input)
+            if keep:
+                inputs.append(layer_input)
             output = np.empty((steps, batch, self.num_directions * self.output_size), dtype=self.dtype)
             layer_caches = []
             for direction in range(self.num_directions):
@@ -186,7 +189,8 @@ class RecurrentLayer(Module):
                 xw = self._project_inputs(layer_input, weights)                     # (T, B, G*H)
                 step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
                 states, final, extra = self._direction_forward(
-                    xw[::-1] if reverse else xw, weights, tuple(state[index] for state in initial), step_invalid)
+                    xw[::-1] if reverse else xw, weights, tuple(state[index] for state in initial), step_invalid,
+                    keep)
                 for target, value in zip(finals, final):
                     target[index] = value
                 outputs = states[1:][::-1] if reverse else states[1:]              # (T, B, P) time order
@@ -194,11 +198,12 @@ class RecurrentLayer(Module):
                 output[:, :, columns] = outputs
                 if invalid is not None:
                     np.copyto(output[:, :, columns], 0.0, where=invalid)
-                layer_caches.append(DirectionCache(states, extra, reverse))
+                if keep:
+                    layer_caches.append(DirectionCache(states, extra, reverse))
             caches.append(layer_caches)
             layer_input = output
-        self._cache = {"inputs": inputs, "caches": caches, "masks": dropout_masks, "invalid": invalid,
-                       "shape": (batch, steps)}
+        self._cache = self._keep({"inputs": inputs, "caches": caches, "masks": dropout_masks, "invalid": invalid,
+                                  "shape": (batch, steps)})
         y = np.ascontiguousarray(layer_input.transpose(1, 0, 2))             # (B, T, K*P)
         return y, tuple(finals)
 
@@ -206,10 +211,9 @@ class RecurrentLayer(Module):
         """``x W_ih^T + b_ih`` (+ ``b_hh`` when it can be folded) for all steps: (T, B, G*H)."""
         steps, batch, features = layer_input.shape
         xw = layer_input.reshape(steps * batch, features) @ weights.weight_ih.data.T
-        if weights.bias_ih is not None:
-            xw += weights.bias_ih.data
-            if self.fold_recurrent_bias:
-                xw += weights.bias_hh.data
+        if weights.bias_ih is not None:                 # one pass over xw: the biases are summed first
+            bias = weights.bias_ih.data + weights.bias_hh.data if self.fold_recurrent_bias else weights.bias_ih.data
+            xw += bias
         return xw.reshape(steps, batch, -1)
 
     # --- backward -----------------------------------------------------------------------
@@ -321,16 +325,19 @@ class RecurrentLayer(Module):
         weights.weight_ih.grad += np.tensordot(d_gi, x_in, axes=([0, 1], [0, 1]))
         weights.weight_hh.grad += np.tensordot(d_gh, states[:-1], axes=([0, 1], [0, 1]))
         if weights.bias_ih is not None:
-            weights.bias_ih.grad += d_gi.sum(axis=(0, 1))
-            weights.bias_hh.grad += d_gh.sum(axis=(0, 1))
+            d_bias_ih = d_gi.sum(axis=(0, 1))
+            weights.bias_ih.grad += d_bias_ih
+            weights.bias_hh.grad += d_bias_ih if d_gh is d_gi else d_gh.sum(axis=(0, 1))
 
     # --- the time loop of one direction (subclasses) ------------------------------------
     def _direction_forward(self, xw: np.ndarray, weights: DirectionWeights, initial: tuple,
-                           invalid: np.ndarray | None) -> tuple[np.ndarray, tuple, tuple]:
+                           invalid: np.ndarray | None, keep: bool = True) -> tuple[np.ndarray, tuple, tuple]:
         """Run the loop over processing steps.
 
         xw (T, B, G*H) input products in processing order; initial: the states (B, width);
         invalid (T, B, 1) True where a step is past the sequence's length, or None.
+        keep=False (under no_grad): the cache will be dropped, so a loop may keep only the
+        activations it needs for the next step.
         Returns states (T+1, B, P), the final states, and the cache for backward.
         """
         raise NotImplementedError

@@ -78,7 +78,7 @@ class RNN(RecurrentLayer):
         dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
         return dx, dh0
 
-    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid):
+    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, keep=True):
         if compiled.enabled():                               # same loop, compiled (rnnkit.compiled)
             from rnnkit.compiled import rnn_loops
             return rnn_loops.forward(self, xw, weights, initial, invalid)

@@ -101,7 +101,7 @@ class LuongAttention(Module):
         weights /= weights.sum(axis=-1, keepdims=True)
         context = weights @ keys                                                         # (B, T, K)
         self.weights = weights
-        self._cache = (query, keys, projected, weights)
+        self._cache = self._keep((query, keys, projected, weights))
         return context, weights
 
     def backward(self, d_context: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -150,7 +150,7 @@ class SequenceClassifier(Module):
         summary, pool_cache = pool_forward(self.pooling, y, final_hidden(self.recurrent, state), checked,
                                            self.num_directions)              # (B, K*H)
         logits = self.output(self.dropout(summary))                          # (B, 1) or (B, C)
-        self._cache = (checked, y.shape, pool_cache)
+        self._cache = self._keep((checked, y.shape, pool_cache))
         return logits[:, 0] if self.binary else logits
 
     def backward(self, d_logits: Any) -> np.ndarray | None:
@@ -183,12 +183,8 @@ class SequenceClassifier(Module):
 
     def predict_proba(self, x: Any, lengths: Any = None) -> np.ndarray:
         """Class probabilities (B, C), computed in eval mode (no dropout)."""
-        was_training = self.training
-        self.eval()
-        try:
+        with self.inference():  # eval mode and no_grad until the block ends
             logits = self.forward(x, lengths)
-        finally:
-            self.train(was_training)
         if self.binary:
             positive = 1.0 / (1.0 + np.exp(-np.clip(logits, -500, 500)))     # (B,)
             return np.stack([1.0 - positive, positive], axis=1)

@@ -111,7 +111,7 @@ class Forecaster(Module):
         else:
             features = y                                                     # (B, T, H)
             shape = (batch, steps, self.horizon, self.output_size)
-        self._cache = (y.shape, shape)
+        self._cache = self._keep((y.shape, shape))
         return self.output(features).reshape(shape)
 
     def backward(self, d_predictions: Any) -> np.ndarray:
@@ -157,12 +157,8 @@ class Forecaster(Module):
 
         See :meth:`to_original_units` for ``scaler`` and ``target_column``.
         """
-        was_training = self.training
-        self.eval()
-        try:
+        with self.inference():  # eval mode and no_grad until the block ends
             predictions = self.forward(x)
-        finally:
-            self.train(was_training)
         return predictions if scaler is None else self.to_original_units(predictions, scaler, target_column)
 
     def to_original_units(self, predictions: Any, scaler: Any, target_column: int | None = None) -> np.ndarray:

@@ -194,9 +194,7 @@ class LanguageModel(Module):
         length = check_positive_int(length, "length", minimum=0)
         temperature, top_k, top_p = check_sampling(temperature, top_k, top_p)
         rng = make_rng(seed)
-        was_training = self.training
-        self.eval()
-        try:
+        with self.inference():  # eval mode and no_grad until the block ends
             # Cells with their own copy of the weights (nothing trains while sampling), stored
             # fused so that a step is one matrix product (RecurrentCell.fuse_products).
             cells = []
@@ -212,8 +210,6 @@ class LanguageModel(Module):
                 token = sample_token(logits[0], temperature, top_k, top_p, rng)
                 generated[position] = token
                 logits, states = self.step(cells, np.array([token]), states)
-        finally:
-            self.train(was_training)
         return generated
 
 

@@ -215,7 +215,7 @@ class Seq2Seq(Module):
             hidden[:, t], state = self._cell_step(embedded[:, t], state)
             step_caches.append(self.decoder._cache)                                # what this step's backward needs
         logits, combined = self._head(hidden, memory, mask)
-        self._cache = (memory.shape, step_caches, combined, logits.shape)
+        self._cache = self._keep((memory.shape, step_caches, combined, logits.shape))
         return logits
 
     def backward(self, d_logits: Any) -> None:
@@ -284,12 +284,8 @@ class Seq2Seq(Module):
         return losses.log_softmax(logits[:, 0].astype(np.float64)), state
 
     def _inference(self, function, *args):
-        was_training = self.training
-        self.eval()
-        try:
+        with self.inference():  # eval mode and no_grad until the block ends
             return function(*args)
-        finally:
-            self.train(was_training)
 
     def greedy_decode(self, source: Any, source_lengths: Any = None, max_length: int = 50) -> list[list[int]]:
         """The most probable next token at each step, until ``<eos>`` or ``max_length`` tokens.

@@ -104,7 +104,7 @@ class SequenceTagger(Module):
             lengths = check_lengths(lengths, batch, steps)
         y, _ = self.recurrent(features, None, lengths)                       # (B, T, K*H)
         logits = self.output(self.dropout(y))                                # (B, T, C)
-        self._cache = logits.shape
+        self._cache = self._keep(logits.shape)
         return logits
 
     def backward(self, d_logits: Any) -> np.ndarray | None:
@@ -133,12 +133,8 @@ class SequenceTagger(Module):
 
     def predict(self, x: Any, lengths: Any = None) -> np.ndarray:
         """The most probable tag at each step, int64 (B, T), -1 past each length (eval mode)."""
-        was_training = self.training
-        self.eval()
-        try:
+        with self.inference():  # eval mode and no_grad until the block ends
             logits = self.forward(x, lengths)
-        finally:
-            self.train(was_training)
         batch, steps, _ = logits.shape
         valid = length_mask(check_lengths(lengths, batch, steps), steps)
         return np.where(valid, np.argmax(logits, axis=-1), -1)

@@ -279,10 +279,8 @@ class ClassificationTask(BucketedTask):
 def evaluate_examples(model: SequenceClassifier, encoded: list, labels: np.ndarray,
                       batch_size: int = 256) -> dict[str, float]:
     """Mean cross entropy and accuracy over encoded examples (eval mode)."""
-    was_training = model.training
-    model.eval()
-    total, correct = 0.0, 0
-    try:
+    with model.inference():  # eval mode and no_grad until the block ends
+        total, correct = 0.0, 0
         for indices in eval_batches(np.array([len(item) for item in encoded]), batch_size):
             inputs, lengths = collate([encoded[index] for index in indices])
             logits = model(inputs, lengths)
@@ -290,8 +288,6 @@ def evaluate_examples(model: SequenceClassifier, encoded: list, labels: np.ndarr
             total += loss * len(indices)
             predicted = (logits > 0).astype(np.int64) if model.binary else np.argmax(logits, axis=1)
             correct += int(np.sum(predicted == labels[indices]))
-    finally:
-        model.train(was_training)
     return {"loss": total / len(encoded), "accuracy": correct / len(encoded)}
 
 

@@ -177,18 +177,14 @@ def evaluate_stream(model: LanguageModel, ids: np.ndarray, batch_size: int, seq_
     ids = np.asarray(ids, dtype=np.int64)
     if len(ids) < 2:
         raise ValueError(f"need at least 2 tokens to evaluate, got {len(ids)}")
-    was_training = model.training
-    model.eval()
-    streams = max(1, min(batch_size, len(ids) // (seq_len + 1)))
-    total, count, state = 0.0, 0, None
-    try:
+    with model.inference():  # eval mode and no_grad until the block ends
+        streams = max(1, min(batch_size, len(ids) // (seq_len + 1)))
+        total, count, state = 0.0, 0, None
         for inputs, targets in lm_stream_batches(ids, streams, seq_len, drop_last=False):
             logits, state = model(inputs, state)                                  # (B, T, V)
             loss, _ = losses.cross_entropy(logits, targets, reduction="sum")
             total += loss
             count += targets.size
-    finally:
-        model.train(was_training)
     mean = total / count
     return {"loss": mean, "perplexity": math.exp(min(mean, 700.0)), bits_name: mean / math.log(2)}
 

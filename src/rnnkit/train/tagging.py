@@ -201,11 +201,9 @@ class TaggingTask(BucketedTask):
 def evaluate_sentences(model: SequenceTagger, ids: list, tags: list, tag_names: list[str], bio: bool,
                        batch_size: int = 128) -> dict[str, float]:
     """Loss, token accuracy and (BIO tags) entity precision / recall / F1, overall and per type."""
-    was_training = model.training
-    model.eval()
-    total, correct, count = 0.0, 0, 0
-    gold_sequences, predicted_sequences = [], []
-    try:
+    with model.inference():  # eval mode and no_grad until the block ends
+        total, correct, count = 0.0, 0, 0
+        gold_sequences, predicted_sequences = [], []
         for indices in eval_batches(np.array([len(item) for item in ids]), batch_size):
             inputs, lengths, gold = collate([ids[i] for i in indices], [tags[i] for i in indices])
             logits = model(inputs, lengths)                                    # (B, T, C)
@@ -220,8 +218,6 @@ def evaluate_sentences(model: SequenceTagger, ids: list, tags: list, tag_names: 
                 for row, length in enumerate(lengths):
                     gold_sequences.append([tag_names[t] for t in gold[row, :length]])
                     predicted_sequences.append([tag_names[t] for t in predicted[row, :length]])
-    finally:
-        model.train(was_training)
     metrics = {"loss": total / count, "accuracy": correct / count}
     if bio:
         scores = entity_scores(gold_sequences, predicted_sequences)

@@ -212,7 +212,8 @@ class Trainer:
     # --- validation, checkpoints, files ------------------------------------------------------
     def _validate(self, end_of_epoch: bool) -> dict[str, float]:
         state = self.state
-        metrics = self.task.evaluate(self.model)
+        with self.model.inference():  # eval mode and no_grad until the block ends
+            metrics = self.task.evaluate(self.model)
         loss_sum, norm_sum, steps = state["this_epoch"]
         row: dict[str, Any] = {
             "epoch": round(state["epoch"] + state["window"] / max(self.task.steps_per_epoch, 1), 3),

@@ -137,10 +137,8 @@ class TranslationTask(BucketedTask):
 def evaluate_pairs(model: Seq2Seq, sources: list, targets: list, max_length: int,
                    batch_size: int = 256) -> dict[str, float]:
     """Teacher-forced loss per target token and greedy exact-match accuracy (eval mode)."""
-    was_training = model.training
-    model.eval()
-    total, tokens, exact = 0.0, 0, 0
-    try:
+    with model.inference():  # eval mode and no_grad until the block ends
+        total, tokens, exact = 0.0, 0, 0
         for indices in eval_batches(np.array([len(source) for source in sources]), batch_size):
             batch = make_batch(model, [sources[i] for i in indices], [targets[i] for i in indices])
             logits = model(batch.source, batch.source_lengths, batch.decoder_inputs)
@@ -149,8 +147,6 @@ def evaluate_pairs(model: Seq2Seq, sources: list, targets: list, max_length: int
             tokens += batch.num_tokens
             decoded = model.greedy_decode(batch.source, batch.source_lengths, max_length)
             exact += sum(list(map(int, targets[i])) == output for i, output in zip(indices, decoded))
-    finally:
-        model.train(was_training)
     return {"loss": total / tokens, "exact_match": exact / len(sources)}
 
 

@@ -1,0 +1,99 @@
+"""``rnnkit.no_grad()``: forward passes that keep nothing for backward.
+
+Outputs under no_grad must equal a normal forward's bit for bit (both loop paths, every
+configuration of the core tests); a backward after such a forward must raise before it
+touches any gradient; the mode is scoped (nesting, exceptions, decorator, threads).
+"""
+
+import threading
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit import compiled
+from recurrent_cases import CASES, run_backward, run_forward
+
+PATHS = [False] + ([True] if compiled.available() else [])
+
+
+def forward_outputs(case, layer, inputs):
+    y, final = run_forward(layer, case, inputs)
+    return [y] + (list(final) if case.kind == "LSTM" else [final])
+
+
+@pytest.mark.parametrize("use_compiled", PATHS, ids=lambda on: "compiled" if on else "numpy")
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_outputs_equal_a_normal_forward(case, use_compiled):
+    compiled.set_enabled(use_compiled)
+    try:
+        for dtype in (np.float64, np.float32):
+            layer = case.build(dtype=dtype, seed=3)
+            inputs = case.inputs(seed=4, dtype=dtype)
+            expected = forward_outputs(case, layer, inputs)
+            with rnnkit.no_grad():
+                got = forward_outputs(case, layer, inputs)
+            for ours, reference in zip(got, expected):
+                np.testing.assert_array_equal(ours, reference)
+    finally:
+        compiled.set_enabled(None)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_backward_after_no_grad_raises_and_leaves_gradients_alone(kind):
+    case = next(c for c in CASES if c.kind == kind and c.num_layers == 2 and c.bidirectional)
+    layer = case.build(seed=3)
+    inputs = case.inputs(seed=4)
+    with rnnkit.no_grad():
+        y, final = run_forward(layer, case, inputs)
+    grads = (np.ones_like(y), tuple(np.ones_like(f) for f in final)) if kind == "LSTM" else (np.ones_like(y), None)
+    with pytest.raises(ValueError, match=r"no_grad\(\) and kept nothing for backward"):
+        run_backward(layer, case, grads)
+    assert all(not p.grad.any() for p in layer.parameters())
+    y, final = run_forward(layer, case, inputs)           # a normal forward afterwards trains again
+    run_backward(layer, case, grads)
+    assert any(p.grad.any() for p in layer.parameters())
+
+
+def test_models_and_cells_refuse_backward_before_any_gradient_changes():
+    model = rnnkit.models.LanguageModel(11, hidden_size=6, embedding_dim=4, seed=0)
+    ids = np.random.default_rng(0).integers(0, 11, size=(2, 5))
+    expected, _ = model(ids)
+    with rnnkit.no_grad():
+        logits, _ = model(ids)
+    np.testing.assert_array_equal(logits, expected)
+    with pytest.raises(ValueError, match="Linear.backward: the last forward ran under rnnkit.no_grad"):
+        model.backward(np.ones_like(logits))
+    assert all(not p.grad.any() for p in model.parameters())
+
+    cell = rnnkit.LSTMCell(3, 4, seed=0)
+    with rnnkit.no_grad():
+        h, c = cell(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="LSTMCell.backward"):
+        cell.backward(np.ones_like(h))
+
+
+def test_scope_nesting_exceptions_decorator_and_threads():
+    assert rnnkit.is_grad_enabled()
+    guard = rnnkit.no_grad()
+    with guard:
+        with guard:                                         # the same object nested
+            assert not rnnkit.is_grad_enabled()
+        assert not rnnkit.is_grad_enabled()
+    assert rnnkit.is_grad_enabled()
+    with pytest.raises(RuntimeError):
+        with rnnkit.no_grad():
+            raise RuntimeError("boom")
+    assert rnnkit.is_grad_enabled()
+
+    @rnnkit.no_grad()
+    def evaluate():
+        return rnnkit.is_grad_enabled()
+    assert evaluate() is False and rnnkit.is_grad_enabled()
+
+    seen = []
+    with rnnkit.no_grad():
+        thread = threading.Thread(target=lambda: seen.append(rnnkit.is_grad_enabled()))
+        thread.start()
+        thread.join()
+    assert seen == [True]                                   # the mode belongs to the thread that set it
