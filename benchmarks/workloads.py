@@ -63,7 +63,10 @@ def make_floor(cell: str, size: str, mode: str):
 
     Forward: x W_ih^T for all steps, then h_{t-1} W_hh^T per step. Training adds, per step,
     dz W_hh, and after the loop dW_ih = dZ^T X, dW_hh = dZ^T H, dX = dZ W_ih. With B = 1
-    the per-step products are matrix-vector products, as in the compiled loops.
+    the per-step products are matrix-vector products, as in the compiled loops. With B > 1
+    they run in the orientation OpenBLAS is fastest at, on operands already transposed:
+    (h W_hh^T)^T = W_hh h^T and (dz W_hh)^T = W_hh^T dz^T (measured 1.1x to 2.3x faster than
+    h W_hh^T and dz W_hh at these sizes).
     """
     batch, steps, features, hidden = dims(size)
     rows = GATES[cell] * hidden
@@ -72,12 +75,16 @@ def make_floor(cell: str, size: str, mode: str):
     w_ih = rng.standard_normal((rows, features)).astype(np.float32) * 0.01
     w_hh = rng.standard_normal((rows, hidden)).astype(np.float32) * 0.01
     hs = rng.standard_normal((steps, batch, hidden)).astype(np.float32)
+    hs_t = np.ascontiguousarray(hs.transpose(0, 2, 1))                  # (T, H, B)
     z = np.empty((steps, batch, rows), dtype=np.float32)
+    z_t = np.empty((rows, batch), dtype=np.float32)
     dz = rng.standard_normal((steps, batch, rows)).astype(np.float32)
+    dz_t = np.ascontiguousarray(dz.transpose(0, 2, 1))                  # (T, G*H, B)
     dh = np.empty((batch, hidden), dtype=np.float32)
+    dh_t = np.empty((hidden, batch), dtype=np.float32)
     d_w_ih, d_w_hh = np.empty_like(w_ih), np.empty_like(w_hh)
     dx = np.empty((steps * batch, features), dtype=np.float32)
-    w_hh_t = w_hh.T
+    w_hh_transposed = np.ascontiguousarray(w_hh.T)                      # (H, G*H)
 
     def forward():
         np.matmul(x, w_ih.T, out=z.reshape(steps * batch, rows))
@@ -85,7 +92,7 @@ def make_floor(cell: str, size: str, mode: str):
             if batch == 1:
                 np.dot(w_hh, hs[t, 0], out=z[t, 0])
             else:
-                np.matmul(hs[t], w_hh_t, out=z[t])
+                np.matmul(w_hh, hs_t[t], out=z_t)
 
     def train():
         forward()
@@ -93,7 +100,7 @@ def make_floor(cell: str, size: str, mode: str):
             if batch == 1:
                 np.dot(dz[t, 0], w_hh, out=dh[0])
             else:
-                np.matmul(dz[t], w_hh, out=dh)
+                np.matmul(w_hh_transposed, dz_t[t], out=dh_t)
         flat_dz = dz.reshape(steps * batch, rows)
         np.matmul(flat_dz.T, x, out=d_w_ih)
         np.matmul(flat_dz.T, hs.reshape(steps * batch, hidden), out=d_w_hh)

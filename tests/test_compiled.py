@@ -51,6 +51,43 @@ def test_compiled_matches_numpy(case, dtype):
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_compiled_matches_numpy_batch_and_width_past_the_transpose_tiles(kind):
+    """B and H that fill some 8 x 8 tiles of the recurrent product's transposes and leave a remainder."""
+    case = Case(kind, batch=11, steps=6, input_size=4, hidden_size=9, bidirectional=True, lengths=(6, 2, 6, 5, 1, 6, 3, 6, 4, 6, 6))
+    for dtype in (np.float64, np.float32):
+        reference, fast = run(case, dtype, False), run(case, dtype, True)
+        errors = {name: relative(fast[name], reference[name]) for name in reference}
+        assert max(errors.values()) <= TOLERANCES[dtype], (dtype, errors)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (8, 8), (16, 24), (11, 19), (64, 7), (9, 130)])
+def test_blocked_transposes_and_the_product_by_columns(shape):
+    from rnnkit.compiled.products import add_transposed, gemm_nt_by_columns, transpose_into
+
+    rows, columns = shape
+    rng = np.random.default_rng(rows * 1000 + columns)
+    for dtype in (np.float64, np.float32):
+        a = rng.standard_normal((rows, columns)).astype(dtype)
+        out = np.full((columns, rows), np.nan, dtype=dtype)
+        transpose_into(a, out)
+        np.testing.assert_array_equal(out, a.T)
+        base = rng.standard_normal((rows, columns)).astype(dtype)
+        target = base.copy()
+        add_transposed(out, target)                        # target += out^T = a
+        np.testing.assert_array_equal(target, base + a)
+
+        w = rng.standard_normal((3 * columns + 1, columns)).astype(dtype)     # (n, k); a is (m, k)
+        a_t, product_t = np.empty((columns, rows), dtype=dtype), np.empty((3 * columns + 1, rows), dtype=dtype)
+        expected = a @ w.T
+        fresh = np.full((rows, 3 * columns + 1), np.nan, dtype=dtype)   # not read without accumulate
+        gemm_nt_by_columns(a, w, fresh, False, a_t, product_t, dtype(0))
+        added = np.ones_like(expected)
+        gemm_nt_by_columns(a, w, added, True, a_t, product_t, dtype(0))
+        assert relative(fresh, expected) <= TOLERANCES[dtype]
+        assert relative(added, expected + 1) <= TOLERANCES[dtype]
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 def test_compiled_matches_numpy_long_and_wide(kind):
     """Longer sequences and wider layers, where rounding differences would compound."""
     case = Case(kind, batch=5, steps=40, input_size=7, hidden_size=33, bidirectional=True, lengths=(40, 1, 17, 39, 40))

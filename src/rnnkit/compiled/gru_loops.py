@@ -3,8 +3,9 @@
 Same equations and order of operations as the NumPy loops in :mod:`rnnkit.layers.gru` (the
 reference). The input products ``xw`` become the gate cache [r z n] in place, and backward
 writes dL/d(gi) over that cache (a second backward of one forward rebuilds it); the recurrent
-product ``gh = h_{t-1} W_hh^T`` of a step goes to a (B, 3H) scratch buffer and ``b_hh`` is
-added inside the pointwise pass.
+product ``gh = h_{t-1} W_hh^T`` of a step (as ``(W_hh h_{t-1}^T)^T`` when B > 1, see
+:func:`rnnkit.compiled.products.gemm_nt_by_columns`) goes to a (B, 3H) scratch buffer and
+``b_hh`` is added inside the pointwise pass.
 
 Glossary: T steps, B batch, H hidden.
 """
@@ -15,13 +16,13 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
-from rnnkit.compiled.products import gemm_nn, gemm_nt
+from rnnkit.compiled.products import gemm_nn, gemm_nt, gemm_nt_by_columns
 from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad, gru_gates, gru_interpolate,
                                     gru_reset_grad, gru_total_grad, gru_update_grad)
 
 
 @njit(**JIT_OPTIONS)
-def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, zero):
+def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, zero, h_t, product_t):
     """gates (T, B, 3H): xw = gi on entry (time order), activations [r z n] on exit.
 
     Fills states[1:] and recurrent_n (T, B, H) = gh_n (with b_hn), processing order;
@@ -32,7 +33,10 @@ def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, 
     for k in range(steps):
         t = steps - 1 - k if reverse else k
         gh_n = recurrent_n[k % recurrent_n.shape[0]]
-        gemm_nt(states[k], w_hh, gh, zero)                            # gh = h W_hh^T
+        if batch > 1:                                                 # gh = h W_hh^T
+            gemm_nt_by_columns(states[k], w_hh, gh, False, h_t, product_t, zero)
+        else:
+            gemm_nt(states[k], w_hh, gh, zero)
         for b in range(batch):
             z = gates[t, b]
             g = gh[b]
@@ -87,7 +91,8 @@ def forward(layer, xw, weights, initial, invalid, keep=True):
     gh = np.empty((batch, 3 * hidden), dtype=dtype)
     b_hh = np.zeros(3 * hidden, dtype=dtype) if weights.bias_hh is None else contiguous(weights.bias_hh.data)
     gru_forward_loop(gates, reverse, contiguous(weights.weight_hh.data), b_hh, states, recurrent_n, gh,
-                     step_mask(invalid, steps), dtype.type(0))
+                     step_mask(invalid, steps), dtype.type(0), np.empty((hidden, batch), dtype=dtype),
+                     np.empty((3 * hidden, batch), dtype=dtype))
     return states, (states[-1],), CompiledExtra((gates, reverse, recurrent_n))
 
 

@@ -3,8 +3,9 @@
 Same equations, same cache contents and same order of floating-point operations as the NumPy
 loops in :mod:`rnnkit.layers.lstm` (the reference), with three differences in how:
 
-* one matrix product per step, through NumPy's OpenBLAS, accumulating straight into the
-  gate buffer (``z_t += h_{t-1} W_hh^T`` with beta = 1, so no separate addition);
+* one matrix product per step, through NumPy's OpenBLAS, added straight into the gate buffer
+  (``z_t += h_{t-1} W_hh^T``), computed as ``(W_hh h_{t-1}^T)^T``, the orientation OpenBLAS
+  runs fastest (:func:`rnnkit.compiled.products.gemm_nt_by_columns`);
 * the input products ``xw`` become the gate cache in place (they are not needed afterwards),
   and backward writes dL/dz over that cache: no other (T, B, 4H) array in either direction
   (a second backward of one forward rebuilds the cache, see
@@ -21,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
-from rnnkit.compiled.products import gemm_nn, gemm_nt
+from rnnkit.compiled.products import gemm_nn, gemm_nt, gemm_nt_by_columns
 from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_cell_update, lstm_forget_grad,
                                     lstm_input_candidate_grad, lstm_output_gate_grad, multiply_into,
                                     sigmoid_inplace, tanh_into)
@@ -29,7 +30,7 @@ from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_cell_updat
 
 @njit(**JIT_OPTIONS)
 def lstm_forward_loop(gates, reverse, w_hh, w_hr, states, cells, tanh_c, unprojected, mask, projected,
-                      zero, one):
+                      zero, one, h_t, product_t):
     """gates (T, B, 4H): xw on entry (time order), activations [i f g o] on exit.
 
     states (T+1, B, P), cells (T+1, B, H), tanh_c (T, B, H), unprojected (T, B, H) when
@@ -43,7 +44,10 @@ def lstm_forward_loop(gates, reverse, w_hh, w_hr, states, cells, tanh_c, unproje
         t = steps - 1 - k if reverse else k
         c_prev, c_next = cells[k % cells.shape[0]], cells[(k + 1) % cells.shape[0]]
         tanh_row = tanh_c[k % tanh_c.shape[0]]
-        gemm_nt(states[k], w_hh, gates[t], one)                       # z_t = xw_t + h W_hh^T
+        if batch > 1:                                                 # z_t = xw_t + h W_hh^T
+            gemm_nt_by_columns(states[k], w_hh, gates[t], True, h_t, product_t, zero)
+        else:
+            gemm_nt(states[k], w_hh, gates[t], one)
         for b in range(batch):
             z = gates[t, b]
             h = unprojected[k % unprojected.shape[0], b] if projected else states[k + 1, b]
@@ -119,7 +123,8 @@ def forward(layer, xw, weights, initial, invalid, keep=True):
     unprojected = np.empty(((steps if keep else 1) if projected else 0, batch, hidden), dtype=dtype)
     w_hr = contiguous(weights.weight_hr.data) if projected else np.empty((0, 0), dtype=dtype)
     lstm_forward_loop(gates, reverse, contiguous(weights.weight_hh.data), w_hr, states, cells, tanh_c,
-                      unprojected, step_mask(invalid, steps), projected, dtype.type(0), dtype.type(1))
+                      unprojected, step_mask(invalid, steps), projected, dtype.type(0), dtype.type(1),
+                      np.empty((layer.output_size, batch), dtype=dtype), np.empty((4 * hidden, batch), dtype=dtype))
     extra = CompiledExtra((cells, gates, reverse, tanh_c, unprojected if projected else None))
     return states, (states[-1], cells[steps % cells.shape[0]]), extra
 

@@ -6,6 +6,10 @@ product (gemv), which is several times cheaper than a one-row gemm::
     gemm_nt(a (m, k), w (n, k), out (m, n), beta):  out = a @ w.T + beta * out
     gemm_nn(a (m, k), w (k, n), out (m, n), beta):  out = a @ w   + beta * out
 
+The forward loops' recurrent product ``h_{t-1} W_hh^T`` has few rows (the batch) and many
+columns (the gates); :func:`gemm_nt_by_columns` computes it as ``(W_hh h_{t-1}^T)^T``, the
+orientation OpenBLAS runs fastest, with two small blocked transposes.
+
 Import this module only after :func:`rnnkit.compiled.blas.load` returned True: it names the
 symbols that ``load`` registered.
 """
@@ -13,10 +17,11 @@ symbols that ``load`` registered.
 from __future__ import annotations
 
 import numpy as np
-from numba import types
+from numba import njit, types
 from numba.extending import overload
 
 from rnnkit.compiled.blas import NO_TRANS, ROW_MAJOR, TRANS
+from rnnkit.compiled.common import JIT_OPTIONS
 
 i32, i64, ptr = types.int32, types.int64, types.intp        # pointers passed as integers
 gemm_f32 = types.ExternalFunction("rnnkit_cblas_sgemm", types.void(
@@ -81,3 +86,59 @@ def _gemm_nn(a, w, out, beta):
                  out.ctypes.data, n)
     return implementation
 
+
+
+TILE = 8         # transposes move 8 x 8 blocks: both the reads and the writes stay in cache lines
+
+
+@njit(**JIT_OPTIONS)
+def transpose_into(a, out):
+    """out (n, m) = a (m, n)^T."""
+    rows, columns = a.shape
+    full_rows, full_columns = rows - rows % TILE, columns - columns % TILE
+    for i0 in range(0, full_rows, TILE):
+        for j0 in range(0, full_columns, TILE):
+            for j in range(TILE):
+                for i in range(TILE):
+                    out[j0 + j, i0 + i] = a[i0 + i, j0 + j]
+    for i in range(full_rows, rows):
+        for j in range(columns):
+            out[j, i] = a[i, j]
+    for i in range(full_rows):
+        for j in range(full_columns, columns):
+            out[j, i] = a[i, j]
+
+
+@njit(**JIT_OPTIONS)
+def add_transposed(product_t, out):
+    """out (m, n) += product_t (n, m)^T."""
+    rows, columns = out.shape
+    full_rows, full_columns = rows - rows % TILE, columns - columns % TILE
+    for i0 in range(0, full_rows, TILE):
+        for j0 in range(0, full_columns, TILE):
+            for i in range(TILE):
+                for j in range(TILE):
+                    out[i0 + i, j0 + j] += product_t[j0 + j, i0 + i]
+    for i in range(full_rows, rows):
+        for j in range(columns):
+            out[i, j] += product_t[j, i]
+    for i in range(full_rows):
+        for j in range(full_columns, columns):
+            out[i, j] += product_t[j, i]
+
+
+@njit(**JIT_OPTIONS)
+def gemm_nt_by_columns(a, w, out, accumulate, a_t, product_t, zero):
+    """``out = a @ w.T`` (``out += a @ w.T`` when accumulate), computed as ``(w @ a^T)^T``.
+
+    a (m, k) with few rows (the batch), w (n, k); scratch a_t (k, m) and product_t (n, m).
+    OpenBLAS runs ``w @ a^T`` (many rows, few columns) close to the speed of one large product
+    but ``a @ w.T`` (few rows, many columns) 1.4x to 2.3x slower, measured over 100 steps at the
+    benchmark sizes; the two small transposes cost much less than that difference.
+    """
+    transpose_into(a, a_t)
+    gemm_nn(w, a_t, product_t, zero)
+    if accumulate:
+        add_transposed(product_t, out)
+    else:
+        transpose_into(product_t, out)

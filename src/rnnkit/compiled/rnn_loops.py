@@ -1,8 +1,9 @@
 """The Elman RNN's forward and backward time loops of one direction, compiled with Numba.
 
 Same equations and order of operations as the NumPy loops in :mod:`rnnkit.layers.rnn` (the
-reference). The step's product accumulates into the input products in place
-(``a_t = xw_t + h_{t-1} W_hh^T``, beta = 1) and the activation writes h_t from there.
+reference). The step's product is added into the input products in place
+(``a_t = xw_t + h_{t-1} W_hh^T``, computed as ``(W_hh h_{t-1}^T)^T`` when B > 1, see
+:func:`rnnkit.compiled.products.gemm_nt_by_columns`) and the activation writes h_t from there.
 
 Glossary: T steps, B batch, H hidden.
 """
@@ -13,17 +14,20 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
-from rnnkit.compiled.products import gemm_nn, gemm_nt
+from rnnkit.compiled.products import gemm_nn, gemm_nt, gemm_nt_by_columns
 from rnnkit.compiled.vector import relu_into, tanh_into
 
 
 @njit(**JIT_OPTIONS)
-def rnn_forward_loop(pre, reverse, w_hh, states, mask, relu, zero, one):
+def rnn_forward_loop(pre, reverse, w_hh, states, mask, relu, zero, one, h_t, product_t):
     """pre (T, B, H): xw on entry (time order), pre-activations on exit; fills states[1:]."""
     steps, batch, hidden = pre.shape
     for k in range(steps):
         t = steps - 1 - k if reverse else k
-        gemm_nt(states[k], w_hh, pre[t], one)                          # a_t = xw_t + h W_hh^T
+        if batch > 1:                                                 # a_t = xw_t + h W_hh^T
+            gemm_nt_by_columns(states[k], w_hh, pre[t], True, h_t, product_t, zero)
+        else:
+            gemm_nt(states[k], w_hh, pre[t], one)
         for b in range(batch):
             if relu:
                 relu_into(pre[t, b], states[k + 1, b], zero)
@@ -71,7 +75,8 @@ def forward(layer, xw, weights, initial, invalid):
     states = np.empty((steps + 1, batch, hidden), dtype=dtype)     # (T+1, B, H)
     states[0] = initial[0]
     rnn_forward_loop(pre, reverse, contiguous(weights.weight_hh.data), states, step_mask(invalid, steps),
-                     layer.nonlinearity == "relu", dtype.type(0), dtype.type(1))
+                     layer.nonlinearity == "relu", dtype.type(0), dtype.type(1),
+                     np.empty((hidden, batch), dtype=dtype), np.empty((hidden, batch), dtype=dtype))
     return states, (states[-1],), CompiledExtra(())
 
 
