@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
-from rnnkit.compiled.products import gemm_nn, gemm_nt, gemm_nt_by_columns
+from rnnkit.compiled.products import gemm_nn, recurrent_product
 from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad, gru_gates, gru_interpolate,
                                     gru_reset_grad, gru_total_grad, gru_update_grad)
 
@@ -33,10 +33,7 @@ def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, 
     for k in range(steps):
         t = steps - 1 - k if reverse else k
         gh_n = recurrent_n[k % recurrent_n.shape[0]]
-        if batch > 1:                                                 # gh = h W_hh^T
-            gemm_nt_by_columns(states[k], w_hh, gh, False, h_t, product_t, zero)
-        else:
-            gemm_nt(states[k], w_hh, gh, zero)
+        recurrent_product(states[k], w_hh, gh, False, h_t, product_t, zero, zero + 1)   # gh = h W_hh^T
         for b in range(batch):
             z = gates[t, b]
             g = gh[b]

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
-from rnnkit.compiled.products import gemm_nn, gemm_nt, gemm_nt_by_columns
+from rnnkit.compiled.products import gemm_nn, gemm_nt, recurrent_product
 from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_cell_update, lstm_forget_grad,
                                     lstm_input_candidate_grad, lstm_output_gate_grad, multiply_into,
                                     sigmoid_inplace, tanh_into)
@@ -44,10 +44,7 @@ def lstm_forward_loop(gates, reverse, w_hh, w_hr, states, cells, tanh_c, unproje
         t = steps - 1 - k if reverse else k
         c_prev, c_next = cells[k % cells.shape[0]], cells[(k + 1) % cells.shape[0]]
         tanh_row = tanh_c[k % tanh_c.shape[0]]
-        if batch > 1:                                                 # z_t = xw_t + h W_hh^T
-            gemm_nt_by_columns(states[k], w_hh, gates[t], True, h_t, product_t, zero)
-        else:
-            gemm_nt(states[k], w_hh, gates[t], one)
+        recurrent_product(states[k], w_hh, gates[t], True, h_t, product_t, zero, one)   # z_t = xw_t + h W_hh^T
         for b in range(batch):
             z = gates[t, b]
             h = unprojected[k % unprojected.shape[0], b] if projected else states[k + 1, b]

@@ -142,3 +142,17 @@ def gemm_nt_by_columns(a, w, out, accumulate, a_t, product_t, zero):
         add_transposed(product_t, out)
     else:
         transpose_into(product_t, out)
+
+
+@njit(**JIT_OPTIONS)
+def recurrent_product(a, w, out, accumulate, a_t, product_t, zero, one):
+    """``out = a @ w.T`` (``+=`` when accumulate): by columns for a batch, gemv for one row.
+
+    The forward loops' per-step ``h_{t-1} W_hh^T`` (w = W_hh). Scratch a_t (k, m), product_t (n, m).
+    The backward loops keep ``dz W_hh`` as it is: the same trick there needs the larger dz
+    transposed every step and measured no faster (0.7x to 1.46x of the time, mostly slower).
+    """
+    if a.shape[0] > 1:
+        gemm_nt_by_columns(a, w, out, accumulate, a_t, product_t, zero)
+    else:
+        gemm_nt(a, w, out, one if accumulate else zero)

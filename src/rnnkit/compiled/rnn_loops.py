@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
-from rnnkit.compiled.products import gemm_nn, gemm_nt, gemm_nt_by_columns
+from rnnkit.compiled.products import gemm_nn, recurrent_product
 from rnnkit.compiled.vector import relu_into, tanh_into
 
 
@@ -24,10 +24,7 @@ def rnn_forward_loop(pre, reverse, w_hh, states, mask, relu, zero, one, h_t, pro
     steps, batch, hidden = pre.shape
     for k in range(steps):
         t = steps - 1 - k if reverse else k
-        if batch > 1:                                                 # a_t = xw_t + h W_hh^T
-            gemm_nt_by_columns(states[k], w_hh, pre[t], True, h_t, product_t, zero)
-        else:
-            gemm_nt(states[k], w_hh, pre[t], one)
+        recurrent_product(states[k], w_hh, pre[t], True, h_t, product_t, zero, one)    # a_t = xw_t + h W_hh^T
         for b in range(batch):
             if relu:
                 relu_into(pre[t, b], states[k + 1, b], zero)
