@@ -97,3 +97,29 @@ def test_scope_nesting_exceptions_decorator_and_threads():
         thread.start()
         thread.join()
     assert seen == [True]                                   # the mode belongs to the thread that set it
+
+
+@pytest.mark.parametrize("use_compiled", PATHS, ids=lambda on: "compiled" if on else "numpy")
+@pytest.mark.parametrize("shape", [(1, 5), (3, 1), (2, 4)], ids=["B1", "T1", "B2T4"])
+def test_outputs_never_alias_what_backward_reads(shape, use_compiled):
+    """A one-direction layer without lengths passes its states on without a copy; the y it
+    returns must still be the caller's own array (writing to it must not change the gradients)."""
+    batch, steps = shape
+    compiled.set_enabled(use_compiled)
+    try:
+        for kind in ("RNN", "LSTM", "GRU"):
+            layer = getattr(rnnkit, kind)(3, 4, num_layers=2, seed=0)
+            x = np.random.default_rng(1).standard_normal((batch, steps, 3))
+            gradients = []
+            for scribble in (False, True):
+                layer.zero_grad()
+                y, _ = layer(x)
+                dy = np.cos(y)
+                if scribble:
+                    y[...] = 1e6
+                layer.backward(dy)
+                gradients.append([p.grad.copy() for p in layer.parameters()])
+            for before, after in zip(*gradients):
+                np.testing.assert_array_equal(before, after)
+    finally:
+        compiled.set_enabled(None)
