@@ -123,3 +123,32 @@ def test_outputs_never_alias_what_backward_reads(shape, use_compiled):
                 np.testing.assert_array_equal(before, after)
     finally:
         compiled.set_enabled(None)
+
+
+@pytest.mark.parametrize("use_compiled", PATHS, ids=lambda on: "compiled" if on else "numpy")
+def test_work_arrays_reused_under_no_grad_never_reach_the_caller(use_compiled):
+    """Forwards under no_grad reuse their large intermediates; what they return stays the caller's."""
+    compiled.set_enabled(use_compiled)
+    try:
+        for kind in ("RNN", "LSTM", "GRU"):
+            for batch, steps, bidirectional in ((1, 6, False), (4, 1, False), (3, 5, True)):
+                layer = getattr(rnnkit, kind)(3, 4, num_layers=2, bidirectional=bidirectional, seed=0)
+                rng = np.random.default_rng(2)
+                first, second = (rng.standard_normal((batch, steps, 3)) for _ in range(2))
+                expected_first, expected_second = layer(first), layer(second)
+                with rnnkit.no_grad():
+                    got_first = layer(first)
+                    snapshot = [np.copy(a) for a in _flatten(got_first)]
+                    got_second = layer(second)
+                for kept, now in zip(snapshot, _flatten(got_first)):   # the second call changed nothing
+                    np.testing.assert_array_equal(kept, now)
+                for ours, reference in zip(_flatten(got_first) + _flatten(got_second),
+                                           _flatten(expected_first) + _flatten(expected_second)):
+                    np.testing.assert_array_equal(ours, reference)
+    finally:
+        compiled.set_enabled(None)
+
+
+def _flatten(outputs):
+    y, final = outputs
+    return [y] + (list(final) if isinstance(final, tuple) else [final])

@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
+from rnnkit.grad_mode import empty
 from rnnkit.compiled.products import gemm_nn, recurrent_product
 from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad, gru_gates, gru_interpolate,
                                     gru_reset_grad, gru_total_grad, gru_update_grad)
@@ -76,13 +77,18 @@ def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh, carry, ma
                     carry[b, :] = d_states[k, b, :]
 
 
-def forward(layer, xw, weights, initial, invalid, keep=True):
-    """``GRU._direction_forward`` through the compiled loop (same contract; keep=False: no cache)."""
+def forward(layer, xw, weights, initial, invalid, work=None):
+    """``GRU._direction_forward`` through the compiled loop (same contract).
+
+    work (a key prefix, under no_grad): no cache, gh_n is one row reused every step and the
+    states come from :func:`rnnkit.grad_mode.work_array`.
+    """
+    keep = work is None
     gates, reverse = time_order(xw)                                  # consumed: becomes the gate cache
     steps, batch, _ = gates.shape
     dtype = layer.dtype
     hidden = layer.hidden_size
-    states = np.empty((steps + 1, batch, hidden), dtype=dtype)     # (T+1, B, H)
+    states = empty(work, "states", (steps + 1, batch, hidden), dtype)   # (T+1, B, H)
     states[0] = initial[0]
     recurrent_n = np.empty((steps if keep else 1, batch, hidden), dtype=dtype)   # gh_n per step
     gh = np.empty((batch, 3 * hidden), dtype=dtype)

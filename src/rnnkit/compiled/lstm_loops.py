@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
+from rnnkit.grad_mode import empty
 from rnnkit.compiled.products import gemm_nn, gemm_nt, recurrent_product
 from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_cell_update, lstm_forget_grad,
                                     lstm_input_candidate_grad, lstm_output_gate_grad, multiply_into,
@@ -103,17 +104,19 @@ def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_h
     return dc_carry
 
 
-def forward(layer, xw, weights, initial, invalid, keep=True):
+def forward(layer, xw, weights, initial, invalid, work=None):
     """``LSTM._direction_forward`` through the compiled loop (same contract).
 
-    keep=False (no_grad): c and tanh(c) live in rings of 2 and 1 rows instead of T+1 and T.
+    work (a key prefix, under no_grad): no cache, so c and tanh(c) live in rings of 2 and 1 rows
+    instead of T+1 and T, and the states come from :func:`rnnkit.grad_mode.work_array`.
     """
     gates, reverse = time_order(xw)                                  # consumed: becomes the gate cache
     steps, batch, _ = gates.shape
     dtype = layer.dtype
     hidden = layer.hidden_size
     projected = layer.proj_size > 0
-    states = np.empty((steps + 1, batch, layer.output_size), dtype=dtype)     # h: (T+1, B, P)
+    keep = work is None
+    states = empty(work, "states", (steps + 1, batch, layer.output_size), dtype)   # h: (T+1, B, P)
     cells = np.empty((steps + 1 if keep else 2, batch, hidden), dtype=dtype)  # c: (T+1, B, H) or a ring
     states[0], cells[0] = initial
     tanh_c = np.empty((steps if keep else 1, batch, hidden), dtype=dtype)

@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
+from rnnkit.grad_mode import empty
 from rnnkit.compiled.products import gemm_nn, recurrent_product
 from rnnkit.compiled.vector import relu_into, tanh_into
 
@@ -64,12 +65,12 @@ def rnn_backward_loop(d_states, states, w_hh, d_pre, carry, mask, relu, zero, on
                     carry[b, :] = d_states[k, b, :]
 
 
-def forward(layer, xw, weights, initial, invalid):
-    """``RNN._direction_forward`` through the compiled loop (same contract)."""
+def forward(layer, xw, weights, initial, invalid, work=None):
+    """``RNN._direction_forward`` through the compiled loop (same contract; work: see LSTM's)."""
     pre, reverse = time_order(xw)                                   # consumed in place
     steps, batch, hidden = pre.shape
     dtype = layer.dtype
-    states = np.empty((steps + 1, batch, hidden), dtype=dtype)     # (T+1, B, H)
+    states = empty(work, "states", (steps + 1, batch, hidden), dtype)   # (T+1, B, H)
     states[0] = initial[0]
     rnn_forward_loop(pre, reverse, contiguous(weights.weight_hh.data), states, step_mask(invalid, steps),
                      layer.nonlinearity == "relu", dtype.type(0), dtype.type(1),

@@ -66,10 +66,10 @@ class GRU(RecurrentLayer):
         dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
         return dx, dh0
 
-    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, keep=True):
+    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, work=None):
         if compiled.enabled():                               # same loop, compiled (rnnkit.compiled)
             from rnnkit.compiled import gru_loops
-            return gru_loops.forward(self, xw, weights, initial, invalid, keep)
+            return gru_loops.forward(self, xw, weights, initial, invalid, work)
         steps, batch, _ = xw.shape
         hidden = self.hidden_size
         states = np.empty((steps + 1, batch, hidden), dtype=self.dtype)         # (T+1, B, H)

@@ -83,10 +83,10 @@ class LSTM(RecurrentLayer):
         cells = direction_cache.extra[0]                     # (T+1, B, H) in both loops' caches
         return direction_cache.states[0], cells[0]
 
-    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, keep=True):
+    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, work=None):
         if compiled.enabled():                               # same loop, compiled (rnnkit.compiled)
             from rnnkit.compiled import lstm_loops
-            return lstm_loops.forward(self, xw, weights, initial, invalid, keep)
+            return lstm_loops.forward(self, xw, weights, initial, invalid, work)
         steps, batch, _ = xw.shape
         hidden = self.hidden_size
         states = np.empty((steps + 1, batch, self.output_size), dtype=self.dtype)   # h: (T+1, B, P)

@@ -35,6 +35,7 @@ import numpy as np
 
 from rnnkit._validate import as_float_array, as_index_array, check_positive_int, check_probability
 from rnnkit.cells.base import uniform_init
+from rnnkit import grad_mode
 from rnnkit.grad_mode import is_grad_enabled
 from rnnkit.module import Module, Parameter
 
@@ -166,8 +167,10 @@ class RecurrentLayer(Module):
         lengths = self._check_lengths(lengths, batch, steps)
         invalid = None if lengths is None else (np.arange(steps)[:, None] >= lengths[None, :])[:, :, None]  # (T, B, 1)
 
-        layer_input = np.array(x.transpose(1, 0, 2), order="C", copy=True)   # (T, B, D), never the caller's
         keep = is_grad_enabled()                     # False under rnnkit.no_grad(): no cache for backward
+        layer_input = grad_mode.empty(None if keep else ("input",), "x", (steps, batch, self.input_size),
+                                      self.dtype)
+        np.copyto(layer_input, x.transpose(1, 0, 2))                          # (T, B, D), never the caller's
         finals = [np.empty_like(state) for state in initial]
         caches, inputs, dropout_masks = [], [], []
         for layer in range(self.num_layers):
@@ -180,17 +183,19 @@ class RecurrentLayer(Module):
                 dropout_masks.append(None)
             if keep:
                 inputs.append(layer_input)
-            output = np.empty((steps, batch, self.num_directions * self.output_size), dtype=self.dtype)
+            output = grad_mode.empty(None if keep else ("output", layer), "y",
+                                     (steps, batch, self.num_directions * self.output_size), self.dtype)
             layer_caches = []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 reverse = direction == 1
                 weights = self.weights[layer][direction]
-                xw = self._project_inputs(layer_input, weights)                     # (T, B, G*H)
+                work = None if keep else ("layer", layer, direction)        # no_grad: reusable work arrays
+                xw = self._project_inputs(layer_input, weights, work)               # (T, B, G*H)
                 step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
                 states, final, extra = self._direction_forward(
                     xw[::-1] if reverse else xw, weights, tuple(state[index] for state in initial), step_invalid,
-                    keep)
+                    work)
                 for target, value in zip(finals, final):
                     target[index] = value
                 outputs = states[1:][::-1] if reverse else states[1:]              # (T, B, P) time order
@@ -204,13 +209,15 @@ class RecurrentLayer(Module):
             layer_input = output
         self._cache = self._keep({"inputs": inputs, "caches": caches, "masks": dropout_masks, "invalid": invalid,
                                   "shape": (batch, steps)})
-        y = np.ascontiguousarray(layer_input.transpose(1, 0, 2))             # (B, T, K*P)
+        y = np.array(layer_input.transpose(1, 0, 2), order="C", copy=True)   # (B, T, K*P), the caller's own
         return y, tuple(finals)
 
-    def _project_inputs(self, layer_input: np.ndarray, weights: DirectionWeights) -> np.ndarray:
+    def _project_inputs(self, layer_input: np.ndarray, weights: DirectionWeights,
+                        work: tuple | None = None) -> np.ndarray:
         """``x W_ih^T + b_ih`` (+ ``b_hh`` when it can be folded) for all steps: (T, B, G*H)."""
         steps, batch, features = layer_input.shape
-        xw = layer_input.reshape(steps * batch, features) @ weights.weight_ih.data.T
+        xw = grad_mode.empty(work, "xw", (steps * batch, weights.weight_ih.shape[0]), self.dtype)
+        np.matmul(layer_input.reshape(steps * batch, features), weights.weight_ih.data.T, out=xw)
         if weights.bias_ih is not None:                 # one pass over xw: the biases are summed first
             bias = weights.bias_ih.data + weights.bias_hh.data if self.fold_recurrent_bias else weights.bias_ih.data
             xw += bias
@@ -331,13 +338,14 @@ class RecurrentLayer(Module):
 
     # --- the time loop of one direction (subclasses) ------------------------------------
     def _direction_forward(self, xw: np.ndarray, weights: DirectionWeights, initial: tuple,
-                           invalid: np.ndarray | None, keep: bool = True) -> tuple[np.ndarray, tuple, tuple]:
+                           invalid: np.ndarray | None, work: tuple | None = None) -> tuple[np.ndarray, tuple, tuple]:
         """Run the loop over processing steps.
 
         xw (T, B, G*H) input products in processing order; initial: the states (B, width);
         invalid (T, B, 1) True where a step is past the sequence's length, or None.
-        keep=False (under no_grad): the cache will be dropped, so a loop may keep only the
-        activations it needs for the next step.
+        work: None, or under no_grad a key prefix for :func:`rnnkit.grad_mode.empty`: the cache
+        will be dropped, so a loop may keep only the activations it needs for the next step and
+        take its states from reusable work arrays.
         Returns states (T+1, B, P), the final states, and the cache for backward.
         """
         raise NotImplementedError

@@ -78,10 +78,10 @@ class RNN(RecurrentLayer):
         dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
         return dx, dh0
 
-    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, keep=True):
+    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, work=None):
         if compiled.enabled():                               # same loop, compiled (rnnkit.compiled)
             from rnnkit.compiled import rnn_loops
-            return rnn_loops.forward(self, xw, weights, initial, invalid)
+            return rnn_loops.forward(self, xw, weights, initial, invalid, work)
         steps, batch, _ = xw.shape
         states = np.empty((steps + 1, batch, self.hidden_size), dtype=self.dtype)   # (T+1, B, H)
         states[0] = initial[0]
