@@ -16,14 +16,14 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
-from rnnkit.grad_mode import empty
 from rnnkit.compiled.products import gemm_nn, recurrent_product
 from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad, gru_gates, gru_interpolate,
                                     gru_reset_grad, gru_total_grad, gru_update_grad)
+from rnnkit.grad_mode import empty
 
 
 @njit(**JIT_OPTIONS)
-def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, zero, h_t, product_t):
+def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, zero, one, h_t, product_t):
     """gates (T, B, 3H): xw = gi on entry (time order), activations [r z n] on exit.
 
     Fills states[1:] and recurrent_n (T, B, H) = gh_n (with b_hn), processing order;
@@ -34,7 +34,7 @@ def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, 
     for k in range(steps):
         t = steps - 1 - k if reverse else k
         gh_n = recurrent_n[k % recurrent_n.shape[0]]
-        recurrent_product(states[k], w_hh, gh, False, h_t, product_t, zero, zero + 1)   # gh = h W_hh^T
+        recurrent_product(states[k], w_hh, gh, False, h_t, product_t, zero, one)       # gh = h W_hh^T
         for b in range(batch):
             z = gates[t, b]
             g = gh[b]
@@ -94,7 +94,7 @@ def forward(layer, xw, weights, initial, invalid, work=None):
     gh = np.empty((batch, 3 * hidden), dtype=dtype)
     b_hh = np.zeros(3 * hidden, dtype=dtype) if weights.bias_hh is None else contiguous(weights.bias_hh.data)
     gru_forward_loop(gates, reverse, contiguous(weights.weight_hh.data), b_hh, states, recurrent_n, gh,
-                     step_mask(invalid, steps), dtype.type(0), np.empty((hidden, batch), dtype=dtype),
+                     step_mask(invalid, steps), dtype.type(0), dtype.type(1), np.empty((hidden, batch), dtype=dtype),
                      np.empty((3 * hidden, batch), dtype=dtype))
     return states, (states[-1],), CompiledExtra((gates, reverse, recurrent_n))
 

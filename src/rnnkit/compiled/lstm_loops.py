@@ -22,11 +22,11 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
-from rnnkit.grad_mode import empty
 from rnnkit.compiled.products import gemm_nn, gemm_nt, recurrent_product
 from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_cell_update, lstm_forget_grad,
                                     lstm_input_candidate_grad, lstm_output_gate_grad, multiply_into,
                                     sigmoid_inplace, tanh_inplace, tanh_into)
+from rnnkit.grad_mode import empty
 
 
 @njit(**JIT_OPTIONS)

@@ -87,7 +87,6 @@ def _gemm_nn(a, w, out, beta):
     return implementation
 
 
-
 TILE = 8         # transposes move 8 x 8 blocks: both the reads and the writes stay in cache lines
 
 

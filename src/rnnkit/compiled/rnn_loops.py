@@ -14,9 +14,9 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
-from rnnkit.grad_mode import empty
 from rnnkit.compiled.products import gemm_nn, recurrent_product
 from rnnkit.compiled.vector import relu_into, tanh_into
+from rnnkit.grad_mode import empty
 
 
 @njit(**JIT_OPTIONS)
