@@ -152,3 +152,20 @@ def test_work_arrays_reused_under_no_grad_never_reach_the_caller(use_compiled):
 def _flatten(outputs):
     y, final = outputs
     return [y] + (list(final) if isinstance(final, tuple) else [final])
+
+
+def test_work_arrays_can_be_released():
+    from rnnkit.grad_mode import free_work_arrays
+
+    free_work_arrays()
+    layer = rnnkit.LSTM(5, 7, seed=0)
+    x = np.ones((3, 4, 5))
+    with rnnkit.no_grad():
+        expected, _ = layer(x)
+    held = free_work_arrays()
+    itemsize = np.dtype(layer.dtype).itemsize
+    assert held >= (3 * 4 * 5 + 3 * 4 * 4 * 7) * itemsize   # at least the input copy and the input products
+    assert free_work_arrays() == 0
+    with rnnkit.no_grad():                          # and they come back when needed
+        again, _ = layer(x)
+    np.testing.assert_array_equal(again, expected)

@@ -9,7 +9,7 @@ without the per-step activations that only backward reads (for an LSTM, the cell
 A ``backward`` after a forward under ``no_grad`` raises ``ValueError`` before it touches any
 gradient. The mode belongs to the thread that set it. The recurrent layers take their large
 intermediates under ``no_grad`` from :func:`work_array`, which keeps them for the next call
-in the same thread.
+in the same thread; :func:`free_work_arrays` releases them.
 
 >>> import numpy as np, rnnkit
 >>> lstm = rnnkit.LSTM(3, 4, seed=0)
@@ -81,6 +81,12 @@ def work_array(key: tuple, shape: tuple, dtype) -> np.ndarray:
         array = np.empty(shape, dtype=dtype)
         arrays[key] = array
     return array
+
+
+def free_work_arrays() -> int:
+    """Drop this thread's work arrays (see :func:`work_array`); returns the bytes released."""
+    arrays = _local.__dict__.pop("work_arrays", {})
+    return sum(array.nbytes for array in arrays.values())
 
 
 def empty(work: tuple | None, name: str, shape: tuple, dtype) -> np.ndarray:
