@@ -132,7 +132,7 @@ def gemm_nt_by_columns(a, w, out, accumulate, a_t, product_t, zero):
 
     a (m, k) with few rows (the batch), w (n, k); scratch a_t (k, m) and product_t (n, m).
     OpenBLAS runs ``w @ a^T`` (many rows, few columns) close to the speed of one large product
-    but ``a @ w.T`` (few rows, many columns) 1.4x to 2.3x slower, measured over 100 steps at the
+    but ``a @ w.T`` (few rows, many columns) 1.3x to 2.3x slower, measured over 100 steps at the
     benchmark sizes; the two small transposes cost much less than that difference.
     """
     transpose_into(a, a_t)
