@@ -36,3 +36,17 @@ def step_mask(invalid: np.ndarray | None, steps: int) -> np.ndarray:
 
 def contiguous(array: np.ndarray) -> np.ndarray:
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+
+def combined_bias(weights, fold_recurrent: bool, rows: int, dtype) -> np.ndarray:
+    """The bias the compiled loops add in their activation passes, (rows,) C-contiguous.
+
+    b_ih + b_hh when the recurrent bias folds into it (RNN, LSTM), b_ih alone otherwise
+    (GRU); zeros for a layer without biases. The layer's input products skip the biases
+    when the compiled loops run, saving a pass over the (T, B, G*H) array.
+    """
+    if weights.bias_ih is None:
+        return np.zeros(rows, dtype=dtype)
+    if fold_recurrent:
+        return weights.bias_ih.data + weights.bias_hh.data
+    return contiguous(weights.bias_ih.data)

@@ -4,8 +4,8 @@ Same equations and order of operations as the NumPy loops in :mod:`rnnkit.layers
 reference). The input products ``xw`` become the gate cache [r z n] in place, and backward
 writes dL/d(gi) over that cache (a second backward of one forward rebuilds it); the recurrent
 product ``gh = h_{t-1} W_hh^T`` of a step (as ``(W_hh h_{t-1}^T)^T`` when B > 1, see
-:func:`rnnkit.compiled.products.gemm_nt_by_columns`) goes to a (B, 3H) scratch buffer and
-``b_hh`` is added inside the pointwise pass.
+:func:`rnnkit.compiled.products.gemm_nt_by_columns`) goes to a (B, 3H) scratch buffer, and
+``b_ih`` and ``b_hh`` are added inside the pointwise passes.
 
 Glossary: T steps, B batch, H hidden.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
+from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, combined_bias, contiguous, step_mask, time_order
 from rnnkit.compiled.products import gemm_nn, recurrent_product
 from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad, gru_gates, gru_interpolate,
                                     gru_reset_grad, gru_total_grad, gru_update_grad)
@@ -23,8 +23,8 @@ from rnnkit.grad_mode import empty
 
 
 @njit(**JIT_OPTIONS)
-def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, zero, one, h_t, product_t):
-    """gates (T, B, 3H): xw = gi on entry (time order), activations [r z n] on exit.
+def gru_forward_loop(gates, reverse, w_hh, b_ih, b_hh, states, recurrent_n, gh, mask, zero, one, h_t, product_t):
+    """gates (T, B, 3H): xw = gi without b_ih on entry (time order), activations [r z n] on exit.
 
     Fills states[1:] and recurrent_n (T, B, H) = gh_n (with b_hn), processing order;
     without a cache for backward (no_grad) recurrent_n may be one row, reused every step.
@@ -39,9 +39,9 @@ def gru_forward_loop(gates, reverse, w_hh, b_hh, states, recurrent_n, gh, mask, 
             z = gates[t, b]
             g = gh[b]
             h_prev = states[k, b]
-            gru_gates(z[:2 * hidden], g[:2 * hidden], b_hh[:2 * hidden])      # r, z
+            gru_gates(z[:2 * hidden], b_ih[:2 * hidden], g[:2 * hidden], b_hh[:2 * hidden])   # r, z
             add_into(g[2 * hidden:], b_hh[2 * hidden:], gh_n[b])              # gh_n with b_hn
-            gru_candidate(z[:hidden], gh_n[b], z[2 * hidden:])                # n
+            gru_candidate(z[:hidden], gh_n[b], z[2 * hidden:], b_ih[2 * hidden:])   # n
             gru_interpolate(h_prev, z[2 * hidden:], z[hidden:2 * hidden], states[k + 1, b])
             if mask.shape[0] > 0 and mask[k, b]:                      # past the length: keep the state
                 states[k + 1, b, :] = h_prev[:]
@@ -78,7 +78,7 @@ def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh, carry, ma
 
 
 def forward(layer, xw, weights, initial, invalid, work=None):
-    """``GRU._direction_forward`` through the compiled loop (same contract).
+    """``GRU._direction_forward`` through the compiled loop (same contract; xw without b_ih).
 
     work (a key prefix, under no_grad): no cache, gh_n is one row reused every step and the
     states come from :func:`rnnkit.grad_mode.work_array`.
@@ -93,7 +93,8 @@ def forward(layer, xw, weights, initial, invalid, work=None):
     recurrent_n = np.empty((steps if keep else 1, batch, hidden), dtype=dtype)   # gh_n per step
     gh = np.empty((batch, 3 * hidden), dtype=dtype)
     b_hh = np.zeros(3 * hidden, dtype=dtype) if weights.bias_hh is None else contiguous(weights.bias_hh.data)
-    gru_forward_loop(gates, reverse, contiguous(weights.weight_hh.data), b_hh, states, recurrent_n, gh,
+    b_ih = combined_bias(weights, False, 3 * hidden, dtype)
+    gru_forward_loop(gates, reverse, contiguous(weights.weight_hh.data), b_ih, b_hh, states, recurrent_n, gh,
                      step_mask(invalid, steps), dtype.type(0), dtype.type(1), np.empty((hidden, batch), dtype=dtype),
                      np.empty((3 * hidden, batch), dtype=dtype))
     return states, (states[-1],), CompiledExtra((gates, reverse, recurrent_n))

@@ -21,47 +21,74 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
+from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, combined_bias, contiguous, step_mask,
+                                     time_order)
 from rnnkit.compiled.products import gemm_nn, gemm_nt, recurrent_product
 from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_cell_update, lstm_forget_grad,
-                                    lstm_input_candidate_grad, lstm_output_gate_grad, multiply_into,
-                                    sigmoid_inplace, tanh_inplace, tanh_into)
+                                    lstm_input_candidate_grad, lstm_output_gate_grad, lstm_step_no_cache,
+                                    multiply_into, sigmoid_bias_inplace, tanh_bias_inplace, tanh_into)
 from rnnkit.grad_mode import empty
 
 
 @njit(**JIT_OPTIONS)
-def lstm_forward_loop(gates, reverse, w_hh, w_hr, states, cells, tanh_c, unprojected, mask, projected,
+def lstm_forward_loop(gates, reverse, w_hh, bias, w_hr, states, cells, tanh_c, unprojected, mask, projected,
                       zero, one, h_t, product_t):
-    """gates (T, B, 4H): xw on entry (time order), activations [i f g o] on exit.
+    """gates (T, B, 4H): xw without biases on entry (time order), activations [i f g o] on exit.
 
-    states (T+1, B, P), cells (T+1, B, H), tanh_c (T, B, H), unprojected (T, B, H) when
-    projected: processing order, index 0 of states and cells filled by the caller.
-    Without a cache for backward (no_grad), cells may be a ring of 2 rows and tanh_c and
-    unprojected of 1: step k uses row k modulo their length.
+    bias (4H) = b_ih + b_hh, added in the activation passes. states (T+1, B, P),
+    cells (T+1, B, H), tanh_c (T, B, H), unprojected (T, B, H) when projected: processing
+    order, index 0 of states and cells filled by the caller.
     """
     steps, batch, _ = gates.shape
     hidden = cells.shape[2]
     for k in range(steps):
         t = steps - 1 - k if reverse else k
-        c_prev, c_next = cells[k % cells.shape[0]], cells[(k + 1) % cells.shape[0]]
-        tanh_row = tanh_c[k % tanh_c.shape[0]]
         recurrent_product(states[k], w_hh, gates[t], True, h_t, product_t, zero, one)   # z_t = xw_t + h W_hh^T
         for b in range(batch):
             z = gates[t, b]
-            h = unprojected[k % unprojected.shape[0], b] if projected else states[k + 1, b]
-            sigmoid_inplace(z[:2 * hidden])                             # i and f
-            tanh_inplace(z[2 * hidden:3 * hidden])                        # g
-            sigmoid_inplace(z[3 * hidden:])                             # o
-            lstm_cell_update(z[:hidden], z[hidden:2 * hidden], z[2 * hidden:3 * hidden], c_prev[b], c_next[b])
-            tanh_into(c_next[b], tanh_row[b])
-            multiply_into(z[3 * hidden:], tanh_row[b], h)               # h = o * tanh(c)
+            h = unprojected[k, b] if projected else states[k + 1, b]
+            sigmoid_bias_inplace(z[:2 * hidden], bias[:2 * hidden])                     # i and f
+            tanh_bias_inplace(z[2 * hidden:3 * hidden], bias[2 * hidden:3 * hidden])      # g
+            sigmoid_bias_inplace(z[3 * hidden:], bias[3 * hidden:])                     # o
+            lstm_cell_update(z[:hidden], z[hidden:2 * hidden], z[2 * hidden:3 * hidden], cells[k, b], cells[k + 1, b])
+            tanh_into(cells[k + 1, b], tanh_c[k, b])
+            multiply_into(z[3 * hidden:], tanh_c[k, b], h)                  # h = o * tanh(c)
         if projected:
-            gemm_nt(unprojected[k % unprojected.shape[0]], w_hr, states[k + 1], zero)   # h_t = h~_t W_hr^T
+            gemm_nt(unprojected[k], w_hr, states[k + 1], zero)              # h_t = h~_t W_hr^T
         if mask.shape[0] > 0:
             for b in range(batch):
                 if mask[k, b]:                                          # past the length: keep the state
                     states[k + 1, b, :] = states[k, b, :]
-                    c_next[b, :] = c_prev[b, :]
+                    cells[k + 1, b, :] = cells[k, b, :]
+
+
+@njit(**JIT_OPTIONS)
+def lstm_inference_loop(gates, reverse, w_hh, bias, w_hr, states, cell, unprojected, mask, projected,
+                        zero, one, h_t, product_t):
+    """The forward loop without a cache for backward (no_grad): same values, bit for bit.
+
+    gates (T, B, 4H): xw without biases on entry, overwritten; cell (B, H): c_0 on entry,
+    c_n on exit, updated in place; unprojected (B, H) when projected. Each row's step is one
+    pass (:func:`rnnkit.compiled.vector.lstm_step_no_cache`); a row past its length is
+    skipped, which keeps its h and c.
+    """
+    steps, batch, _ = gates.shape
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        recurrent_product(states[k], w_hh, gates[t], True, h_t, product_t, zero, one)   # z_t = xw_t + h W_hh^T
+        for b in range(batch):
+            if mask.shape[0] > 0 and mask[k, b]:                        # past the length: keep the state
+                states[k + 1, b, :] = states[k, b, :]
+                if projected:
+                    unprojected[b, :] = zero                                # its row of the projection
+            else:
+                lstm_step_no_cache(gates[t, b], bias, cell[b], unprojected[b] if projected else states[k + 1, b])
+        if projected:
+            gemm_nt(unprojected, w_hr, states[k + 1], zero)               # h_t = h~_t W_hr^T
+            if mask.shape[0] > 0:
+                for b in range(batch):
+                    if mask[k, b]:
+                        states[k + 1, b, :] = states[k, b, :]
 
 
 @njit(**JIT_OPTIONS)
@@ -105,28 +132,35 @@ def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_h
 
 
 def forward(layer, xw, weights, initial, invalid, work=None):
-    """``LSTM._direction_forward`` through the compiled loop (same contract).
+    """``LSTM._direction_forward`` through the compiled loop (same contract; xw without biases).
 
-    work (a key prefix, under no_grad): no cache, so c and tanh(c) live in rings of 2 and 1 rows
-    instead of T+1 and T, and the states come from :func:`rnnkit.grad_mode.work_array`.
+    work (a key prefix, under no_grad): no cache, so the inference loop keeps one c (B, H)
+    instead of T+1, and the states come from :func:`rnnkit.grad_mode.work_array`.
     """
     gates, reverse = time_order(xw)                                  # consumed: becomes the gate cache
     steps, batch, _ = gates.shape
     dtype = layer.dtype
     hidden = layer.hidden_size
     projected = layer.proj_size > 0
-    keep = work is None
     states = empty(work, "states", (steps + 1, batch, layer.output_size), dtype)   # h: (T+1, B, P)
-    cells = np.empty((steps + 1 if keep else 2, batch, hidden), dtype=dtype)  # c: (T+1, B, H) or a ring
-    states[0], cells[0] = initial
-    tanh_c = np.empty((steps if keep else 1, batch, hidden), dtype=dtype)
-    unprojected = np.empty(((steps if keep else 1) if projected else 0, batch, hidden), dtype=dtype)
+    states[0] = initial[0]
+    w_hh = contiguous(weights.weight_hh.data)
     w_hr = contiguous(weights.weight_hr.data) if projected else np.empty((0, 0), dtype=dtype)
-    lstm_forward_loop(gates, reverse, contiguous(weights.weight_hh.data), w_hr, states, cells, tanh_c,
-                      unprojected, step_mask(invalid, steps), projected, dtype.type(0), dtype.type(1),
-                      np.empty((layer.output_size, batch), dtype=dtype), np.empty((4 * hidden, batch), dtype=dtype))
+    bias = combined_bias(weights, True, 4 * hidden, dtype)
+    scratch = (step_mask(invalid, steps), projected, dtype.type(0), dtype.type(1),
+               np.empty((layer.output_size, batch), dtype=dtype), np.empty((4 * hidden, batch), dtype=dtype))
+    if work is not None:
+        cell = np.array(initial[1], dtype=dtype, order="C")                   # c: (B, H), in place
+        unprojected = np.empty((batch if projected else 0, hidden), dtype=dtype)
+        lstm_inference_loop(gates, reverse, w_hh, bias, w_hr, states, cell, unprojected, *scratch)
+        return states, (states[-1], cell), CompiledExtra(())
+    cells = np.empty((steps + 1, batch, hidden), dtype=dtype)                 # c: (T+1, B, H)
+    cells[0] = initial[1]
+    tanh_c = np.empty((steps, batch, hidden), dtype=dtype)
+    unprojected = np.empty((steps if projected else 0, batch, hidden), dtype=dtype)
+    lstm_forward_loop(gates, reverse, w_hh, bias, w_hr, states, cells, tanh_c, unprojected, *scratch)
     extra = CompiledExtra((cells, gates, reverse, tanh_c, unprojected if projected else None))
-    return states, (states[-1], cells[steps % cells.shape[0]]), extra
+    return states, (states[-1], cells[-1]), extra
 
 
 def backward(layer, cache, weights, d_states, d_final_extra, invalid):

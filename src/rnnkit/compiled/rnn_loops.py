@@ -3,7 +3,8 @@
 Same equations and order of operations as the NumPy loops in :mod:`rnnkit.layers.rnn` (the
 reference). The step's product is added into the input products in place
 (``a_t = xw_t + h_{t-1} W_hh^T``, computed as ``(W_hh h_{t-1}^T)^T`` when B > 1, see
-:func:`rnnkit.compiled.products.gemm_nt_by_columns`) and the activation writes h_t from there.
+:func:`rnnkit.compiled.products.gemm_nt_by_columns`) and the activation pass adds the bias and
+writes h_t from there.
 
 Glossary: T steps, B batch, H hidden.
 """
@@ -13,24 +14,27 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, contiguous, step_mask, time_order
+from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, combined_bias, contiguous, step_mask, time_order
 from rnnkit.compiled.products import gemm_nn, recurrent_product
-from rnnkit.compiled.vector import relu_into, tanh_into
+from rnnkit.compiled.vector import relu_bias_into, tanh_bias_into
 from rnnkit.grad_mode import empty
 
 
 @njit(**JIT_OPTIONS)
-def rnn_forward_loop(pre, reverse, w_hh, states, mask, relu, zero, one, h_t, product_t):
-    """pre (T, B, H): xw on entry (time order), pre-activations on exit; fills states[1:]."""
+def rnn_forward_loop(pre, reverse, w_hh, bias, states, mask, relu, zero, one, h_t, product_t):
+    """pre (T, B, H): xw without biases on entry (time order), overwritten; fills states[1:].
+
+    bias (H) = b_ih + b_hh: h_t = f(xw_t + h_{t-1} W_hh^T + bias).
+    """
     steps, batch, hidden = pre.shape
     for k in range(steps):
         t = steps - 1 - k if reverse else k
         recurrent_product(states[k], w_hh, pre[t], True, h_t, product_t, zero, one)    # a_t = xw_t + h W_hh^T
         for b in range(batch):
             if relu:
-                relu_into(pre[t, b], states[k + 1, b], zero)
+                relu_bias_into(pre[t, b], bias, states[k + 1, b], zero)
             else:
-                tanh_into(pre[t, b], states[k + 1, b])
+                tanh_bias_into(pre[t, b], bias, states[k + 1, b])
             if mask.shape[0] > 0 and mask[k, b]:                       # past the length: keep the state
                 states[k + 1, b, :] = states[k, b, :]
 
@@ -66,13 +70,15 @@ def rnn_backward_loop(d_states, states, w_hh, d_pre, carry, mask, relu, zero, on
 
 
 def forward(layer, xw, weights, initial, invalid, work=None):
-    """``RNN._direction_forward`` through the compiled loop (same contract; work: see LSTM's)."""
+    """``RNN._direction_forward`` through the compiled loop (same contract, xw without biases;
+    work: see LSTM's)."""
     pre, reverse = time_order(xw)                                   # consumed in place
     steps, batch, hidden = pre.shape
     dtype = layer.dtype
     states = empty(work, "states", (steps + 1, batch, hidden), dtype)   # (T+1, B, H)
     states[0] = initial[0]
-    rnn_forward_loop(pre, reverse, contiguous(weights.weight_hh.data), states, step_mask(invalid, steps),
+    rnn_forward_loop(pre, reverse, contiguous(weights.weight_hh.data), combined_bias(weights, True, hidden, dtype),
+                     states, step_mask(invalid, steps),
                      layer.nonlinearity == "relu", dtype.type(0), dtype.type(1),
                      np.empty((hidden, batch), dtype=dtype), np.empty((hidden, batch), dtype=dtype))
     return states, (states[-1],), CompiledExtra(())

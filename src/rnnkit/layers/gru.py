@@ -66,8 +66,8 @@ class GRU(RecurrentLayer):
         dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
         return dx, dh0
 
-    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, work=None):
-        if compiled.enabled():                               # same loop, compiled (rnnkit.compiled)
+    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, work, compiled_loop):
+        if compiled_loop:                                    # same loop, compiled (rnnkit.compiled)
             from rnnkit.compiled import gru_loops
             return gru_loops.forward(self, xw, weights, initial, invalid, work)
         steps, batch, _ = xw.shape

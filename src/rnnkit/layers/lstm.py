@@ -83,8 +83,8 @@ class LSTM(RecurrentLayer):
         cells = direction_cache.extra[0]                     # (T+1, B, H) in both loops' caches
         return direction_cache.states[0], cells[0]
 
-    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, work=None):
-        if compiled.enabled():                               # same loop, compiled (rnnkit.compiled)
+    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, work, compiled_loop):
+        if compiled_loop:                                    # same loop, compiled (rnnkit.compiled)
             from rnnkit.compiled import lstm_loops
             return lstm_loops.forward(self, xw, weights, initial, invalid, work)
         steps, batch, _ = xw.shape
