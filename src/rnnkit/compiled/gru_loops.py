@@ -18,7 +18,7 @@ from numba import njit
 from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, combined_bias, contiguous, step_mask, time_order
 from rnnkit.compiled.products import gemm_nn, recurrent_product
 from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad, gru_gates, gru_interpolate,
-                                    gru_reset_grad, gru_total_grad, gru_update_grad)
+                                    gru_reset_grad, gru_step_no_cache, gru_total_grad, gru_update_grad)
 from rnnkit.grad_mode import empty
 
 
@@ -26,14 +26,13 @@ from rnnkit.grad_mode import empty
 def gru_forward_loop(gates, reverse, w_hh, b_ih, b_hh, states, recurrent_n, gh, mask, zero, one, h_t, product_t):
     """gates (T, B, 3H): xw = gi without b_ih on entry (time order), activations [r z n] on exit.
 
-    Fills states[1:] and recurrent_n (T, B, H) = gh_n (with b_hn), processing order;
-    without a cache for backward (no_grad) recurrent_n may be one row, reused every step.
+    Fills states[1:] and recurrent_n (T, B, H) = gh_n (with b_hn), processing order.
     """
     steps, batch, _ = gates.shape
     hidden = states.shape[2]
     for k in range(steps):
         t = steps - 1 - k if reverse else k
-        gh_n = recurrent_n[k % recurrent_n.shape[0]]
+        gh_n = recurrent_n[k]
         recurrent_product(states[k], w_hh, gh, False, h_t, product_t, zero, one)       # gh = h W_hh^T
         for b in range(batch):
             z = gates[t, b]
@@ -45,6 +44,24 @@ def gru_forward_loop(gates, reverse, w_hh, b_ih, b_hh, states, recurrent_n, gh, 
             gru_interpolate(h_prev, z[2 * hidden:], z[hidden:2 * hidden], states[k + 1, b])
             if mask.shape[0] > 0 and mask[k, b]:                      # past the length: keep the state
                 states[k + 1, b, :] = h_prev[:]
+
+
+@njit(**JIT_OPTIONS)
+def gru_inference_loop(gates, reverse, w_hh, b_ih, b_hh, states, gh, mask, zero, one, h_t, product_t):
+    """The forward loop without a cache for backward (no_grad): same states, bit for bit.
+
+    gates (T, B, 3H): gi without b_ih, read only; each row's step is one pass
+    (:func:`rnnkit.compiled.vector.gru_step_no_cache`).
+    """
+    steps, batch, _ = gates.shape
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        recurrent_product(states[k], w_hh, gh, False, h_t, product_t, zero, one)       # gh = h W_hh^T
+        for b in range(batch):
+            if mask.shape[0] > 0 and mask[k, b]:                      # past the length: keep the state
+                states[k + 1, b, :] = states[k, b, :]
+            else:
+                gru_step_no_cache(gates[t, b], b_ih, gh[b], b_hh, states[k, b], states[k + 1, b])
 
 
 @njit(**JIT_OPTIONS)
@@ -80,23 +97,26 @@ def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh, carry, ma
 def forward(layer, xw, weights, initial, invalid, work=None):
     """``GRU._direction_forward`` through the compiled loop (same contract; xw without b_ih).
 
-    work (a key prefix, under no_grad): no cache, gh_n is one row reused every step and the
-    states come from :func:`rnnkit.grad_mode.work_array`.
+    work (a key prefix, under no_grad): no cache, so the inference loop runs and the states
+    come from :func:`rnnkit.grad_mode.work_array`.
     """
-    keep = work is None
     gates, reverse = time_order(xw)                                  # consumed: becomes the gate cache
     steps, batch, _ = gates.shape
     dtype = layer.dtype
     hidden = layer.hidden_size
     states = empty(work, "states", (steps + 1, batch, hidden), dtype)   # (T+1, B, H)
     states[0] = initial[0]
-    recurrent_n = np.empty((steps if keep else 1, batch, hidden), dtype=dtype)   # gh_n per step
     gh = np.empty((batch, 3 * hidden), dtype=dtype)
-    b_hh = np.zeros(3 * hidden, dtype=dtype) if weights.bias_hh is None else contiguous(weights.bias_hh.data)
+    w_hh = contiguous(weights.weight_hh.data)
     b_ih = combined_bias(weights, False, 3 * hidden, dtype)
-    gru_forward_loop(gates, reverse, contiguous(weights.weight_hh.data), b_ih, b_hh, states, recurrent_n, gh,
-                     step_mask(invalid, steps), dtype.type(0), dtype.type(1), np.empty((hidden, batch), dtype=dtype),
-                     np.empty((3 * hidden, batch), dtype=dtype))
+    b_hh = np.zeros(3 * hidden, dtype=dtype) if weights.bias_hh is None else contiguous(weights.bias_hh.data)
+    scratch = (step_mask(invalid, steps), dtype.type(0), dtype.type(1), np.empty((hidden, batch), dtype=dtype),
+               np.empty((3 * hidden, batch), dtype=dtype))
+    if work is not None:
+        gru_inference_loop(gates, reverse, w_hh, b_ih, b_hh, states, gh, *scratch)
+        return states, (states[-1],), CompiledExtra(())
+    recurrent_n = np.empty((steps, batch, hidden), dtype=dtype)       # gh_n per step
+    gru_forward_loop(gates, reverse, w_hh, b_ih, b_hh, states, recurrent_n, gh, *scratch)
     return states, (states[-1],), CompiledExtra((gates, reverse, recurrent_n))
 
 

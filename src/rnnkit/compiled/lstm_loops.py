@@ -1,7 +1,7 @@
 """The LSTM's forward and backward time loops of one direction, compiled with Numba.
 
-Same equations, same cache contents and same order of floating-point operations as the NumPy
-loops in :mod:`rnnkit.layers.lstm` (the reference), with three differences in how:
+Same equations and same cache contents as the NumPy loops in :mod:`rnnkit.layers.lstm` (the
+reference), with these differences in how:
 
 * one matrix product per step, through NumPy's OpenBLAS, added straight into the gate buffer
   (``z_t += h_{t-1} W_hh^T``), computed as ``(W_hh h_{t-1}^T)^T``, the orientation OpenBLAS
@@ -10,8 +10,12 @@ loops in :mod:`rnnkit.layers.lstm` (the reference), with three differences in ho
   and backward writes dL/dz over that cache: no other (T, B, 4H) array in either direction
   (a second backward of one forward rebuilds the cache, see
   :meth:`rnnkit.layers.recurrent.RecurrentLayer._rebuild_direction_cache`);
-* the pointwise math of a step is a few SIMD passes per row (:mod:`rnnkit.compiled.vector`)
-  instead of about ten NumPy calls over the whole batch.
+* the biases b_ih + b_hh are added in the activation pass, not to ``xw`` beforehand (one pass
+  over a (T, B, 4H) array less; the sums associate differently from the reference's, within
+  float rounding);
+* the pointwise math of a step is two SIMD passes per row (:mod:`rnnkit.compiled.vector`)
+  instead of about ten NumPy calls over the whole batch, one pass under no_grad
+  (:func:`lstm_inference_loop`).
 
 Glossary: T steps, B batch, H hidden, P width of h (P = H without projection).
 """
@@ -24,9 +28,9 @@ from numba import njit
 from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, combined_bias, contiguous, step_mask,
                                      time_order)
 from rnnkit.compiled.products import gemm_nn, gemm_nt, recurrent_product
-from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_cell_update, lstm_forget_grad,
-                                    lstm_input_candidate_grad, lstm_output_gate_grad, lstm_step_no_cache,
-                                    multiply_into, sigmoid_bias_inplace, tanh_bias_inplace, tanh_into)
+from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_forget_grad, lstm_gates_and_cell,
+                                    lstm_input_candidate_grad, lstm_output, lstm_output_gate_grad,
+                                    lstm_step_no_cache)
 from rnnkit.grad_mode import empty
 
 
@@ -47,12 +51,8 @@ def lstm_forward_loop(gates, reverse, w_hh, bias, w_hr, states, cells, tanh_c, u
         for b in range(batch):
             z = gates[t, b]
             h = unprojected[k, b] if projected else states[k + 1, b]
-            sigmoid_bias_inplace(z[:2 * hidden], bias[:2 * hidden])                     # i and f
-            tanh_bias_inplace(z[2 * hidden:3 * hidden], bias[2 * hidden:3 * hidden])      # g
-            sigmoid_bias_inplace(z[3 * hidden:], bias[3 * hidden:])                     # o
-            lstm_cell_update(z[:hidden], z[hidden:2 * hidden], z[2 * hidden:3 * hidden], cells[k, b], cells[k + 1, b])
-            tanh_into(cells[k + 1, b], tanh_c[k, b])
-            multiply_into(z[3 * hidden:], tanh_c[k, b], h)                  # h = o * tanh(c)
+            lstm_gates_and_cell(z, bias, cells[k, b], cells[k + 1, b])      # [i f g o], c
+            lstm_output(z[3 * hidden:], cells[k + 1, b], tanh_c[k, b], h)   # tanh(c), h = o tanh(c)
         if projected:
             gemm_nt(unprojected[k], w_hr, states[k + 1], zero)              # h_t = h~_t W_hr^T
         if mask.shape[0] > 0:
