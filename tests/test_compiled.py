@@ -75,6 +75,16 @@ def test_blocked_transposes_and_the_product_by_columns(shape):
         target = base.copy()
         add_transposed(out, target)                        # target += out^T = a
         np.testing.assert_array_equal(target, base + a)
+        # Views whose rows are longer than their width (row stride > columns): tiles follow the strides.
+        wide = rng.standard_normal((rows, columns + 5)).astype(dtype)
+        wide_out = np.full((columns, rows + 3), np.nan, dtype=dtype)
+        transpose_into(wide[:, 2:2 + columns], wide_out[:, 1:1 + rows])
+        np.testing.assert_array_equal(wide_out[:, 1:1 + rows], wide[:, 2:2 + columns].T)
+        assert np.isnan(wide_out[:, 0]).all() and np.isnan(wide_out[:, 1 + rows:]).all()   # nothing else written
+        wide_target = np.zeros((rows, columns + 4), dtype=dtype)
+        add_transposed(wide_out[:, 1:1 + rows], wide_target[:, 3:3 + columns])
+        np.testing.assert_array_equal(wide_target[:, 3:3 + columns], wide[:, 2:2 + columns])
+        assert not wide_target[:, :3].any() and not wide_target[:, 3 + columns:].any()
 
         w = rng.standard_normal((3 * columns + 1, columns)).astype(dtype)     # (n, k); a is (m, k)
         a_t, product_t = np.empty((columns, rows), dtype=dtype), np.empty((3 * columns + 1, rows), dtype=dtype)

@@ -8,7 +8,7 @@ product (gemv), which is several times cheaper than a one-row gemm::
 
 The forward loops' recurrent product ``h_{t-1} W_hh^T`` has few rows (the batch) and many
 columns (the gates); :func:`gemm_nt_by_columns` computes it as ``(W_hh h_{t-1}^T)^T``, the
-orientation OpenBLAS runs fastest, with two small blocked transposes.
+orientation OpenBLAS runs fastest, with two small transposes by tiles in SIMD registers.
 
 Import this module only after :func:`rnnkit.compiled.blas.load` returned True: it names the
 symbols that ``load`` registered.
@@ -22,6 +22,7 @@ from numba.extending import overload
 
 from rnnkit.compiled.blas import NO_TRANS, ROW_MAJOR, TRANS
 from rnnkit.compiled.common import JIT_OPTIONS
+from rnnkit.compiled.tiles import TILE, add_transposed_tile, transpose_tile
 
 i32, i64, ptr = types.int32, types.int64, types.intp        # pointers passed as integers
 gemm_f32 = types.ExternalFunction("rnnkit_cblas_sgemm", types.void(
@@ -87,19 +88,15 @@ def _gemm_nn(a, w, out, beta):
     return implementation
 
 
-TILE = 8         # transposes move 8 x 8 blocks: both the reads and the writes stay in cache lines
-
-
 @njit(**JIT_OPTIONS)
 def transpose_into(a, out):
-    """out (n, m) = a (m, n)^T."""
+    """out (n, m) = a (m, n)^T, by 8 x 8 tiles (:mod:`rnnkit.compiled.tiles`): both the reads and
+    the writes stay in cache lines."""
     rows, columns = a.shape
     full_rows, full_columns = rows - rows % TILE, columns - columns % TILE
     for i0 in range(0, full_rows, TILE):
         for j0 in range(0, full_columns, TILE):
-            for j in range(TILE):
-                for i in range(TILE):
-                    out[j0 + j, i0 + i] = a[i0 + i, j0 + j]
+            transpose_tile(a, i0, j0, out)
     for i in range(full_rows, rows):
         for j in range(columns):
             out[j, i] = a[i, j]
@@ -110,14 +107,12 @@ def transpose_into(a, out):
 
 @njit(**JIT_OPTIONS)
 def add_transposed(product_t, out):
-    """out (m, n) += product_t (n, m)^T."""
+    """out (m, n) += product_t (n, m)^T, by 8 x 8 tiles."""
     rows, columns = out.shape
     full_rows, full_columns = rows - rows % TILE, columns - columns % TILE
     for i0 in range(0, full_rows, TILE):
         for j0 in range(0, full_columns, TILE):
-            for i in range(TILE):
-                for j in range(TILE):
-                    out[i0 + i, j0 + j] += product_t[j0 + j, i0 + i]
+            add_transposed_tile(product_t, j0, i0, out)
     for i in range(full_rows, rows):
         for j in range(columns):
             out[i, j] += product_t[j, i]
