@@ -3,6 +3,10 @@
 ``enabled()`` says whether :class:`~rnnkit.RNN`, :class:`~rnnkit.LSTM` and
 :class:`~rnnkit.GRU` run them; ``set_enabled(False)`` or ``RNNKIT_COMPILE=0`` turns them off,
 and without Numba they are off with no error. See :mod:`rnnkit.compiled.switch`.
+
+Numba's on-disk cache (``cache=True``) is invalidated only when the file of the cached
+function itself changes: after editing a helper module here (``vector``, ``tiles``,
+``activations``...) in a source checkout, delete this folder's ``__pycache__``.
 """
 
 from rnnkit.compiled.common import CompiledExtra
