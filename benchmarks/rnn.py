@@ -97,8 +97,10 @@ def main(argv: list[str] | None = None) -> None:
 
     sizes = args.sizes or (["S", "M"] if args.quick else list(SIZES))
     rounds = args.rounds or (1 if args.quick else 2)
+    # Full runs: at least 4 timed calls per workload and round, so that one slow call (this
+    # kind of machine has bursts of +-30%) cannot move a median built from few samples.
     options = ({"min_reps": 2, "max_reps": 10, "min_time": 0.3} if args.quick
-               else {"min_reps": 2, "max_reps": 10, "min_time": 0.5})
+               else {"min_reps": 4, "max_reps": 10, "min_time": 0.8})
     started = time.time()
     results: dict = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_name(),
                      "simd": cpu_flags(), "cores": os.cpu_count(), "python": platform.python_version(),

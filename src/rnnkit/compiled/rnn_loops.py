@@ -1,7 +1,8 @@
 """The Elman RNN's forward and backward time loops of one direction, compiled with Numba.
 
-Same equations and order of operations as the NumPy loops in :mod:`rnnkit.layers.rnn` (the
-reference). The step's product is added into the input products in place
+Same equations as the NumPy loops in :mod:`rnnkit.layers.rnn` (the reference), with the
+biases added in the activation pass rather than to ``xw`` first (the sums associate differently,
+within float rounding). The step's product is added into the input products in place
 (``a_t = xw_t + h_{t-1} W_hh^T``, computed as ``(W_hh h_{t-1}^T)^T`` when B > 1, see
 :func:`rnnkit.compiled.products.gemm_nt_by_columns`) and the activation pass adds the bias and
 writes h_t from there.
