@@ -103,7 +103,9 @@ def lstm_step_no_cache(z, bias, c, h):
     Only four arrays, so LLVM's runtime aliasing checks stay few enough to vectorise it:
     0.68 against 0.85 ms for the six passes it replaces (B = 32, H = 128, 100 steps); the
     values are the same, bit for bit. (Writing the activations back as well, for backward,
-    makes one pass too many arrays: 1.7 ms.)
+    makes one pass too many arrays: 1.7 ms.) The four gate lines repeat those of
+    :func:`lstm_gates_and_cell` on purpose: a shared helper returning the tuple is not inlined
+    and the loop stays scalar (measured 15x slower).
     """
     hidden = c.shape[0]
     for j in range(hidden):
