@@ -60,7 +60,7 @@ def test_compiled_matches_numpy_batch_and_width_past_the_transpose_tiles(kind):
         assert max(errors.values()) <= TOLERANCES[dtype], (dtype, errors)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (8, 8), (16, 24), (11, 19), (64, 7), (9, 130)])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (8, 8), (16, 24), (11, 19), (64, 7), (9, 130), (24, 16), (45, 33)])
 def test_blocked_transposes_and_the_product_by_columns(shape):
     from rnnkit.compiled.products import add_transposed, gemm_nt_by_columns, transpose_into
 

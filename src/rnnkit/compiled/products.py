@@ -90,13 +90,35 @@ def _gemm_nn(a, w, out, beta):
 
 @njit(**JIT_OPTIONS)
 def transpose_into(a, out):
-    """out (n, m) = a (m, n)^T, by 8 x 8 tiles (:mod:`rnnkit.compiled.tiles`): both the reads and
-    the writes stay in cache lines."""
+    """out (n, m) = a (m, n)^T, by 8 x 8 tiles (:mod:`rnnkit.compiled.tiles`).
+
+    The inner loop walks along the rows of whichever array has the longer rows, so that its
+    cache lines are filled one after the other; walking across them instead touches one line
+    per row, rows a multiple of 2 KiB apart share a handful of cache sets, and the lines are
+    evicted before they are complete (measured 3x slower at 64 x 1536 -> 1536 x 64 and at
+    128 x 1024 -> 1024 x 128). Tiles go in pairs across the other array's rows, so that
+    each of its rows receives 16 values (a whole 64-byte line in float32) at once.
+    """
     rows, columns = a.shape
     full_rows, full_columns = rows - rows % TILE, columns - columns % TILE
-    for i0 in range(0, full_rows, TILE):
-        for j0 in range(0, full_columns, TILE):
-            transpose_tile(a, i0, j0, out)
+    if a.strides[0] >= out.strides[0]:                     # along the rows of a
+        paired = full_rows - full_rows % (2 * TILE)
+        for i0 in range(0, paired, 2 * TILE):
+            for j0 in range(0, full_columns, TILE):
+                transpose_tile(a, i0, j0, out)
+                transpose_tile(a, i0 + TILE, j0, out)
+        for i0 in range(paired, full_rows, TILE):
+            for j0 in range(0, full_columns, TILE):
+                transpose_tile(a, i0, j0, out)
+    else:                                                   # along the rows of out
+        paired = full_columns - full_columns % (2 * TILE)
+        for j0 in range(0, paired, 2 * TILE):
+            for i0 in range(0, full_rows, TILE):
+                transpose_tile(a, i0, j0, out)
+                transpose_tile(a, i0, j0 + TILE, out)
+        for j0 in range(paired, full_columns, TILE):
+            for i0 in range(0, full_rows, TILE):
+                transpose_tile(a, i0, j0, out)
     for i in range(full_rows, rows):
         for j in range(columns):
             out[j, i] = a[i, j]
