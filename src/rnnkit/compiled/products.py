@@ -95,9 +95,9 @@ def transpose_into(a, out):
     The inner loop walks along the rows of whichever array has the longer rows, so that its
     cache lines are filled one after the other; walking across them instead touches one line
     per row, rows a multiple of 2 KiB apart share a handful of cache sets, and the lines are
-    evicted before they are complete (measured 3x slower at 64 x 1536 -> 1536 x 64 and at
-    128 x 1024 -> 1024 x 128). Tiles go in pairs across the other array's rows, so that
-    each of its rows receives 16 values (a whole 64-byte line in float32) at once.
+    evicted before they are complete (measured 6.6x slower for 1536 x 64 -> 64 x 1536). Tiles
+    go in pairs across the other array's rows, so that each of its rows receives 16 values (a
+    whole 64-byte line in float32) at once (single tiles: 2.3x slower at 128 x 1024).
     """
     rows, columns = a.shape
     full_rows, full_columns = rows - rows % TILE, columns - columns % TILE
