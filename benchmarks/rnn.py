@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python -m benchmarks.rnn            # full suite (about 10-15 minutes on 2 cores)
-    python -m benchmarks.rnn --quick    # sizes S and M, one round, memory at M only (about 1-2 minutes)
+    python -m benchmarks.rnn            # full suite (about 8 minutes on 2 cores; 11 with --rounds 3)
+    python -m benchmarks.rnn --quick    # sizes S and M, one round, memory at M only (under a minute)
 
 Method (see BENCHMARKS.md for the results):
 
