@@ -115,7 +115,7 @@ def forward(layer, xw, weights, initial, invalid, work=None):
     if work is not None:
         gru_inference_loop(gates, reverse, w_hh, b_ih, b_hh, states, gh, *scratch)
         return states, (states[-1],), CompiledExtra(())
-    recurrent_n = np.empty((steps, batch, hidden), dtype=dtype)       # gh_n per step
+    recurrent_n = empty(None, "recurrent_n", (steps, batch, hidden), dtype)   # gh_n per step
     gru_forward_loop(gates, reverse, w_hh, b_ih, b_hh, states, recurrent_n, gh, *scratch)
     return states, (states[-1],), CompiledExtra((gates, reverse, recurrent_n))
 
@@ -130,7 +130,7 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     # (RecurrentLayer._rebuild_direction_cache).
     d_gi = gates[::-1] if reverse else gates
     cache.consumed = True
-    d_gh = np.empty((steps, batch, 3 * hidden), dtype=dtype)       # dL/d(gh)
+    d_gh = empty(None, "d_gh", (steps, batch, 3 * hidden), dtype)   # dL/d(gh)
     carry = np.empty((batch, hidden), dtype=dtype)
     gru_backward_loop(d_states, cache.states, d_gi, recurrent_n, contiguous(weights.weight_hh.data),
                       d_gh, carry, step_mask(invalid, steps), dtype.type(0), dtype.type(1))

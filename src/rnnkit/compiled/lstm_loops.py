@@ -154,10 +154,10 @@ def forward(layer, xw, weights, initial, invalid, work=None):
         unprojected = np.empty((batch if projected else 0, hidden), dtype=dtype)
         lstm_inference_loop(gates, reverse, w_hh, bias, w_hr, states, cell, unprojected, *scratch)
         return states, (states[-1], cell), CompiledExtra(())
-    cells = np.empty((steps + 1, batch, hidden), dtype=dtype)                 # c: (T+1, B, H)
+    cells = empty(None, "cells", (steps + 1, batch, hidden), dtype)             # c: (T+1, B, H)
     cells[0] = initial[1]
-    tanh_c = np.empty((steps, batch, hidden), dtype=dtype)
-    unprojected = np.empty((steps if projected else 0, batch, hidden), dtype=dtype)
+    tanh_c = empty(None, "tanh_c", (steps, batch, hidden), dtype)
+    unprojected = empty(None, "unprojected", (steps if projected else 0, batch, hidden), dtype)
     lstm_forward_loop(gates, reverse, w_hh, bias, w_hr, states, cells, tanh_c, unprojected, *scratch)
     extra = CompiledExtra((cells, gates, reverse, tanh_c, unprojected if projected else None))
     return states, (states[-1], cells[-1]), extra

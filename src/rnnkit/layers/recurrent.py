@@ -166,6 +166,7 @@ class RecurrentLayer(Module):
         initial = self._check_states(initial_states, batch, state_names)
         lengths = self._check_lengths(lengths, batch, steps)
         invalid = None if lengths is None else (np.arange(steps)[:, None] >= lengths[None, :])[:, :, None]  # (T, B, 1)
+        self._cache = None                           # the last forward's arrays may be recycled now
 
         keep = is_grad_enabled()                     # False under rnnkit.no_grad(): no cache for backward
         compiled_loop = compiled.enabled()           # the compiled loops add the biases themselves
@@ -262,8 +263,10 @@ class RecurrentLayer(Module):
                 d_states = d_output[:, :, columns]
                 if valid is not None:
                     d_states = d_states * valid              # outputs past a length are constants
-                # A fresh (T, B, P) array in processing order: the loop adds to it in place.
-                d_states = np.array(d_states[::-1] if reverse else d_states, order="C", copy=True)
+                # A (T, B, P) array of our own in processing order: the loop adds to it in place.
+                from_outputs = d_states[::-1] if reverse else d_states
+                d_states = grad_mode.empty(None, "d_states", from_outputs.shape, self.dtype)
+                np.copyto(d_states, from_outputs)
                 d_states[-1] += d_finals[0][index]
                 step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
                 d_gi, d_gh, d_init = self._direction_backward(
@@ -342,8 +345,11 @@ class RecurrentLayer(Module):
                                  d_gi: np.ndarray, d_gh: np.ndarray, reverse: bool) -> None:
         """One product each: dW_ih += d_gi^T x, dW_hh += d_gh^T h_prev (all steps and rows)."""
         x_in = layer_input[::-1] if reverse else layer_input          # processing order, like d_gi
-        weights.weight_ih.grad += np.tensordot(d_gi, x_in, axes=([0, 1], [0, 1]))
-        weights.weight_hh.grad += np.tensordot(d_gh, states[:-1], axes=([0, 1], [0, 1]))
+        for grad, d_gates, inputs in ((weights.weight_ih.grad, d_gi, x_in), (weights.weight_hh.grad, d_gh, states[:-1])):
+            product = grad_mode.empty(None, "d_weight", grad.shape, self.dtype)           # (G*H, width)
+            np.matmul(d_gates.reshape(-1, d_gates.shape[2]).T, np.ascontiguousarray(inputs).reshape(-1, inputs.shape[2]),
+                      out=product)
+            grad += product
         if weights.bias_ih is not None:
             d_bias_ih = d_gi.sum(axis=(0, 1))
             weights.bias_ih.grad += d_bias_ih
