@@ -147,3 +147,16 @@ def test_all_finite(values, expected):
 
     with np.errstate(all="raise"):                              # no floating-point warning escapes
         assert all_finite(values) is expected
+
+
+def test_forget_takes_memory_out_of_the_pool(recycle_everything):
+    kept = grad_mode.recycled_array((50, 20), np.float64)
+    dying = grad_mode.recycled_array((50, 20), np.float64)
+    assert len(grad_mode._local.recycled["buffers"]) == 2
+    grad_mode.forget(dying[3:].T)                              # any view finds its memory's owner
+    assert len(grad_mode._local.recycled["buffers"]) == 1
+    grad_mode.forget(np.ones(3))                               # memory the pool never had: nothing happens
+    assert len(grad_mode._local.recycled["buffers"]) == 1
+    kept[:] = 1.0
+    dying[:] = 2.0                                             # still a valid array of its own
+    assert np.all(kept == 1.0)

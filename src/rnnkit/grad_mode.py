@@ -152,6 +152,20 @@ def _trim(pool: dict) -> None:
             index += 1
 
 
+def forget(array: np.ndarray) -> None:
+    """Take the memory behind ``array`` out of this thread's pool: it is then freed with its
+    last reference, as a plain array's is. For a recycled intermediate that dies early in the
+    step (kept, it would stay resident while the step allocates the rest: a higher peak)."""
+    owner = array
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    buffers = _local.__dict__.get("recycled", {"buffers": []})["buffers"]
+    for index in range(len(buffers)):
+        if buffers[index] is owner:
+            del buffers[index]
+            return
+
+
 def free_work_arrays() -> int:
     """Drop this thread's work arrays (see :func:`work_array`) and recycled memory (see
     :func:`recycled_array`); returns the bytes released (recycled memory still in use stays

@@ -93,7 +93,7 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
         # dL/da_t overwrites dL/dh_t in place: nothing reads dL/dh_t after its own step.
         d_pre = d_states
     else:                               # d_states must keep dL/dh_t (held states, recorded grads)
-        d_pre = empty(None, "d_pre", (steps, batch, hidden), dtype)  # dL/da_t, processing order
+        d_pre = np.empty((steps, batch, hidden), dtype=dtype)      # dL/da_t, processing order
     carry = np.empty((batch, hidden), dtype=dtype)
     rnn_backward_loop(d_states, cache.states, contiguous(weights.weight_hh.data), d_pre, carry,
                       step_mask(invalid, steps), layer.nonlinearity == "relu", dtype.type(0), dtype.type(1))

@@ -50,6 +50,7 @@ class GRU(RecurrentLayer):
     """
 
     num_gates = 3
+    compiled_cache_keeps_input_products = True
     fold_recurrent_bias = False      # b_hn sits inside r * (...): it cannot join b_ih
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,

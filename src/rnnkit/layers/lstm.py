@@ -60,6 +60,7 @@ class LSTM(RecurrentLayer):
 
     num_gates = 4
     num_states = 2
+    compiled_cache_keeps_input_products = True
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,

@@ -76,6 +76,7 @@ class RecurrentLayer(Module):
     num_gates = 1
     num_states = 1
     fold_recurrent_bias = True
+    compiled_cache_keeps_input_products = False   # the compiled LSTM and GRU write their gate cache over xw
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
@@ -186,11 +187,15 @@ class RecurrentLayer(Module):
                 dropout_masks.append(None)
             if keep:
                 inputs.append(layer_input)
-            # Under no_grad, one direction without lengths: the states (a work array) are the output.
-            pass_states = not keep and self.num_directions == 1 and invalid is None
-            output = None if pass_states else grad_mode.empty(
-                None if keep else ("output", layer), "y", (steps, batch, self.num_directions * self.output_size),
-                self.dtype)
+            # The last layer writes straight into y (B, T, K*P), the caller's own. Under no_grad, a
+            # lower layer with one direction and no lengths passes its states (a work array) on as its output.
+            last = layer == self.num_layers - 1
+            pass_states = not last and not keep and self.num_directions == 1 and invalid is None
+            width = self.num_directions * self.output_size
+            if last:
+                output = np.empty((batch, steps, width), dtype=self.dtype)
+            elif not pass_states:
+                output = grad_mode.empty(None if keep else ("output", layer), "y", (steps, batch, width), self.dtype)
             layer_caches = []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
@@ -202,6 +207,8 @@ class RecurrentLayer(Module):
                 states, final, extra = self._direction_forward(
                     xw[::-1] if reverse else xw, weights, tuple(state[index] for state in initial), step_invalid,
                     work, compiled_loop)
+                if keep and not (compiled_loop and self.compiled_cache_keeps_input_products):
+                    grad_mode.forget(xw)             # dead now: its memory goes when it does, not to the pool
                 for target, value in zip(finals, final):
                     target[index] = value
                 outputs = states[1:][::-1] if reverse else states[1:]              # (T, B, P) time order
@@ -209,17 +216,17 @@ class RecurrentLayer(Module):
                     output = outputs
                     continue
                 columns = slice(direction * self.output_size, (direction + 1) * self.output_size)
-                output[:, :, columns] = outputs
+                target = output[:, :, columns].transpose(1, 0, 2) if last else output[:, :, columns]  # (T, B, P)
+                target[...] = outputs
                 if invalid is not None:
-                    np.copyto(output[:, :, columns], 0.0, where=invalid)
+                    np.copyto(target, 0.0, where=invalid)
                 if keep:
                     layer_caches.append(DirectionCache(states, extra, reverse))
             caches.append(layer_caches)
             layer_input = output
         self._cache = self._keep({"inputs": inputs, "caches": caches, "masks": dropout_masks, "invalid": invalid,
                                   "shape": (batch, steps)})
-        y = np.array(layer_input.transpose(1, 0, 2), order="C", copy=True)   # (B, T, K*P), the caller's own
-        return y, tuple(finals)
+        return layer_input, tuple(finals)                                      # y: (B, T, K*P)
 
     def _project_inputs(self, layer_input: np.ndarray, weights: DirectionWeights,
                         work: tuple | None = None, biased: bool = True) -> np.ndarray:
@@ -263,10 +270,9 @@ class RecurrentLayer(Module):
                 d_states = d_output[:, :, columns]
                 if valid is not None:
                     d_states = d_states * valid              # outputs past a length are constants
-                # A (T, B, P) array of our own in processing order: the loop adds to it in place.
-                from_outputs = d_states[::-1] if reverse else d_states
-                d_states = grad_mode.empty(None, "d_states", from_outputs.shape, self.dtype)
-                np.copyto(d_states, from_outputs)
+                # A fresh (T, B, P) array in processing order: the loop adds to it in place. (Not a
+                # recycled one: it dies before dx is allocated, and a recycled one would stay resident.)
+                d_states = np.array(d_states[::-1] if reverse else d_states, order="C", copy=True)
                 d_states[-1] += d_finals[0][index]
                 step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
                 d_gi, d_gh, d_init = self._direction_backward(
@@ -346,10 +352,8 @@ class RecurrentLayer(Module):
         """One product each: dW_ih += d_gi^T x, dW_hh += d_gh^T h_prev (all steps and rows)."""
         x_in = layer_input[::-1] if reverse else layer_input          # processing order, like d_gi
         for grad, d_gates, inputs in ((weights.weight_ih.grad, d_gi, x_in), (weights.weight_hh.grad, d_gh, states[:-1])):
-            product = grad_mode.empty(None, "d_weight", grad.shape, self.dtype)           # (G*H, width)
-            np.matmul(d_gates.reshape(-1, d_gates.shape[2]).T, np.ascontiguousarray(inputs).reshape(-1, inputs.shape[2]),
-                      out=product)
-            grad += product
+            rows = d_gates.reshape(-1, d_gates.shape[2])                  # (T*B, G*H), all steps and rows
+            grad += rows.T @ np.ascontiguousarray(inputs).reshape(-1, inputs.shape[2])
         if weights.bias_ih is not None:
             d_bias_ih = d_gi.sum(axis=(0, 1))
             weights.bias_ih.grad += d_bias_ih
