@@ -134,21 +134,6 @@ def test_a_second_backward_still_sees_its_forward(recycle_everything):
     np.testing.assert_array_equal(dx_first, dx_second)
 
 
-@pytest.mark.parametrize("values, expected", [
-    (np.zeros(1 << 17, np.float32), True),
-    (np.full(1 << 17, 3e38, np.float32), True),                  # finite, but the float32 sum overflows
-    (np.r_[np.zeros((1 << 17) - 1), np.nan], False),
-    (np.r_[np.zeros((1 << 17) - 2), np.inf, -np.inf], False),
-    (np.r_[np.zeros(3), np.inf], False),                         # small arrays: the direct check
-    (np.zeros(0), True),
-])
-def test_all_finite(values, expected):
-    from rnnkit._validate import all_finite
-
-    with np.errstate(all="raise"):                              # no floating-point warning escapes
-        assert all_finite(values) is expected
-
-
 def test_forget_takes_memory_out_of_the_pool(recycle_everything):
     kept = grad_mode.recycled_array((50, 20), np.float64)
     dying = grad_mode.recycled_array((50, 20), np.float64)

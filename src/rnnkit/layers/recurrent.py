@@ -270,9 +270,10 @@ class RecurrentLayer(Module):
                 d_states = d_output[:, :, columns]
                 if valid is not None:
                     d_states = d_states * valid              # outputs past a length are constants
-                # A fresh (T, B, P) array in processing order: the loop adds to it in place. (Not a
-                # recycled one: it dies before dx is allocated, and a recycled one would stay resident.)
-                d_states = np.array(d_states[::-1] if reverse else d_states, order="C", copy=True)
+                # A (T, B, P) array of our own in processing order: the loop adds to it in place.
+                from_outputs = d_states[::-1] if reverse else d_states
+                d_states = grad_mode.empty(None, "d_states", from_outputs.shape, self.dtype)
+                np.copyto(d_states, from_outputs)
                 d_states[-1] += d_finals[0][index]
                 step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
                 d_gi, d_gh, d_init = self._direction_backward(
@@ -283,6 +284,8 @@ class RecurrentLayer(Module):
                 if self.record_hidden_grads:
                     ordered = d_states[::-1] if reverse else d_states
                     hidden_grads[layer][direction] = np.ascontiguousarray(ordered.transpose(1, 0, 2))
+                if d_states is not d_gi:                     # it dies before dx: not kept resident by the pool
+                    grad_mode.forget(d_states)
                 del d_gh, d_states                           # free them before the dx product (peak memory)
                 if layer == 0 and self.num_directions == 1:  # straight into the caller's (B, T, D) layout
                     self.hidden_grads = hidden_grads if self.record_hidden_grads else None
