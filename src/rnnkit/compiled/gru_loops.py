@@ -130,7 +130,7 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     # (RecurrentLayer._rebuild_direction_cache).
     d_gi = gates[::-1] if reverse else gates
     cache.consumed = True
-    d_gh = np.empty((steps, batch, 3 * hidden), dtype=dtype)       # dL/d(gh), dies before dx
+    d_gh = np.empty((steps, batch, 3 * hidden), dtype=dtype)       # dL/d(gh)
     carry = np.empty((batch, hidden), dtype=dtype)
     gru_backward_loop(d_states, cache.states, d_gi, recurrent_n, contiguous(weights.weight_hh.data),
                       d_gh, carry, step_mask(invalid, steps), dtype.type(0), dtype.type(1))

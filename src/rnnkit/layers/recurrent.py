@@ -355,7 +355,9 @@ class RecurrentLayer(Module):
         """One product each: dW_ih += d_gi^T x, dW_hh += d_gh^T h_prev (all steps and rows)."""
         x_in = layer_input[::-1] if reverse else layer_input          # processing order, like d_gi
         for grad, d_gates, inputs in ((weights.weight_ih.grad, d_gi, x_in), (weights.weight_hh.grad, d_gh, states[:-1])):
-            rows = d_gates.reshape(-1, d_gates.shape[2])                  # (T*B, G*H), all steps and rows
+            if d_gates.strides[0] < 0 and inputs.strides[0] < 0:       # both reversed views: the sum runs
+                d_gates, inputs = d_gates[::-1], inputs[::-1]          # over all steps, in either order
+            rows = np.ascontiguousarray(d_gates).reshape(-1, d_gates.shape[2])      # (T*B, G*H)
             grad += rows.T @ np.ascontiguousarray(inputs).reshape(-1, inputs.shape[2])
         if weights.bias_ih is not None:
             d_bias_ih = d_gi.sum(axis=(0, 1))
