@@ -65,12 +65,13 @@ def gru_inference_loop(gates, reverse, w_hh, b_ih, b_hh, states, gh, mask, zero,
 
 
 @njit(**JIT_OPTIONS)
-def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh, carry, mask, zero, one):
+def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh_n, dg_step, carry, mask, zero, one):
     """d_gi (T, B, 3H, processing order): the activations [r z n] on entry, dL/d(gi) on exit.
 
-    Fills d_gh (T, B, 3H) and carry = dL/dh_0; adds into d_states. Each pass of a row is a
-    short SIMD loop (:mod:`rnnkit.compiled.vector`); dn waits in d_gh's n block until n is
-    no longer needed.
+    Fills d_gh_n (T, B, H) with dL/d(gh)'s n block (its r and z blocks equal d_gi's) and
+    carry = dL/dh_0; adds into d_states. dg_step (B, 3H) holds one step's dL/d(gh) for the
+    product with W_hh. Each pass of a row is a short SIMD loop (:mod:`rnnkit.compiled.vector`);
+    dn waits in dg_step's n block until n is no longer needed.
     """
     steps, batch, hidden = d_states.shape
     carry[:, :] = zero
@@ -78,7 +79,7 @@ def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh, carry, ma
         for b in range(batch):
             dh = d_states[k, b]
             z = d_gi[k, b]
-            dg = d_gh[k, b]
+            dg = dg_step[b]
             r, u, n = z[:hidden], z[hidden:2 * hidden], z[2 * hidden:]
             gru_total_grad(dh, carry[b], u)                              # carry = dh * u: h_{t-1} -> h_t
             gru_candidate_grad(n, u, dh, dg[2 * hidden:], one)
@@ -87,7 +88,8 @@ def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh, carry, ma
             if mask.shape[0] > 0 and mask[k, b]:
                 z[:] = zero
                 dg[:] = zero
-        gemm_nn(d_gh[k], w_hh, carry, one)                             # carry += dgh W_hh
+            d_gh_n[k, b, :] = dg[2 * hidden:]
+        gemm_nn(dg_step, w_hh, carry, one)                             # carry += dgh W_hh
         if mask.shape[0] > 0:
             for b in range(batch):
                 if mask[k, b]:                                         # a held state passes dh through
@@ -130,8 +132,9 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     # (RecurrentLayer._rebuild_direction_cache).
     d_gi = gates[::-1] if reverse else gates
     cache.consumed = True
-    d_gh = np.empty((steps, batch, 3 * hidden), dtype=dtype)       # dL/d(gh)
+    d_gh_n = np.empty((steps, batch, hidden), dtype=dtype)          # dL/d(gh_n): the r, z blocks are d_gi's
     carry = np.empty((batch, hidden), dtype=dtype)
     gru_backward_loop(d_states, cache.states, d_gi, recurrent_n, contiguous(weights.weight_hh.data),
-                      d_gh, carry, step_mask(invalid, steps), dtype.type(0), dtype.type(1))
-    return d_gi, d_gh, (carry,)
+                      d_gh_n, np.empty((batch, 3 * hidden), dtype=dtype), carry, step_mask(invalid, steps),
+                      dtype.type(0), dtype.type(1))
+    return d_gi, d_gh_n, (carry,)

@@ -11,7 +11,7 @@ import numpy as np
 
 from rnnkit.cells.gru_cell import gru_step_backward, gru_step_forward
 from rnnkit import compiled
-from rnnkit.layers.recurrent import DirectionCache, DirectionWeights, RecurrentLayer
+from rnnkit.layers.recurrent import DirectionCache, DirectionWeights, RecurrentLayer, add_product
 
 
 class GRU(RecurrentLayer):
@@ -89,6 +89,27 @@ class GRU(RecurrentLayer):
             if invalid is not None:
                 np.copyto(states[k + 1], states[k], where=invalid[k])   # past the length: keep the state
         return states, (states[-1],), (gates, recurrent_n)
+
+    def _accumulate_weight_grads(self, weights: DirectionWeights, states: np.ndarray, layer_input: np.ndarray,
+                                 d_gi: np.ndarray, d_gh: np.ndarray, reverse: bool) -> None:
+        """The base class's products, also for the compiled loop's d_gh (T, B, H), the n block only.
+
+        dL/d(gh) equals dL/d(gi) in the r and z blocks (both enter the same sigmoid), so those
+        rows of dW_hh and b_hh come from d_gi; keeping just the n block saves a (T, B, 2H) array.
+        """
+        hidden = self.hidden_size
+        if d_gh.shape[2] == 3 * hidden:                                  # the NumPy loop: the full d_gh
+            super()._accumulate_weight_grads(weights, states, layer_input, d_gi, d_gh, reverse)
+            return
+        x_in = layer_input[::-1] if reverse else layer_input            # processing order, like d_gi
+        add_product(weights.weight_ih.grad, d_gi, x_in)
+        add_product(weights.weight_hh.grad[:2 * hidden], d_gi[:, :, :2 * hidden], states[:-1])
+        add_product(weights.weight_hh.grad[2 * hidden:], d_gh, states[:-1])
+        if weights.bias_ih is not None:
+            d_bias_ih = d_gi.sum(axis=(0, 1))
+            weights.bias_ih.grad += d_bias_ih
+            weights.bias_hh.grad[:2 * hidden] += d_bias_ih[:2 * hidden]
+            weights.bias_hh.grad[2 * hidden:] += d_gh.sum(axis=(0, 1))
 
     def _direction_backward(self, cache: DirectionCache, weights: DirectionWeights, d_states, d_final_extra,
                             invalid):

@@ -61,6 +61,19 @@ class DirectionCache:
     consumed: bool = False      # a backward wrote its gradients over ``extra`` (see _direction_backward)
 
 
+def add_product(grad: np.ndarray, d_gates: np.ndarray, inputs: np.ndarray) -> None:
+    """``grad += sum over steps t and rows b of d_gates[t, b]^T inputs[t, b]``, one matrix product.
+
+    d_gates (T, B, G), inputs (T, B, W), grad (G, W). Two reversed views (a reverse direction's
+    gradients and inputs) are both turned the other way round: the sum runs over all steps in
+    either order, and neither needs a contiguous copy then.
+    """
+    if d_gates.strides[0] < 0 and inputs.strides[0] < 0:
+        d_gates, inputs = d_gates[::-1], inputs[::-1]
+    rows = d_gates.reshape(-1, d_gates.shape[2])                       # (T*B, G): a view where it can be
+    grad += rows.T @ inputs.reshape(-1, inputs.shape[2])
+
+
 class RecurrentLayer(Module):
     """Base class of :class:`~rnnkit.RNN`, :class:`~rnnkit.LSTM` and :class:`~rnnkit.GRU`.
 
@@ -354,11 +367,8 @@ class RecurrentLayer(Module):
                                  d_gi: np.ndarray, d_gh: np.ndarray, reverse: bool) -> None:
         """One product each: dW_ih += d_gi^T x, dW_hh += d_gh^T h_prev (all steps and rows)."""
         x_in = layer_input[::-1] if reverse else layer_input          # processing order, like d_gi
-        for grad, d_gates, inputs in ((weights.weight_ih.grad, d_gi, x_in), (weights.weight_hh.grad, d_gh, states[:-1])):
-            if d_gates.strides[0] < 0 and inputs.strides[0] < 0:       # both reversed views: the sum runs
-                d_gates, inputs = d_gates[::-1], inputs[::-1]          # over all steps, in either order
-            rows = np.ascontiguousarray(d_gates).reshape(-1, d_gates.shape[2])      # (T*B, G*H)
-            grad += rows.T @ np.ascontiguousarray(inputs).reshape(-1, inputs.shape[2])
+        add_product(weights.weight_ih.grad, d_gi, x_in)
+        add_product(weights.weight_hh.grad, d_gh, states[:-1])
         if weights.bias_ih is not None:
             d_bias_ih = d_gi.sum(axis=(0, 1))
             weights.bias_ih.grad += d_bias_ih
@@ -392,6 +402,7 @@ class RecurrentLayer(Module):
         The loop may also write gradients over the cache's activations: backward consumes
         the cache.
         d_final_extra: gradients of the other final states (LSTM: dc_n).
-        Returns d_gi (T, B, G*H), d_gh (T, B, G*H) and the initial-state gradients.
+        Returns d_gi (T, B, G*H), d_gh (T, B, G*H) and the initial-state gradients (the
+        compiled GRU returns only d_gh's n block, see ``GRU._accumulate_weight_grads``).
         """
         raise NotImplementedError
