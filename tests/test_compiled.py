@@ -60,6 +60,24 @@ def test_compiled_matches_numpy_batch_and_width_past_the_transpose_tiles(kind):
         assert max(errors.values()) <= TOLERANCES[dtype], (dtype, errors)
 
 
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_both_orientations_of_the_backward_product(kind, monkeypatch):
+    """dz W_hh by columns (small W_hh, the tests' default) and as it is (W_hh rows past the limit)."""
+    from rnnkit.compiled import products
+
+    case = Case(kind, batch=11, steps=5, input_size=4, hidden_size=9, lengths=(5, 2, 5, 4, 1, 5, 3, 5, 4, 5, 5))
+    reference = run(case, np.float64, False)
+    for limit in (products.BY_COLUMNS_MAX_ROWS, 1):
+        monkeypatch.setattr(products, "BY_COLUMNS_MAX_ROWS", limit)
+        fast = run(case, np.float64, True)
+        errors = {name: relative(fast[name], reference[name]) for name in reference}
+        assert max(errors.values()) <= TOLERANCES[np.float64], (limit, errors)
+    assert products.transposed(np.ones((4, 3)), 2).shape == (0, 0)          # past the limit (now 1)
+    monkeypatch.setattr(products, "BY_COLUMNS_MAX_ROWS", 2048)
+    assert products.transposed(np.ones((4, 3)), 2).shape == (3, 4)
+    assert products.transposed(np.ones((4, 3)), 1).shape == (0, 0)          # one row: gemv on W_hh
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (8, 8), (16, 24), (11, 19), (64, 7), (9, 130), (24, 16), (45, 33)])
 def test_blocked_transposes_and_the_product_by_columns(shape):
     from rnnkit.compiled.products import add_transposed, gemm_nt_by_columns, transpose_into

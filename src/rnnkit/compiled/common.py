@@ -50,3 +50,9 @@ def combined_bias(weights, fold_recurrent: bool, rows: int, dtype) -> np.ndarray
     if fold_recurrent:
         return weights.bias_ih.data + weights.bias_hh.data
     return contiguous(weights.bias_ih.data)
+
+
+def backward_scratch(w_hh: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """dz_t (G*H, B) and product_t (H, B): the scratch of the backward loops' per-step product."""
+    rows, hidden = w_hh.shape
+    return np.empty((rows, batch), dtype=w_hh.dtype), np.empty((hidden, batch), dtype=w_hh.dtype)

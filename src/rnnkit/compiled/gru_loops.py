@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, combined_bias, contiguous, step_mask, time_order
-from rnnkit.compiled.products import gemm_nn, recurrent_product
+from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous, step_mask, time_order
+from rnnkit.compiled.products import backward_product, transposed, recurrent_product
 from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad, gru_gates, gru_interpolate,
                                     gru_reset_grad, gru_step_no_cache, gru_total_grad, gru_update_grad)
 from rnnkit.grad_mode import empty
@@ -65,7 +65,8 @@ def gru_inference_loop(gates, reverse, w_hh, b_ih, b_hh, states, gh, mask, zero,
 
 
 @njit(**JIT_OPTIONS)
-def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh_n, dg_step, carry, mask, zero, one):
+def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, w_hh_t, d_gh_n, dg_step, carry, mask, zero, one,
+                      dz_t, product_t):
     """d_gi (T, B, 3H, processing order): the activations [r z n] on entry, dL/d(gi) on exit.
 
     Fills d_gh_n (T, B, H) with dL/d(gh)'s n block (its r and z blocks equal d_gi's) and
@@ -89,7 +90,7 @@ def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, d_gh_n, dg_step
                 z[:] = zero
                 dg[:] = zero
             d_gh_n[k, b, :] = dg[2 * hidden:]
-        gemm_nn(dg_step, w_hh, carry, one)                             # carry += dgh W_hh
+        backward_product(dg_step, w_hh, w_hh_t, carry, True, dz_t, product_t, zero, one)   # carry += dgh W_hh
         if mask.shape[0] > 0:
             for b in range(batch):
                 if mask[k, b]:                                         # a held state passes dh through
@@ -134,7 +135,8 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     cache.consumed = True
     d_gh_n = np.empty((steps, batch, hidden), dtype=dtype)          # dL/d(gh_n): the r, z blocks are d_gi's
     carry = np.empty((batch, hidden), dtype=dtype)
-    gru_backward_loop(d_states, cache.states, d_gi, recurrent_n, contiguous(weights.weight_hh.data),
+    w_hh = contiguous(weights.weight_hh.data)
+    gru_backward_loop(d_states, cache.states, d_gi, recurrent_n, w_hh, transposed(w_hh, batch),
                       d_gh_n, np.empty((batch, 3 * hidden), dtype=dtype), carry, step_mask(invalid, steps),
-                      dtype.type(0), dtype.type(1))
+                      dtype.type(0), dtype.type(1), *backward_scratch(w_hh, batch))
     return d_gi, d_gh_n, (carry,)

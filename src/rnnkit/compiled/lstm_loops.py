@@ -25,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, combined_bias, contiguous, step_mask,
+from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous, step_mask,
                                      time_order)
-from rnnkit.compiled.products import gemm_nn, gemm_nt, recurrent_product
+from rnnkit.compiled.products import backward_product, transposed, gemm_nn, gemm_nt, recurrent_product
 from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_forget_grad, lstm_gates_and_cell,
                                     lstm_input_candidate_grad, lstm_output, lstm_output_gate_grad,
                                     lstm_step_no_cache)
@@ -92,8 +92,8 @@ def lstm_inference_loop(gates, reverse, w_hh, bias, w_hr, states, cell, unprojec
 
 
 @njit(**JIT_OPTIONS)
-def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_hh, w_hr,
-                       d_unprojected, d_gates, mask, projected, zero, one):
+def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_hh, w_hh_t, w_hr,
+                       d_unprojected, d_gates, mask, projected, zero, one, dz_t, product_t):
     """d_gates (T, B, 4H, processing order): the activations [i f g o] on entry, dL/dz_t on exit.
 
     Adds the recurrent part into d_states. Each pass of a row is a short SIMD loop
@@ -122,7 +122,7 @@ def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_h
             if mask.shape[0] > 0 and mask[k, b]:                        # a held state passes dc through
                 z[:] = zero
                 dc[:] = dc_carry[b, :]
-        gemm_nn(d_gates[k], w_hh, dh_carry, zero)                      # dL/dh_{t-1} = dz W_hh
+        backward_product(d_gates[k], w_hh, w_hh_t, dh_carry, False, dz_t, product_t, zero, one)  # dL/dh_{t-1} = dz W_hh
         if mask.shape[0] > 0:
             for b in range(batch):
                 if mask[k, b]:
@@ -181,9 +181,10 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     d_unprojected = np.empty((batch, hidden), dtype=dtype)
     w_hr = contiguous(weights.weight_hr.data) if projected else np.empty((0, 0), dtype=dtype)
     mask = step_mask(invalid, steps)
-    dc_initial = lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c,
-                                    contiguous(weights.weight_hh.data), w_hr, d_unprojected, d_gates, mask,
-                                    projected, dtype.type(0), dtype.type(1))
+    w_hh = contiguous(weights.weight_hh.data)
+    dc_initial = lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_hh,
+                                    transposed(w_hh, batch), w_hr, d_unprojected, d_gates, mask, projected,
+                                    dtype.type(0), dtype.type(1), *backward_scratch(w_hh, batch))
     if projected:
         d_projection = d_states if invalid is None else d_states * (~invalid).astype(dtype)
         weights.weight_hr.grad += np.tensordot(d_projection, unprojected, axes=([0, 1], [0, 1]))

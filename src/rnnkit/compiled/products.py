@@ -8,7 +8,8 @@ product (gemv), which is several times cheaper than a one-row gemm::
 
 The forward loops' recurrent product ``h_{t-1} W_hh^T`` has few rows (the batch) and many
 columns (the gates); :func:`gemm_nt_by_columns` computes it as ``(W_hh h_{t-1}^T)^T``, the
-orientation OpenBLAS runs fastest, with two small transposes by tiles in SIMD registers.
+orientation OpenBLAS runs fastest, with two small transposes by tiles in SIMD registers. The
+backward loops' ``dz W_hh`` runs the same way where that measured faster (:func:`transposed`).
 
 Import this module only after :func:`rnnkit.compiled.blas.load` returned True: it names the
 symbols that ``load`` registered.
@@ -164,11 +165,45 @@ def gemm_nt_by_columns(a, w, out, accumulate, a_t, product_t, zero):
 def recurrent_product(a, w, out, accumulate, a_t, product_t, zero, one):
     """``out = a @ w.T`` (``+=`` when accumulate): by columns for a batch, gemv for one row.
 
-    The forward loops' per-step ``h_{t-1} W_hh^T`` (w = W_hh). Scratch a_t (k, m), product_t (n, m).
-    The backward loops keep ``dz W_hh`` as it is: the same trick there needs the larger dz
-    transposed every step and measured no faster (0.7x to 1.46x of the time, mostly slower).
+    The forward loops' per-step ``h_{t-1} W_hh^T`` (w = W_hh), and through
+    :func:`backward_product` the backward loops' ``dz W_hh`` (w = W_hh^T). Scratch a_t (k, m),
+    product_t (n, m).
     """
     if a.shape[0] > 1:
         gemm_nt_by_columns(a, w, out, accumulate, a_t, product_t, zero)
     else:
         gemm_nt(a, w, out, one if accumulate else zero)
+
+
+@njit(**JIT_OPTIONS)
+def backward_product(dz, w, w_t, out, accumulate, dz_t, product_t, zero, one):
+    """``out = dz @ w`` (``+=`` when accumulate): the backward loops' per-step ``dz W_hh``.
+
+    dz (B, G), w (G, H). With w_t (H, G) = w^T (shape (0, 0) for none, see :func:`transposed`)
+    and B > 1 it runs as ``(w^T dz^T)^T`` (:func:`gemm_nt_by_columns`), the orientation OpenBLAS
+    is faster at (for one step at 32 x 1024 x 256: 52 against 78 us), at the cost of
+    transposing dz every step; scratch dz_t (G, B), product_t (H, B).
+    """
+    if w_t.shape[0] > 0 and dz.shape[0] > 1:
+        gemm_nt_by_columns(dz, w_t, out, accumulate, dz_t, product_t, zero)
+    else:
+        gemm_nn(dz, w, out, one if accumulate else zero)
+
+
+BY_COLUMNS_MAX_ROWS = 2048     # measured: at 64 x 2048 and more the transposes outweigh the gain
+
+
+def transposed(w, batch):
+    """w^T, C-contiguous (by tiles), for :func:`backward_product`; (0, 0) where it keeps ``dz @ w``.
+
+    w (G*H, H) is W_hh. By columns for a batch of rows when W_hh has fewer than
+    :data:`BY_COLUMNS_MAX_ROWS` rows: a whole training step measured 0.94-0.98x the time at
+    32 x 100 x 256 and 0.97-0.98x for the RNN and GRU at 64 x 100 x 512 (in-process A/B), but
+    1.01-1.07x for the LSTM at 64 x 100 x 512 and 128 x 50 x 1024, where each step's dz
+    (B, 4H) is wide and its transpose costs more than the better orientation saves.
+    """
+    if batch == 1 or w.shape[0] >= BY_COLUMNS_MAX_ROWS:
+        return np.empty((0, 0), dtype=w.dtype)
+    out = np.empty((w.shape[1], w.shape[0]), dtype=w.dtype)
+    transpose_into(w, out)
+    return out

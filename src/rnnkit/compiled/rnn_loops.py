@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, combined_bias, contiguous, step_mask, time_order
-from rnnkit.compiled.products import gemm_nn, recurrent_product
+from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous, step_mask, time_order
+from rnnkit.compiled.products import backward_product, recurrent_product, transposed
 from rnnkit.compiled.vector import relu_bias_into, tanh_bias_into
 from rnnkit.grad_mode import empty
 
@@ -41,7 +41,7 @@ def rnn_forward_loop(pre, reverse, w_hh, bias, states, mask, relu, zero, one, h_
 
 
 @njit(**JIT_OPTIONS)
-def rnn_backward_loop(d_states, states, w_hh, d_pre, carry, mask, relu, zero, one):
+def rnn_backward_loop(d_states, states, w_hh, w_hh_t, d_pre, carry, mask, relu, zero, one, dz_t, product_t):
     """Fills d_pre (T, B, H) and carry = dL/dh_0; adds the recurrent part into d_states."""
     steps, batch, hidden = d_states.shape
     carry[:, :] = zero
@@ -63,7 +63,7 @@ def rnn_backward_loop(d_states, states, w_hh, d_pre, carry, mask, relu, zero, on
                     da[j] = (one - h[j] * h[j]) * total
             if mask.shape[0] > 0 and mask[k, b]:
                 da[:] = zero
-        gemm_nn(d_pre[k], w_hh, carry, zero)                           # dL/dh_{t-1} = da W_hh
+        backward_product(d_pre[k], w_hh, w_hh_t, carry, False, dz_t, product_t, zero, one)   # dL/dh_{t-1} = da W_hh
         if mask.shape[0] > 0:
             for b in range(batch):
                 if mask[k, b]:                                         # a held state passes dh through
@@ -95,6 +95,8 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     else:                               # d_states must keep dL/dh_t (held states, recorded grads)
         d_pre = np.empty((steps, batch, hidden), dtype=dtype)      # dL/da_t, processing order
     carry = np.empty((batch, hidden), dtype=dtype)
-    rnn_backward_loop(d_states, cache.states, contiguous(weights.weight_hh.data), d_pre, carry,
-                      step_mask(invalid, steps), layer.nonlinearity == "relu", dtype.type(0), dtype.type(1))
+    w_hh = contiguous(weights.weight_hh.data)
+    rnn_backward_loop(d_states, cache.states, w_hh, transposed(w_hh, batch), d_pre, carry,
+                      step_mask(invalid, steps), layer.nonlinearity == "relu", dtype.type(0), dtype.type(1),
+                      *backward_scratch(w_hh, batch))
     return d_pre, d_pre, (carry,)
