@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous, step_mask, time_order
-from rnnkit.compiled.products import backward_product, transposed, recurrent_product
+from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous,
+                                     step_mask, time_order)
+from rnnkit.compiled.products import backward_product, recurrent_product, transposed
 from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad, gru_gates, gru_interpolate,
                                     gru_reset_grad, gru_step_no_cache, gru_total_grad, gru_update_grad)
 from rnnkit.grad_mode import empty

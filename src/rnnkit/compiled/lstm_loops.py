@@ -27,7 +27,7 @@ from numba import njit
 
 from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous, step_mask,
                                      time_order)
-from rnnkit.compiled.products import backward_product, transposed, gemm_nn, gemm_nt, recurrent_product
+from rnnkit.compiled.products import backward_product, gemm_nn, gemm_nt, recurrent_product, transposed
 from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_forget_grad, lstm_gates_and_cell,
                                     lstm_input_candidate_grad, lstm_output, lstm_output_gate_grad,
                                     lstm_step_no_cache)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled.common import JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous, step_mask, time_order
+from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous,
+                                     step_mask, time_order)
 from rnnkit.compiled.products import backward_product, recurrent_product, transposed
 from rnnkit.compiled.vector import relu_bias_into, tanh_bias_into
 from rnnkit.grad_mode import empty
