@@ -52,7 +52,9 @@ def combined_bias(weights, fold_recurrent: bool, rows: int, dtype) -> np.ndarray
     return contiguous(weights.bias_ih.data)
 
 
-def backward_scratch(w_hh: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
-    """dz_t (G*H, B) and product_t (H, B): the scratch of the backward loops' per-step product."""
-    rows, hidden = w_hh.shape
-    return np.empty((rows, batch), dtype=w_hh.dtype), np.empty((hidden, batch), dtype=w_hh.dtype)
+def backward_scratch(w_hh_t: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """dz_t (G*H, B) and product_t (H, B): the scratch of the backward loops' per-step product
+    by columns; (0, 0) arrays where there is no W_hh^T (w_hh_t (H, G*H) or (0, 0))."""
+    hidden, rows = w_hh_t.shape
+    return np.empty((rows, batch if rows else 0), dtype=w_hh_t.dtype), \
+        np.empty((hidden, batch if hidden else 0), dtype=w_hh_t.dtype)

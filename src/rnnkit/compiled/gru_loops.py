@@ -137,7 +137,8 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     d_gh_n = np.empty((steps, batch, hidden), dtype=dtype)          # dL/d(gh_n): the r, z blocks are d_gi's
     carry = np.empty((batch, hidden), dtype=dtype)
     w_hh = contiguous(weights.weight_hh.data)
-    gru_backward_loop(d_states, cache.states, d_gi, recurrent_n, w_hh, transposed(w_hh, batch),
+    w_hh_t = transposed(w_hh, batch)                               # W_hh^T, or (0, 0): see backward_product
+    gru_backward_loop(d_states, cache.states, d_gi, recurrent_n, w_hh, w_hh_t,
                       d_gh_n, np.empty((batch, 3 * hidden), dtype=dtype), carry, step_mask(invalid, steps),
-                      dtype.type(0), dtype.type(1), *backward_scratch(w_hh, batch))
+                      dtype.type(0), dtype.type(1), *backward_scratch(w_hh_t, batch))
     return d_gi, d_gh_n, (carry,)

@@ -182,9 +182,10 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     w_hr = contiguous(weights.weight_hr.data) if projected else np.empty((0, 0), dtype=dtype)
     mask = step_mask(invalid, steps)
     w_hh = contiguous(weights.weight_hh.data)
+    w_hh_t = transposed(w_hh, batch)                               # W_hh^T, or (0, 0): see backward_product
     dc_initial = lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_hh,
-                                    transposed(w_hh, batch), w_hr, d_unprojected, d_gates, mask, projected,
-                                    dtype.type(0), dtype.type(1), *backward_scratch(w_hh, batch))
+                                    w_hh_t, w_hr, d_unprojected, d_gates, mask, projected,
+                                    dtype.type(0), dtype.type(1), *backward_scratch(w_hh_t, batch))
     if projected:
         d_projection = d_states if invalid is None else d_states * (~invalid).astype(dtype)
         weights.weight_hr.grad += np.tensordot(d_projection, unprojected, axes=([0, 1], [0, 1]))

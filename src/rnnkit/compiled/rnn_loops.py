@@ -97,7 +97,8 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
         d_pre = np.empty((steps, batch, hidden), dtype=dtype)      # dL/da_t, processing order
     carry = np.empty((batch, hidden), dtype=dtype)
     w_hh = contiguous(weights.weight_hh.data)
-    rnn_backward_loop(d_states, cache.states, w_hh, transposed(w_hh, batch), d_pre, carry,
+    w_hh_t = transposed(w_hh, batch)                               # W_hh^T, or (0, 0): see backward_product
+    rnn_backward_loop(d_states, cache.states, w_hh, w_hh_t, d_pre, carry,
                       step_mask(invalid, steps), layer.nonlinearity == "relu", dtype.type(0), dtype.type(1),
-                      *backward_scratch(w_hh, batch))
+                      *backward_scratch(w_hh_t, batch))
     return d_pre, d_pre, (carry,)
