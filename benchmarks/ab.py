@@ -4,7 +4,7 @@
                             [--mode train|infer] [--rounds 5] [--reps 6] [--given]
 
 OLD_SRC and NEW_SRC are folders that hold an ``rnnkit`` package (a checkout's ``src``, e.g.
-one made with ``git worktree add /tmp/old HEAD~1``). Every (tree, cell, size) of every round
+one made with ``git worktree add ../old HEAD~1``). Every (tree, cell, size) of every round
 runs in a fresh process with that folder first on ``PYTHONPATH``, so each sees its own
 allocator history, as a user's process would (a change in how memory is reused can only be
 judged that way); the order of the two trees alternates from round to round. A process times
