@@ -4,7 +4,10 @@ Every module's ``forward`` normally keeps what its ``backward`` needs (inputs, a
 the states of every time step). Inside ``with rnnkit.no_grad():`` forward keeps nothing:
 evaluation and prediction then hold no caches, and the recurrent layers run their time loops
 without the per-step activations that only backward reads (for an LSTM, the cell states and
-``tanh(c_t)`` of every step). The outputs are bit for bit those of a normal forward.
+``tanh(c_t)`` of every step). The outputs are those of a normal forward: bit for bit with
+the NumPy loops; with the compiled loops, which then run batch-major and take a layer's input
+products from its input's rows in batch order rather than time order, to float rounding
+(some BLAS kernels round a row of a product by where it lies in it).
 
 A ``backward`` after a forward under ``no_grad`` raises ``ValueError`` before it touches any
 gradient. The mode belongs to the thread that set it. The recurrent layers take their large
@@ -27,6 +30,7 @@ ValueError: LSTM.backward: the last forward ran under rnnkit.no_grad() and kept 
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import threading
 
@@ -124,7 +128,7 @@ def recycled_array(shape: tuple, dtype) -> np.ndarray:
     without limit. :func:`free_work_arrays` empties it.
     """
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < RECYCLE_MIN_BYTES:
         return np.empty(shape, dtype=dtype)
     pool = _local.__dict__.setdefault("recycled", {"buffers": [], "high_water": 0})

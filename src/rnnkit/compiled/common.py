@@ -34,6 +34,12 @@ def step_mask(invalid: np.ndarray | None, steps: int) -> np.ndarray:
     return np.ascontiguousarray(invalid[:, :, 0])
 
 
+def last_state(output: np.ndarray, column: int, width: int, reverse: bool) -> np.ndarray:
+    """A direction's final h (B, width), copied from the layer's batch-major output (B, T, W):
+    the state after its last processing step (time T-1, or 0 in reverse)."""
+    return output[:, 0 if reverse else -1, column:column + width].copy()
+
+
 def contiguous(array: np.ndarray) -> np.ndarray:
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 

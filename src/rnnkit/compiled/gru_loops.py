@@ -16,11 +16,11 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous,
-                                     step_mask, time_order)
+                                     last_state, step_mask, time_order)
 from rnnkit.compiled.products import backward_product, recurrent_product, transposed
 from rnnkit.compiled.vector import (add_into, gru_candidate, gru_candidate_grad, gru_gates, gru_interpolate,
                                     gru_reset_grad, gru_step_no_cache, gru_total_grad, gru_update_grad)
-from rnnkit.grad_mode import empty
+from rnnkit.grad_mode import recycled_array
 
 
 @njit(**JIT_OPTIONS)
@@ -48,21 +48,28 @@ def gru_forward_loop(gates, reverse, w_hh, b_ih, b_hh, states, recurrent_n, gh, 
 
 
 @njit(**JIT_OPTIONS)
-def gru_inference_loop(gates, reverse, w_hh, b_ih, b_hh, states, gh, mask, zero, one, h_t, product_t):
-    """The forward loop without a cache for backward (no_grad): same states, bit for bit.
+def gru_inference_loop(gates, reverse, w_hh, b_ih, b_hh, initial, output, column, gh, mask, zero, one,
+                       h_t, product_t):
+    """The forward loop without a cache for backward (no_grad), batch-major.
 
-    gates (T, B, 3H): gi without b_ih, read only; each row's step is one pass
-    (:func:`rnnkit.compiled.vector.gru_step_no_cache`).
+    gates (B, T, 3H): gi without b_ih, time order, read only. initial (B, H) is h_0; h_t goes
+    to output[:, t, column:column + H] of the layer's output (B, T, W). Each row's step is
+    one pass over C-contiguous rows (:func:`rnnkit.compiled.vector.gru_step_no_cache`).
     """
-    steps, batch, _ = gates.shape
+    batch, steps, _ = output.shape
+    end = column + w_hh.shape[1]
     for k in range(steps):
         t = steps - 1 - k if reverse else k
-        recurrent_product(states[k], w_hh, gh, False, h_t, product_t, zero, one)       # gh = h W_hh^T
+        before = t + 1 if reverse else t - 1                          # the time of h_{t-1}
+        previous = initial if k == 0 else output[:, before, column:end]
+        recurrent_product(previous, w_hh, gh, False, h_t, product_t, zero, one)        # gh = h W_hh^T
         for b in range(batch):
+            h_prev = initial[b] if k == 0 else output[b, before, column:end]
             if mask.shape[0] > 0 and mask[k, b]:                      # past the length: keep the state
-                states[k + 1, b, :] = states[k, b, :]
+                output[b, t, column:end] = h_prev
             else:
-                gru_step_no_cache(gates[t, b], b_ih, gh[b], b_hh, states[k, b], states[k + 1, b])
+                gru_step_no_cache(gates[b, t], b_ih, gh[b], b_hh, h_prev,
+                                  output[b, t, column:end])
 
 
 @njit(**JIT_OPTIONS)
@@ -98,30 +105,39 @@ def gru_backward_loop(d_states, states, d_gi, recurrent_n, w_hh, w_hh_t, d_gh_n,
                     carry[b, :] = d_states[k, b, :]
 
 
-def forward(layer, xw, weights, initial, invalid, work=None):
-    """``GRU._direction_forward`` through the compiled loop (same contract; xw without b_ih).
-
-    work (a key prefix, under no_grad): no cache, so the inference loop runs and the states
-    come from :func:`rnnkit.grad_mode.work_array`.
-    """
+def forward(layer, xw, weights, initial, invalid):
+    """``GRU._direction_forward`` through the compiled loop (same contract; xw without b_ih)."""
     gates, reverse = time_order(xw)                                  # consumed: becomes the gate cache
     steps, batch, _ = gates.shape
-    dtype = layer.dtype
     hidden = layer.hidden_size
-    states = empty(work, "states", (steps + 1, batch, hidden), dtype)   # (T+1, B, H)
+    states = recycled_array((steps + 1, batch, hidden), layer.dtype)   # (T+1, B, H)
     states[0] = initial[0]
-    gh = np.empty((batch, 3 * hidden), dtype=dtype)
-    w_hh = contiguous(weights.weight_hh.data)
-    b_ih = combined_bias(weights, False, 3 * hidden, dtype)
-    b_hh = np.zeros(3 * hidden, dtype=dtype) if weights.bias_hh is None else contiguous(weights.bias_hh.data)
-    scratch = (step_mask(invalid, steps), dtype.type(0), dtype.type(1), np.empty((hidden, batch), dtype=dtype),
-               np.empty((3 * hidden, batch), dtype=dtype))
-    if work is not None:
-        gru_inference_loop(gates, reverse, w_hh, b_ih, b_hh, states, gh, *scratch)
-        return states, (states[-1],), CompiledExtra(())
-    recurrent_n = empty(None, "recurrent_n", (steps, batch, hidden), dtype)   # gh_n per step
-    gru_forward_loop(gates, reverse, w_hh, b_ih, b_hh, states, recurrent_n, gh, *scratch)
+    recurrent_n = recycled_array((steps, batch, hidden), layer.dtype)   # gh_n per step
+    gru_forward_loop(gates, reverse, *_weights(layer, weights), states, recurrent_n,
+                     *_scratch(layer, batch, invalid, steps))
     return states, (states[-1],), CompiledExtra((gates, reverse, recurrent_n))
+
+
+def inference(layer, xw, reverse, weights, initial, invalid, output, column):
+    """``GRU._direction_inference`` through the compiled loop (same contract): no cache."""
+    batch, steps = output.shape[:2]
+    gru_inference_loop(xw, reverse, *_weights(layer, weights), contiguous(initial[0]), output, column,
+                       *_scratch(layer, batch, invalid, steps))
+    return (last_state(output, column, layer.hidden_size, reverse),)
+
+
+def _weights(layer, weights):
+    """W_hh, b_ih and b_hh (zeros without biases), C-contiguous."""
+    rows, dtype = 3 * layer.hidden_size, layer.dtype
+    b_hh = np.zeros(rows, dtype=dtype) if weights.bias_hh is None else contiguous(weights.bias_hh.data)
+    return contiguous(weights.weight_hh.data), combined_bias(weights, False, rows, dtype), b_hh
+
+
+def _scratch(layer, batch, invalid, steps):
+    """gh (B, 3H), the step mask, 0, 1 and the two scratch arrays of the product by columns."""
+    hidden, dtype = layer.hidden_size, layer.dtype
+    return (np.empty((batch, 3 * hidden), dtype=dtype), step_mask(invalid, steps), dtype.type(0), dtype.type(1),
+            np.empty((hidden, batch), dtype=dtype), np.empty((3 * hidden, batch), dtype=dtype))
 
 
 def backward(layer, cache, weights, d_states, d_final_extra, invalid):

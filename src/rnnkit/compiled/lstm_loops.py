@@ -25,13 +25,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous, step_mask,
-                                     time_order)
+from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous,
+                                     last_state, step_mask, time_order)
 from rnnkit.compiled.products import backward_product, gemm_nn, gemm_nt, recurrent_product, transposed
 from rnnkit.compiled.vector import (add_inplace, lstm_cell_grad, lstm_forget_grad, lstm_gates_and_cell,
                                     lstm_input_candidate_grad, lstm_output, lstm_output_gate_grad,
                                     lstm_step_no_cache)
-from rnnkit.grad_mode import empty
+from rnnkit.grad_mode import recycled_array
 
 
 @njit(**JIT_OPTIONS)
@@ -63,32 +63,39 @@ def lstm_forward_loop(gates, reverse, w_hh, bias, w_hr, states, cells, tanh_c, u
 
 
 @njit(**JIT_OPTIONS)
-def lstm_inference_loop(gates, reverse, w_hh, bias, w_hr, states, cell, unprojected, mask, projected,
-                        zero, one, h_t, product_t):
-    """The forward loop without a cache for backward (no_grad): same values, bit for bit.
+def lstm_inference_loop(gates, reverse, w_hh, bias, w_hr, initial, output, column, cell, unprojected,
+                        mask, projected, zero, one, h_t, product_t):
+    """The forward loop without a cache for backward (no_grad), batch-major.
 
-    gates (T, B, 4H): xw without biases on entry, overwritten; cell (B, H): c_0 on entry,
-    c_n on exit, updated in place; unprojected (B, H) when projected. Each row's step is one
-    pass (:func:`rnnkit.compiled.vector.lstm_step_no_cache`); a row past its length is
-    skipped, which keeps its h and c.
+    gates (B, T, 4H): xw without biases, time order, overwritten. initial (B, P) is h_0; h_t
+    goes to output[:, t, column:column + P] of the layer's output (B, T, W). cell (B, H):
+    c_0 on entry, c_n on exit, updated in place; unprojected (B, H) when projected. Each
+    row's step is one pass over C-contiguous rows
+    (:func:`rnnkit.compiled.vector.lstm_step_no_cache`); a row past its length is skipped,
+    which keeps its h and c.
     """
-    steps, batch, _ = gates.shape
+    batch, steps, _ = output.shape
+    end = column + w_hh.shape[1]
     for k in range(steps):
         t = steps - 1 - k if reverse else k
-        recurrent_product(states[k], w_hh, gates[t], True, h_t, product_t, zero, one)   # z_t = xw_t + h W_hh^T
+        before = t + 1 if reverse else t - 1                            # the time of h_{t-1}
+        previous = initial if k == 0 else output[:, before, column:end]
+        recurrent_product(previous, w_hh, gates[:, t], True, h_t, product_t,
+                          zero, one)                                    # z_t = xw_t + h W_hh^T
         for b in range(batch):
             if mask.shape[0] > 0 and mask[k, b]:                        # past the length: keep the state
-                states[k + 1, b, :] = states[k, b, :]
+                output[b, t, column:end] = initial[b] if k == 0 else output[b, before, column:end]
                 if projected:
                     unprojected[b, :] = zero                                # its row of the projection
             else:
-                lstm_step_no_cache(gates[t, b], bias, cell[b], unprojected[b] if projected else states[k + 1, b])
+                lstm_step_no_cache(gates[b, t], bias, cell[b],
+                                   unprojected[b] if projected else output[b, t, column:end])
         if projected:
-            gemm_nt(unprojected, w_hr, states[k + 1], zero)               # h_t = h~_t W_hr^T
+            gemm_nt(unprojected, w_hr, output[:, t, column:end], zero)      # h_t = h~_t W_hr^T
             if mask.shape[0] > 0:
                 for b in range(batch):
                     if mask[k, b]:
-                        states[k + 1, b, :] = states[k, b, :]
+                        output[b, t, column:end] = initial[b] if k == 0 else output[b, before, column:end]
 
 
 @njit(**JIT_OPTIONS)
@@ -131,36 +138,50 @@ def lstm_backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_h
     return dc_carry
 
 
-def forward(layer, xw, weights, initial, invalid, work=None):
-    """``LSTM._direction_forward`` through the compiled loop (same contract; xw without biases).
-
-    work (a key prefix, under no_grad): no cache, so the inference loop keeps one c (B, H)
-    instead of T+1, and the states come from :func:`rnnkit.grad_mode.work_array`.
-    """
+def forward(layer, xw, weights, initial, invalid):
+    """``LSTM._direction_forward`` through the compiled loop (same contract; xw without biases)."""
     gates, reverse = time_order(xw)                                  # consumed: becomes the gate cache
     steps, batch, _ = gates.shape
     dtype = layer.dtype
     hidden = layer.hidden_size
     projected = layer.proj_size > 0
-    states = empty(work, "states", (steps + 1, batch, layer.output_size), dtype)   # h: (T+1, B, P)
+    states = recycled_array((steps + 1, batch, layer.output_size), dtype)   # h: (T+1, B, P)
     states[0] = initial[0]
-    w_hh = contiguous(weights.weight_hh.data)
-    w_hr = contiguous(weights.weight_hr.data) if projected else np.empty((0, 0), dtype=dtype)
-    bias = combined_bias(weights, True, 4 * hidden, dtype)
-    scratch = (step_mask(invalid, steps), projected, dtype.type(0), dtype.type(1),
-               np.empty((layer.output_size, batch), dtype=dtype), np.empty((4 * hidden, batch), dtype=dtype))
-    if work is not None:
-        cell = np.array(initial[1], dtype=dtype, order="C")                   # c: (B, H), in place
-        unprojected = np.empty((batch if projected else 0, hidden), dtype=dtype)
-        lstm_inference_loop(gates, reverse, w_hh, bias, w_hr, states, cell, unprojected, *scratch)
-        return states, (states[-1], cell), CompiledExtra(())
-    cells = empty(None, "cells", (steps + 1, batch, hidden), dtype)             # c: (T+1, B, H)
+    cells = recycled_array((steps + 1, batch, hidden), dtype)             # c: (T+1, B, H)
     cells[0] = initial[1]
-    tanh_c = empty(None, "tanh_c", (steps, batch, hidden), dtype)
-    unprojected = empty(None, "unprojected", (steps if projected else 0, batch, hidden), dtype)
-    lstm_forward_loop(gates, reverse, w_hh, bias, w_hr, states, cells, tanh_c, unprojected, *scratch)
+    tanh_c = recycled_array((steps, batch, hidden), dtype)
+    unprojected = recycled_array((steps if projected else 0, batch, hidden), dtype)
+    lstm_forward_loop(gates, reverse, *_weights(layer, weights), states, cells, tanh_c, unprojected,
+                      step_mask(invalid, steps), projected, *_scratch(layer, batch))
     extra = CompiledExtra((cells, gates, reverse, tanh_c, unprojected if projected else None))
     return states, (states[-1], cells[-1]), extra
+
+
+def inference(layer, xw, reverse, weights, initial, invalid, output, column):
+    """``LSTM._direction_inference`` through the compiled loop (same contract): no cache, so
+    the loop keeps one c (B, H) instead of T+1."""
+    batch, steps = output.shape[:2]
+    dtype = layer.dtype
+    projected = layer.proj_size > 0
+    cell = np.array(initial[1], dtype=dtype, order="C")                       # c: (B, H), in place
+    unprojected = np.empty((batch if projected else 0, layer.hidden_size), dtype=dtype)
+    lstm_inference_loop(xw, reverse, *_weights(layer, weights), contiguous(initial[0]), output, column,
+                        cell, unprojected, step_mask(invalid, steps), projected, *_scratch(layer, batch))
+    return last_state(output, column, layer.output_size, reverse), cell
+
+
+def _weights(layer, weights):
+    """W_hh, b_ih + b_hh and W_hr ((0, 0) without a projection), C-contiguous."""
+    dtype = layer.dtype
+    w_hr = contiguous(weights.weight_hr.data) if layer.proj_size else np.empty((0, 0), dtype=dtype)
+    return contiguous(weights.weight_hh.data), combined_bias(weights, True, 4 * layer.hidden_size, dtype), w_hr
+
+
+def _scratch(layer, batch):
+    """0, 1 and the two scratch arrays of the per-step product by columns."""
+    dtype = layer.dtype
+    return (dtype.type(0), dtype.type(1), np.empty((layer.output_size, batch), dtype=dtype),
+            np.empty((4 * layer.hidden_size, batch), dtype=dtype))
 
 
 def backward(layer, cache, weights, d_states, d_final_extra, invalid):

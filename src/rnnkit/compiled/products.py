@@ -1,7 +1,9 @@
 """The two matrix products of the compiled loops, as Numba functions calling NumPy's OpenBLAS.
 
-Row-major, C-contiguous arrays; ``a`` has ``m`` rows, and one row takes the matrix-vector
-product (gemv), which is several times cheaper than a one-row gemm::
+Row-major arrays whose rows are contiguous (any row stride: the leading dimensions come from
+the strides, so a step's rows of a batch-major (B, T, W) array serve as they are); ``a`` has
+``m`` rows, and one row takes the matrix-vector product (gemv), which is several times cheaper
+than a one-row gemm::
 
     gemm_nt(a (m, k), w (n, k), out (m, n), beta):  out = a @ w.T + beta * out
     gemm_nn(a (m, k), w (k, n), out (m, n), beta):  out = a @ w   + beta * out
@@ -43,6 +45,12 @@ def _pick(dtype):
     return gemm_f64, gemv_f64, np.float64(1.0)
 
 
+@njit(**JIT_OPTIONS)
+def leading(matrix):
+    """The row stride of a matrix in elements: BLAS's leading dimension (rows must be contiguous)."""
+    return matrix.strides[0] // matrix.itemsize
+
+
 def gemm_nt(a, w, out, beta):
     """``out = a @ w.T + beta * out`` (compiled code only)."""
     raise NotImplementedError
@@ -63,11 +71,11 @@ def _gemm_nt(a, w, out, beta):
         if m == 1:                      # one row: y = W x, a matrix-vector product
             if beta == 0:
                 out[0, :] = 0
-            gemv(ROW_MAJOR, NO_TRANS, n, k, alpha, w.ctypes.data, k, a.ctypes.data, 1, beta,
+            gemv(ROW_MAJOR, NO_TRANS, n, k, alpha, w.ctypes.data, leading(w), a.ctypes.data, 1, beta,
                  out.ctypes.data, 1)
         else:
-            gemm(ROW_MAJOR, NO_TRANS, TRANS, m, n, k, alpha, a.ctypes.data, k, w.ctypes.data, k, beta,
-                 out.ctypes.data, n)
+            gemm(ROW_MAJOR, NO_TRANS, TRANS, m, n, k, alpha, a.ctypes.data, leading(a), w.ctypes.data, leading(w),
+                 beta, out.ctypes.data, leading(out))
     return implementation
 
 
@@ -81,11 +89,11 @@ def _gemm_nn(a, w, out, beta):
         if m == 1:                      # one row: y = W^T x
             if beta == 0:
                 out[0, :] = 0
-            gemv(ROW_MAJOR, TRANS, k, n, alpha, w.ctypes.data, n, a.ctypes.data, 1, beta,
+            gemv(ROW_MAJOR, TRANS, k, n, alpha, w.ctypes.data, leading(w), a.ctypes.data, 1, beta,
                  out.ctypes.data, 1)
         else:
-            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, n, k, alpha, a.ctypes.data, k, w.ctypes.data, n, beta,
-                 out.ctypes.data, n)
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, n, k, alpha, a.ctypes.data, leading(a), w.ctypes.data,
+                 leading(w), beta, out.ctypes.data, leading(out))
     return implementation
 
 

@@ -16,10 +16,10 @@ import numpy as np
 from numba import njit
 
 from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous,
-                                     step_mask, time_order)
+                                     last_state, step_mask, time_order)
 from rnnkit.compiled.products import backward_product, recurrent_product, transposed
 from rnnkit.compiled.vector import relu_bias_into, tanh_bias_into
-from rnnkit.grad_mode import empty
+from rnnkit.grad_mode import recycled_array
 
 
 @njit(**JIT_OPTIONS)
@@ -39,6 +39,35 @@ def rnn_forward_loop(pre, reverse, w_hh, bias, states, mask, relu, zero, one, h_
                 tanh_bias_into(pre[t, b], bias, states[k + 1, b])
             if mask.shape[0] > 0 and mask[k, b]:                       # past the length: keep the state
                 states[k + 1, b, :] = states[k, b, :]
+
+
+@njit(**JIT_OPTIONS)
+def rnn_inference_loop(pre, reverse, w_hh, bias, initial, output, column, mask, relu, zero, one, h_t,
+                       product_t):
+    """The forward loop under no_grad (no cache), batch-major, h_t straight into the output.
+
+    pre (B, T, H): xw without biases, time order, overwritten (a_t = xw_t + h_{t-1} W_hh^T).
+    initial (B, H) is h_0; h_t goes to output[:, t, column:column + H] of the layer's output
+    (B, T, W). A step's rows are strided views for the products; the pointwise pass takes
+    each row as a C-contiguous row (Numba vectorises no loop over a row of unknown stride:
+    12x slower, measured).
+    """
+    batch, steps, _ = output.shape
+    end = column + w_hh.shape[1]
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        before = t + 1 if reverse else t - 1                        # the time of h_{t-1}
+        previous = initial if k == 0 else output[:, before, column:end]
+        recurrent_product(previous, w_hh, pre[:, t], True, h_t, product_t, zero, one)
+        for b in range(batch):
+            row = pre[b, t]
+            h = output[b, t, column:end]
+            if relu:
+                relu_bias_into(row, bias, h, zero)
+            else:
+                tanh_bias_into(row, bias, h)
+            if mask.shape[0] > 0 and mask[k, b]:                       # past the length: keep the state
+                h[:] = initial[b] if k == 0 else output[b, before, column:end]
 
 
 @njit(**JIT_OPTIONS)
@@ -71,19 +100,28 @@ def rnn_backward_loop(d_states, states, w_hh, w_hh_t, d_pre, carry, mask, relu, 
                     carry[b, :] = d_states[k, b, :]
 
 
-def forward(layer, xw, weights, initial, invalid, work=None):
-    """``RNN._direction_forward`` through the compiled loop (same contract, xw without biases;
-    work: see LSTM's)."""
+def forward(layer, xw, weights, initial, invalid):
+    """``RNN._direction_forward`` through the compiled loop (same contract, xw without biases)."""
     pre, reverse = time_order(xw)                                   # consumed in place
     steps, batch, hidden = pre.shape
     dtype = layer.dtype
-    states = empty(work, "states", (steps + 1, batch, hidden), dtype)   # (T+1, B, H)
+    states = recycled_array((steps + 1, batch, hidden), dtype)   # (T+1, B, H)
     states[0] = initial[0]
     rnn_forward_loop(pre, reverse, contiguous(weights.weight_hh.data), combined_bias(weights, True, hidden, dtype),
                      states, step_mask(invalid, steps),
                      layer.nonlinearity == "relu", dtype.type(0), dtype.type(1),
                      np.empty((hidden, batch), dtype=dtype), np.empty((hidden, batch), dtype=dtype))
     return states, (states[-1],), CompiledExtra(())
+
+
+def inference(layer, xw, reverse, weights, initial, invalid, output, column):
+    """``RNN._direction_inference`` through the compiled loop (same contract)."""
+    batch, hidden, dtype = output.shape[0], layer.hidden_size, layer.dtype
+    rnn_inference_loop(xw, reverse, contiguous(weights.weight_hh.data),
+                       combined_bias(weights, True, hidden, dtype), contiguous(initial[0]), output, column,
+                       step_mask(invalid, output.shape[1]), layer.nonlinearity == "relu", dtype.type(0),
+                       dtype.type(1), np.empty((hidden, batch), dtype=dtype), np.empty((hidden, batch), dtype=dtype))
+    return (last_state(output, column, hidden, reverse),)
 
 
 def backward(layer, cache, weights, d_states, d_final_extra, invalid):

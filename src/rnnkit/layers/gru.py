@@ -67,10 +67,14 @@ class GRU(RecurrentLayer):
         dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
         return dx, dh0
 
-    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, work, compiled_loop):
+    def _direction_inference(self, xw, reverse, weights: DirectionWeights, initial, invalid, output, column):
+        from rnnkit.compiled import gru_loops
+        return gru_loops.inference(self, xw, reverse, weights, initial, invalid, output, column)
+
+    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, compiled_loop):
         if compiled_loop:                                    # same loop, compiled (rnnkit.compiled)
             from rnnkit.compiled import gru_loops
-            return gru_loops.forward(self, xw, weights, initial, invalid, work)
+            return gru_loops.forward(self, xw, weights, initial, invalid)
         steps, batch, _ = xw.shape
         hidden = self.hidden_size
         states = np.empty((steps + 1, batch, hidden), dtype=self.dtype)         # (T+1, B, H)

@@ -84,10 +84,14 @@ class LSTM(RecurrentLayer):
         cells = direction_cache.extra[0]                     # (T+1, B, H) in both loops' caches
         return direction_cache.states[0], cells[0]
 
-    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, work, compiled_loop):
+    def _direction_inference(self, xw, reverse, weights: DirectionWeights, initial, invalid, output, column):
+        from rnnkit.compiled import lstm_loops
+        return lstm_loops.inference(self, xw, reverse, weights, initial, invalid, output, column)
+
+    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, compiled_loop):
         if compiled_loop:                                    # same loop, compiled (rnnkit.compiled)
             from rnnkit.compiled import lstm_loops
-            return lstm_loops.forward(self, xw, weights, initial, invalid, work)
+            return lstm_loops.forward(self, xw, weights, initial, invalid)
         steps, batch, _ = xw.shape
         hidden = self.hidden_size
         states = np.empty((steps + 1, batch, self.output_size), dtype=self.dtype)   # h: (T+1, B, P)

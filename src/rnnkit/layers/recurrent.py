@@ -13,6 +13,10 @@ Data flow of ``forward`` (time-major inside, batch-first at the edges)::
     layer output (T, B, K*P), dropout between layers in training -> next layer's input
     y (B, T, K*P), h_n (L*K, B, P)
 
+Under ``rnnkit.no_grad()`` with the compiled loops nothing is cached for backward, and the
+forward runs batch-major throughout (``_forward_batch_major``): the input products come from
+x's (B*T, D) rows as they lie, and each step's h_t goes straight into y's rows.
+
 The reverse direction reads the sequence from the last step to the first. Its loop runs over
 processing steps k = 0..T-1 on reversed views (``xw[::-1]``), so one loop serves both
 directions. With ``lengths``, step k of a sequence whose length it exceeds keeps the state
@@ -80,7 +84,7 @@ class RecurrentLayer(Module):
     Subclasses set ``num_gates``, ``num_states`` (1, or 2 for LSTM's (h, c)) and
     ``fold_recurrent_bias`` (True when b_hh can be added with b_ih before the loop), and
     implement the time loop of one direction: ``_direction_forward`` and
-    ``_direction_backward``.
+    ``_direction_backward`` (and ``_direction_inference`` for the compiled no_grad forward).
 
     Set ``record_hidden_grads = True`` to keep dL/dh_t of every step after ``backward`` in
     ``hidden_grads[layer][direction]`` (B, T, P), time order; it costs nothing otherwise.
@@ -184,29 +188,28 @@ class RecurrentLayer(Module):
 
         keep = is_grad_enabled()                     # False under rnnkit.no_grad(): no cache for backward
         compiled_loop = compiled.enabled()           # the compiled loops add the biases themselves
+        if compiled_loop and not keep:
+            self._cache = self._keep(None)
+            return self._forward_batch_major(x, initial, invalid)
         layer_input = grad_mode.empty(None if keep else ("input",), "x", (steps, batch, self.input_size),
                                       self.dtype)
         np.copyto(layer_input, x.transpose(1, 0, 2))                          # (T, B, D), never the caller's
         finals = [np.empty_like(state) for state in initial]
         caches, inputs, dropout_masks = [], [], []
         for layer in range(self.num_layers):
-            if layer > 0 and self.training and self.dropout > 0:
-                keep_probability = 1.0 - self.dropout
-                mask = ((self.rng.random(layer_input.shape) < keep_probability).astype(self.dtype)
-                        / self.dtype.type(keep_probability))
+            mask = self._dropout_mask(layer, layer_input.shape)
+            if mask is not None:
                 layer_input = layer_input * mask
-                dropout_masks.append(mask)
-            else:
-                dropout_masks.append(None)
+            dropout_masks.append(mask)
             if keep:
                 inputs.append(layer_input)
-            # The last layer writes straight into y (B, T, K*P), the caller's own. Under no_grad, a
-            # lower layer with one direction and no lengths passes its states (a work array) on as its output.
+            # The last layer writes straight into y (B, T, K*P), the caller's own. Under no_grad (the
+            # NumPy loops), a lower layer with one direction and no lengths passes its states on as its output.
             last = layer == self.num_layers - 1
             pass_states = not last and not keep and self.num_directions == 1 and invalid is None
             width = self.num_directions * self.output_size
             if last:
-                output = np.empty((batch, steps, width), dtype=self.dtype)
+                output = grad_mode.recycled_array((batch, steps, width), self.dtype)
             elif not pass_states:
                 output = grad_mode.empty(None if keep else ("output", layer), "y", (steps, batch, width), self.dtype)
             layer_caches = []
@@ -219,7 +222,7 @@ class RecurrentLayer(Module):
                 step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
                 states, final, extra = self._direction_forward(
                     xw[::-1] if reverse else xw, weights, tuple(state[index] for state in initial), step_invalid,
-                    work, compiled_loop)
+                    compiled_loop)
                 if keep and not (compiled_loop and self.compiled_cache_keeps_input_products):
                     grad_mode.forget(xw)             # dead now: its memory goes when it does, not to the pool
                 for target, value in zip(finals, final):
@@ -241,20 +244,67 @@ class RecurrentLayer(Module):
                                   "shape": (batch, steps)})
         return layer_input, tuple(finals)                                      # y: (B, T, K*P)
 
+    def _forward_batch_major(self, x: np.ndarray, initial: tuple, invalid: np.ndarray | None):
+        """The compiled forward under no_grad, batch-major from x to y: y (B, T, K*P), final states.
+
+        No cache is kept, so nothing needs the time-major layout: a layer's input products are
+        one product over its input's (B*T, D_in) rows as they lie, the loops read a step's rows
+        of them in place and write h_t straight into the step's rows of the layer's
+        (B, T, K*P) output. That saves copying x into (T, B, D) and the states back into
+        (B, T, K*P). The input products' rows are summed in another order than in a normal
+        forward's product, which some BLAS kernels round differently: the outputs equal a
+        normal forward's to float rounding (see :mod:`rnnkit.grad_mode`).
+        """
+        batch, steps, _ = x.shape
+        width = self.num_directions * self.output_size
+        finals = [np.empty_like(state) for state in initial]
+        layer_input = np.ascontiguousarray(x)                            # (B, T, D_in), read only
+        for layer in range(self.num_layers):
+            mask = self._dropout_mask(layer, (steps, batch, layer_input.shape[2]))
+            if mask is not None:
+                layer_input = layer_input * mask.transpose(1, 0, 2)     # the same draws as a normal forward's
+            if layer == self.num_layers - 1:
+                output = grad_mode.recycled_array((batch, steps, width), self.dtype)     # y, the caller's
+            else:
+                output = grad_mode.work_array(("output", layer), (batch, steps, width), self.dtype)
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                weights = self.weights[layer][direction]
+                xw = self._project_inputs(layer_input, weights, ("layer", layer, direction), biased=False)
+                reverse = direction == 1
+                step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
+                final = self._direction_inference(xw, reverse, weights, tuple(state[index] for state in initial),
+                                                  step_invalid, output, direction * self.output_size)
+                for target, value in zip(finals, final):
+                    target[index] = value
+            if invalid is not None:
+                np.copyto(output, 0.0, where=invalid.transpose(1, 0, 2))   # outputs past a length are zero
+            layer_input = output
+        return layer_input, tuple(finals)
+
+    def _dropout_mask(self, layer: int, shape: tuple) -> np.ndarray | None:
+        """The dropout mask of a layer's input (T, B, W) in training, kept units scaled by 1/(1-p);
+        None for the first layer, in eval mode, or without dropout."""
+        if layer == 0 or not self.training or self.dropout == 0:
+            return None
+        keep_probability = 1.0 - self.dropout
+        return (self.rng.random(shape) < keep_probability).astype(self.dtype) / self.dtype.type(keep_probability)
+
     def _project_inputs(self, layer_input: np.ndarray, weights: DirectionWeights,
                         work: tuple | None = None, biased: bool = True) -> np.ndarray:
-        """``x W_ih^T + b_ih`` (+ ``b_hh`` when it can be folded) for all steps: (T, B, G*H).
+        """``x W_ih^T + b_ih`` (+ ``b_hh`` when it can be folded) for all steps and rows, in the
+        layout of layer_input: (T, B, G*H) from (T, B, D_in), or (B, T, G*H) from (B, T, D_in).
 
         biased=False leaves out the biases: the compiled loops add them in their activation
         passes, which saves a pass over this (T, B, G*H) array (at 64 x 100 x 2048 floats, 3.7 ms).
         """
-        steps, batch, features = layer_input.shape
-        xw = grad_mode.empty(work, "xw", (steps * batch, weights.weight_ih.shape[0]), self.dtype)
-        np.matmul(layer_input.reshape(steps * batch, features), weights.weight_ih.data.T, out=xw)
+        first, second, features = layer_input.shape
+        xw = grad_mode.empty(work, "xw", (first * second, weights.weight_ih.shape[0]), self.dtype)
+        np.matmul(layer_input.reshape(first * second, features), weights.weight_ih.data.T, out=xw)
         if biased and weights.bias_ih is not None:      # one pass over xw: the biases are summed first
             bias = weights.bias_ih.data + weights.bias_hh.data if self.fold_recurrent_bias else weights.bias_ih.data
             xw += bias
-        return xw.reshape(steps, batch, -1)
+        return xw.reshape(first, second, -1)
 
     # --- backward -----------------------------------------------------------------------
     def _backward(self, dy: Any, final_grads: tuple, grad_names: tuple[str, ...]):
@@ -314,7 +364,8 @@ class RecurrentLayer(Module):
                 d_input *= cache["masks"][layer]
             d_output = d_input
         self.hidden_grads = hidden_grads if self.record_hidden_grads else None
-        dx = np.ascontiguousarray(d_output.transpose(1, 0, 2))                            # (B, T, D)
+        dx = grad_mode.recycled_array((batch, steps, d_output.shape[2]), self.dtype)     # (B, T, D)
+        np.copyto(dx, d_output.transpose(1, 0, 2))
         return dx, tuple(d_initial)
 
     @staticmethod
@@ -326,7 +377,7 @@ class RecurrentLayer(Module):
         """
         steps, batch, _ = d_gi.shape
         w_ih = weights.weight_ih.data                                     # (G*H, D)
-        dx = np.empty((batch, steps, w_ih.shape[1]), dtype=d_gi.dtype)    # (B, T, D)
+        dx = grad_mode.recycled_array((batch, steps, w_ih.shape[1]), d_gi.dtype)   # (B, T, D)
         block = -(-steps // chunks)
         scratch = np.empty((block, batch, w_ih.shape[1]), dtype=d_gi.dtype)
         for start in range(0, steps, block):
@@ -351,7 +402,7 @@ class RecurrentLayer(Module):
         invalid = cache["invalid"]
         step_invalid = None if invalid is None else (invalid[::-1] if old.reverse else invalid)
         states, _, extra = self._direction_forward(xw[::-1] if old.reverse else xw, weights,
-                                                   self._initial_states_of(old), step_invalid, None, True)
+                                                   self._initial_states_of(old), step_invalid, True)
         if not np.array_equal(states, old.states):
             raise ValueError(f"{type(self).__name__}.backward called again after the weights changed since "
                              f"forward: call forward again")
@@ -376,18 +427,30 @@ class RecurrentLayer(Module):
 
     # --- the time loop of one direction (subclasses) ------------------------------------
     def _direction_forward(self, xw: np.ndarray, weights: DirectionWeights, initial: tuple,
-                           invalid: np.ndarray | None, work: tuple | None,
-                           compiled_loop: bool) -> tuple[np.ndarray, tuple, tuple]:
+                           invalid: np.ndarray | None, compiled_loop: bool,
+                           outputs: np.ndarray | None = None) -> tuple[np.ndarray | None, tuple, tuple | None]:
         """Run the loop over processing steps.
 
         xw (T, B, G*H) input products in processing order, with the biases for the NumPy loop
         and without them for the compiled one (``compiled_loop``, see
         :mod:`rnnkit.compiled`), which adds them itself; initial: the states (B, width);
         invalid (T, B, 1) True where a step is past the sequence's length, or None.
-        work: None, or under no_grad a key prefix for :func:`rnnkit.grad_mode.empty`: the cache
-        will be dropped, so a loop may keep only the activations it needs for the next step and
-        take its states from reusable work arrays.
         Returns states (T+1, B, P), the final states, and the cache for backward.
+
+        outputs (compiled loops under no_grad only, see :meth:`_forward_batch_major`): a
+        (T, B, P) view in processing order, rows contiguous, of the layer's output; the loop
+        keeps no cache, writes h_t there, and returns (None, final states, None).
+        """
+        raise NotImplementedError
+
+    def _direction_inference(self, xw: np.ndarray, reverse: bool, weights: DirectionWeights, initial: tuple,
+                             invalid: np.ndarray | None, output: np.ndarray, column: int) -> tuple:
+        """The compiled loop of one direction under no_grad (see :meth:`_forward_batch_major`).
+
+        xw (B, T, G*H) input products without biases, time order (overwritten); reverse: run
+        from the last step to the first; initial: the states (B, width); invalid (T, B, 1) in
+        processing order, or None. Writes h_t into output[:, t, column:column + P] of the
+        layer's output (B, T, W); returns the final states.
         """
         raise NotImplementedError
 
