@@ -4,9 +4,10 @@
 :class:`~rnnkit.GRU` run them; ``set_enabled(False)`` or ``RNNKIT_COMPILE=0`` turns them off,
 and without Numba they are off with no error. See :mod:`rnnkit.compiled.switch`.
 
-Numba's on-disk cache (``cache=True``) is invalidated only when the file of the cached
-function itself changes: after editing a helper module here (``vector``, ``tiles``,
-``activations``...) in a source checkout, delete this folder's ``__pycache__``.
+Numba's on-disk cache (``cache=True``) would be invalidated only when the file of the cached
+function itself changes, not when a helper module it calls does (``vector``, ``tiles``...):
+:func:`rnnkit.compiled.cache.drop_stale` deletes the cache whenever any source file here
+changed, before the loops load.
 """
 
 from rnnkit.compiled.common import CompiledExtra

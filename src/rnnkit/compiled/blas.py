@@ -11,7 +11,7 @@ Row-major products used by the loops (``a`` has ``m`` rows; one row uses gemv)::
     gemm_nt(a (m, k), w (n, k), out (m, n), beta):  out = a @ w.T + beta * out
     gemm_nn(a (m, k), w (k, n), out (m, n), beta):  out = a @ w   + beta * out
 
-All arrays must be C-contiguous; the callers guarantee it.
+Each row must be contiguous (any row stride: the leading dimensions come from the strides).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import glob
 import os
 
 import numpy as np
+
+from rnnkit.compiled import cache
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 _SYMBOL_CANDIDATES = {   # ILP64 builds only: integer arguments are 64-bit
@@ -56,6 +58,7 @@ def load() -> bool:
     global _loaded, library_path
     if _loaded is not None:
         return _loaded
+    cache.drop_stale()                                # before any loop module loads cached code
     np.dot(np.ones((2, 2)), np.ones((2, 2)))          # make sure NumPy's BLAS is mapped
     import llvmlite.binding as llvm
 
