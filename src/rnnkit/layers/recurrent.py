@@ -427,8 +427,7 @@ class RecurrentLayer(Module):
 
     # --- the time loop of one direction (subclasses) ------------------------------------
     def _direction_forward(self, xw: np.ndarray, weights: DirectionWeights, initial: tuple,
-                           invalid: np.ndarray | None, compiled_loop: bool,
-                           outputs: np.ndarray | None = None) -> tuple[np.ndarray | None, tuple, tuple | None]:
+                           invalid: np.ndarray | None, compiled_loop: bool) -> tuple[np.ndarray, tuple, tuple]:
         """Run the loop over processing steps.
 
         xw (T, B, G*H) input products in processing order, with the biases for the NumPy loop
@@ -436,10 +435,6 @@ class RecurrentLayer(Module):
         :mod:`rnnkit.compiled`), which adds them itself; initial: the states (B, width);
         invalid (T, B, 1) True where a step is past the sequence's length, or None.
         Returns states (T+1, B, P), the final states, and the cache for backward.
-
-        outputs (compiled loops under no_grad only, see :meth:`_forward_batch_major`): a
-        (T, B, P) view in processing order, rows contiguous, of the layer's output; the loop
-        keeps no cache, writes h_t there, and returns (None, final states, None).
         """
         raise NotImplementedError
 
