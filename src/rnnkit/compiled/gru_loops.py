@@ -64,7 +64,7 @@ def gru_inference_loop(gates, reverse, w_hh, b_ih, b_hh, initial, output, column
         previous = initial if k == 0 else output[:, before, column:end]
         recurrent_product(previous, w_hh, gh, False, h_t, product_t, zero, one)        # gh = h W_hh^T
         for b in range(batch):
-            h_prev = initial[b] if k == 0 else output[b, before, column:end]
+            h_prev = initial[b] if k == 0 else output[b, before, column:end]     # a C row: previous[b] is not
             if mask.shape[0] > 0 and mask[k, b]:                      # past the length: keep the state
                 output[b, t, column:end] = h_prev
             else:

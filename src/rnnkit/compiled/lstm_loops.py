@@ -84,7 +84,7 @@ def lstm_inference_loop(gates, reverse, w_hh, bias, w_hr, initial, output, colum
                           zero, one)                                    # z_t = xw_t + h W_hh^T
         for b in range(batch):
             if mask.shape[0] > 0 and mask[k, b]:                        # past the length: keep the state
-                output[b, t, column:end] = initial[b] if k == 0 else output[b, before, column:end]
+                output[b, t, column:end] = previous[b]
                 if projected:
                     unprojected[b, :] = zero                                # its row of the projection
             else:
@@ -95,7 +95,7 @@ def lstm_inference_loop(gates, reverse, w_hh, bias, w_hr, initial, output, colum
             if mask.shape[0] > 0:
                 for b in range(batch):
                     if mask[k, b]:
-                        output[b, t, column:end] = initial[b] if k == 0 else output[b, before, column:end]
+                        output[b, t, column:end] = previous[b]
 
 
 @njit(**JIT_OPTIONS)

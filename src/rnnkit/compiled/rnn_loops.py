@@ -67,7 +67,7 @@ def rnn_inference_loop(pre, reverse, w_hh, bias, initial, output, column, mask, 
             else:
                 tanh_bias_into(row, bias, h)
             if mask.shape[0] > 0 and mask[k, b]:                       # past the length: keep the state
-                h[:] = initial[b] if k == 0 else output[b, before, column:end]
+                h[:] = previous[b]
 
 
 @njit(**JIT_OPTIONS)
