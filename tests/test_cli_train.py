@@ -110,6 +110,32 @@ def test_missing_and_binary_data(tmp_path, capsys):
     assert "blob.bin" in capsys.readouterr().err
 
 
+def test_a_folder_as_data_gets_a_clear_error(tmp_path, capsys):
+    for arguments in (["lm", *TINY], ["classify"], ["tag"]):
+        assert main(["train", *arguments, "--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
+        error = capsys.readouterr().err
+        assert str(tmp_path) in error and ("Is a directory" in error or "not a regular file" in error)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--temperature", "nan", "--temperature must be a finite number >= 0, got nan"),
+    ("--temperature", "inf", "--temperature must be a finite number >= 0, got inf"),
+    ("--max-minutes", "nan", "--max-minutes must be a finite number >= 0, got nan"),
+    ("--prime", " ", "--prime must hold at least one word, got ' '")])
+def test_options_that_would_fail_only_after_training_are_refused_first(tmp_path, text_file, capsys, option,
+                                                                        value, message):
+    arguments = ["train", "lm", "--data", str(text_file), "--out", str(tmp_path / "run"), *TINY, option, value]
+    assert main(arguments + (["--level", "word"] if option == "--prime" else [])) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("option, value", [("--steps", "0"), ("--length", "1"), ("--hidden", "0"), ("--batch", "-1")])
+def test_demo_checks_its_options(option, value, capsys):
+    assert main(["demo", option, value]) == 2
+    assert f"{option} must be an int >=" in capsys.readouterr().err
+
+
 def test_generate_refuses_a_corrupt_or_mismatched_run(tmp_path, text_file, capsys):
     assert train(tmp_path, text_file) == 0
     run = tmp_path / "run"

@@ -156,6 +156,10 @@ def test_embedding_bad_arguments():
         Embedding(4, 2, padding_idx=4)
     with pytest.raises(ValueError, match="num_embeddings must be an int >= 1, got 0"):
         Embedding(0, 2)
+    for bad in (1.7, True, "2"):                              # never truncated or parsed
+        with pytest.raises(TypeError, match=f"padding_idx must be an int or None, got {bad!r}"):
+            Embedding(4, 2, padding_idx=bad)
+    assert Embedding(4, 2, padding_idx=np.int64(-1)).padding_idx == 3
     table = Embedding(4, 2, seed=0)
     with pytest.raises(ValueError, match="Embedding.backward called before forward"):
         table.backward(np.zeros((1, 2)))

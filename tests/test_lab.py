@@ -41,6 +41,12 @@ def test_gradients_smoke(tmp_path):
     assert radii["0.5"]["vanishing_guaranteed"] is True
 
 
+def test_gradients_with_a_short_sequence_has_one_distance_to_show(tmp_path):
+    _, results, report = _run(tmp_path, "gradients", "--lengths", "6")
+    assert "flow_at_5" in results["radii"]["0.5"] and "flow_at_10" not in results["radii"]["0.5"]
+    assert "0.5^5 = 3.12e-02" in report
+
+
 def test_clipping_smoke(tmp_path):
     out, results, _ = _run(tmp_path, "clipping", "--lengths", "8")
     assert (out / "clipping.png").exists()

@@ -91,6 +91,11 @@ def test_generation_is_deterministic_with_a_seed():
     np.testing.assert_array_equal(greedy, model.generate([1], length=10, temperature=0.0, seed=123))
 
 
+def test_generation_refuses_a_batch_of_primes():
+    with pytest.raises(ValueError, match=r"prime must be a 1-D sequence of token ids, got shape \(2, 2\)"):
+        LanguageModel(VOCAB, 8, seed=0).generate(np.array([[1, 2], [3, 4]]), length=3)
+
+
 def test_generation_carries_the_state_and_leaves_training_mode():
     model = LanguageModel(VOCAB, 8, dropout=0.5, seed=0)
     assert model.training

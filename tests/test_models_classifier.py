@@ -142,6 +142,8 @@ def test_save_load_round_trip(tmp_path, rng):
     ({"num_classes": 3, "vocab_size": 5, "input_size": 2}, "not both"),
     ({"num_classes": 3, "input_size": 2, "pooling": "avg"}, "pooling must be one of ['last', 'mean', 'max'], got 'avg'"),
     ({"num_classes": 3, "input_size": 2, "cell": "transformer"}, "cell must be one of"),
+    ({"num_classes": 3, "input_size": 2, "padding_idx": 0}, "padding_idx is only for token ids"),
+    ({"num_classes": 3, "input_size": 2, "embedding_dim": 8}, "embedding_dim is only for token ids"),
 ])
 def test_bad_constructor_arguments(kwargs, message):
     with pytest.raises(ValueError) as error:

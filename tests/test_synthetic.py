@@ -81,3 +81,5 @@ def test_generators_are_seeded_and_checked():
         temporal_order(2, steps=5)
     with pytest.raises(TypeError, match="dtype"):
         temporal_order(2, dtype=np.int32)
+    with pytest.raises(TypeError, match="dtype must be numpy.float32 or numpy.float64, got int64"):
+        adding_problem(2, 4, dtype=np.int64)                  # would truncate the U(0, 1) values to 0

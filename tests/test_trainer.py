@@ -104,6 +104,12 @@ class PoisonedTask:
     def __getattr__(self, name):
         return getattr(self.task, name)
 
+    def forward(self, model, batch):
+        outputs = self.task.forward(model, batch)
+        if self.where == "outputs" and self.calls + 1 >= self.at:
+            outputs[0, 0, 0] = np.inf             # as huge finite weights give: the loss refuses it
+        return outputs
+
     def loss(self, outputs, batch):
         self.calls += 1
         loss, grad = self.task.loss(outputs, batch)
@@ -115,7 +121,8 @@ class PoisonedTask:
             model.head.weight.grad[0, 0] = np.inf
 
 
-@pytest.mark.parametrize("where, message", [("loss", "loss is nan"), ("gradient", "gradient norm is inf")])
+@pytest.mark.parametrize("where, message", [("loss", "loss is nan"), ("gradient", "gradient norm is inf"),
+                                            ("outputs", "forward pass met NaN or infinite values")])
 def test_a_non_finite_loss_or_gradient_stops_with_the_last_checkpoint_intact(tmp_path, where, message):
     trainer = make_run(tmp_path, checkpoint_every=3)
     trainer.task = PoisonedTask(trainer.task, at=8, where=where)
@@ -130,6 +137,23 @@ def test_a_non_finite_loss_or_gradient_stops_with_the_last_checkpoint_intact(tmp
     assert all(np.all(np.isfinite(p.data)) for p in trainer.model.parameters())
     assert all(np.all(p.grad == 0) for p in trainer.model.parameters())
     assert weights.config == trainer.model.config
+
+
+def test_an_update_that_makes_a_weight_infinite_stops_before_anything_is_saved(tmp_path):
+    trainer = make_run(tmp_path, checkpoint_every=3)
+    plain_step, steps = trainer.optimizer.step, []
+
+    def overflowing_step():                       # finite loss and gradients, a step too large
+        plain_step()
+        steps.append(1)
+        if len(steps) == 6:
+            trainer.model.head.weight.data[1, 2] = -np.inf
+    trainer.optimizer.step = overflowing_step
+    with pytest.raises(TrainingDiverged, match="the update made head.weight NaN or infinite at step 6") as caught:
+        trainer.fit()
+    assert "intact" in str(caught.value) and "(step 3)" in str(caught.value)
+    assert checkpoint.read_checkpoint(tmp_path / "checkpoints" / "last")["trainer"]["step"] == 3
+    assert not list((tmp_path / "checkpoints").glob(".*"))          # no half-written checkpoint either
 
 
 def test_a_corrupt_or_mismatched_checkpoint_is_refused(tmp_path):
@@ -149,6 +173,41 @@ def test_a_corrupt_or_mismatched_checkpoint_is_refused(tmp_path):
     (last / "state.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
         checkpoint.read_checkpoint(last)
+
+
+def test_a_checkpoint_refused_for_its_optimiser_leaves_the_model_as_it_was(tmp_path):
+    trainer = make_run(tmp_path, epochs=1)
+    trainer.fit()
+    other = make_run(tmp_path / "other", epochs=1, seed=5)
+    other.optimizer = rnnkit.optim.SGD(other.model.parameters(), lr=0.1)    # an Adam checkpoint does not fit
+    before, rng_before = other.model.state_dict(), other.model.rng.bit_generator.state
+    with pytest.raises(CheckpointError, match="optimiser state does not fit"):
+        other.restore(tmp_path / "checkpoints" / "last")
+    for name, array in other.model.state_dict().items():
+        np.testing.assert_array_equal(array, before[name], err_msg=name)
+    assert other.model.rng.bit_generator.state == rng_before
+
+
+def test_a_failed_save_leaves_no_half_written_folder_and_the_old_checkpoint_intact(tmp_path, monkeypatch):
+    trainer = make_run(tmp_path, epochs=1)
+    trainer.fit()
+    folder = tmp_path / "checkpoints"
+    step = checkpoint.read_checkpoint(folder / "last")["trainer"]["step"]
+
+    def failing_save(*args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr(checkpoint, "save_file", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save_checkpoint(folder, "last", trainer.model, trainer.optimizer, {"step": -1}, {})
+    assert sorted(path.name for path in folder.iterdir()) == ["best", "last"]
+    assert checkpoint.read_checkpoint(folder / "last")["trainer"]["step"] == step
+
+
+def test_checkpoint_files_are_readable_by_others(tmp_path):
+    trainer = make_run(tmp_path, epochs=1, max_steps=2)
+    trainer.fit()
+    for path in (tmp_path / "checkpoints" / "last").iterdir():
+        assert path.stat().st_mode & 0o777 == 0o644, path.name
 
 
 def test_an_interrupted_swap_falls_back_to_the_previous_checkpoint(tmp_path):

@@ -52,6 +52,10 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
     return value
 
 
+class NonFiniteError(ValueError):
+    """An array that must be finite holds NaN or infinite values (the trainer reports it as divergence)."""
+
+
 def as_float_array(
     x: Any,
     name: str,
@@ -88,7 +92,7 @@ def as_float_array(
                 )
     array = np.asarray(array, dtype=dtype)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise NonFiniteError(f"{name} contains NaN or infinite values")
     return array
 
 

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, TypeError, OSError, MemoryError) as error:     # OSError: missing file, a folder ...
         print(f"rnnkit {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -28,6 +28,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for name, minimum in (("steps", 1), ("length", 2), ("hidden", 1), ("batch", 1)):
+        if getattr(args, name) < minimum:
+            raise ValueError(f"--{name} must be an int >= {minimum}, got {getattr(args, name)}")
     rng = np.random.default_rng(args.seed)
     lstm = rnnkit.LSTM(2, args.hidden, seed=rng)
     head = rnnkit.Linear(args.hidden, 1, seed=rng)

@@ -288,6 +288,7 @@ def run_gradients(args: argparse.Namespace) -> dict:
     from rnnkit.diagnostics.plots import plot_gradient_flow
     plot_gradient_flow(cells, radii, args.steps, os.path.join(args.out, "gradients.png"))
 
+    compare = marks[min(1, len(marks) - 1)]                 # the second distance shown (the only one when T <= 10)
     cell_rows = [[cell.upper(), when] + [_fmt(numbers[cell][f"{when}_at_{d}"]) for d in marks]
                  for cell in cells for when in cells[cell]]
     radius_rows = [[f"{r:g}", f"{s['largest_singular_value']:.2f}", "yes" if s["vanishing_guaranteed"] else "no"]
@@ -315,7 +316,7 @@ Plain tanh RNN (float64) with W_hh scaled to a spectral radius; each cell is gra
 {_markdown_table(["radius", "sigma_max", "vanishing guaranteed (sigma_max < 1)"] + [f"d = {d}" for d in marks],
                   radius_rows)}
 
-For comparison, 0.5^{marks[1]} = {0.5 ** marks[1]:.2e} and 1.5^{marks[1]} = {1.5 ** marks[1]:.2e}.
+For comparison, 0.5^{compare} = {0.5 ** compare:.2e} and 1.5^{compare} = {1.5 ** compare:.2e}.
 
 ![gradient flow](gradients.png)
 """)

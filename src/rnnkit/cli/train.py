@@ -220,10 +220,12 @@ def check_options(options: LMOptions) -> None:
     for name in ("lr", "clip"):
         if not getattr(options, name) > 0:
             raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")
-    if options.max_minutes < 0 or options.temperature < 0:
-        raise ValueError("--max-minutes and --temperature must be >= 0")
-    if not options.prime:
-        raise ValueError("--prime must not be empty")
+    for name in ("max_minutes", "temperature"):
+        if not 0 <= getattr(options, name) < float("inf"):          # NaN fails this too
+            raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {getattr(options, name)}")
+    if not options.prime.strip() if options.level == "word" else not options.prime:
+        raise ValueError(f"--prime must hold at least one {'word' if options.level == 'word' else 'character'}, "
+                         f"got {options.prime!r}")
 
 
 # --- the run directory --------------------------------------------------------------------------

@@ -45,6 +45,7 @@ def adding_problem(batch_size: int, steps: int, seed: Any = None, dtype: Any = n
     """
     batch_size = check_positive_int(batch_size, "batch_size")
     steps = check_positive_int(steps, "steps", minimum=2)
+    dtype = check_dtype(dtype)
     rng = make_rng(seed)
     values = rng.random((batch_size, steps))
     half = steps // 2

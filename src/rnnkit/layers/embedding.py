@@ -5,6 +5,7 @@ Glossary: N any shape of ids (e.g. B, T), V vocabulary size, E embedding size.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,8 @@ class Embedding(Module):
         self.num_embeddings = check_positive_int(num_embeddings, "num_embeddings")
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
+                raise TypeError(f"padding_idx must be an int or None, got {padding_idx!r}")
             if not -self.num_embeddings <= int(padding_idx) < self.num_embeddings:
                 raise ValueError(f"padding_idx must lie in [-{self.num_embeddings}, {self.num_embeddings}), got {padding_idx}")
             padding_idx = int(padding_idx) % self.num_embeddings

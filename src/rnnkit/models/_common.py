@@ -78,9 +78,10 @@ class InputEncoder(Module):
         if vocab_size is None:
             if input_size is None:
                 raise ValueError("give vocab_size (token ids in) or input_size (real-valued features in), got neither")
-            if embedding_dim is not None:
-                raise ValueError(f"embedding_dim is only for token ids (vocab_size set), got embedding_dim={embedding_dim} "
-                                 f"with vocab_size=None")
+            for name, value in (("embedding_dim", embedding_dim), ("padding_idx", padding_idx)):
+                if value is not None:
+                    raise ValueError(f"{name} is only for token ids (vocab_size set), got {name}={value} "
+                                     f"with vocab_size=None")
             self.output_size = check_positive_int(input_size, "input_size")
             self.embedding = None
         else:

@@ -188,7 +188,10 @@ class LanguageModel(Module):
 
         The model is switched to eval mode (no dropout) and back.
         """
-        prime = as_index_array(prime, "prime", upper=self.vocab_size).reshape(-1)
+        prime = as_index_array(prime, "prime", upper=self.vocab_size)
+        if prime.ndim > 1:
+            raise ValueError(f"prime must be a 1-D sequence of token ids, got shape {prime.shape}")
+        prime = prime.reshape(-1)
         if prime.size == 0:
             raise ValueError("prime must hold at least one token id")
         length = check_positive_int(length, "length", minimum=0)

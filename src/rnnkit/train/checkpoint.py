@@ -133,19 +133,25 @@ def save_checkpoint(folder: str | os.PathLike, name: str, model: Module, optimiz
     final, temporary, old = folder / name, folder / f".{name}.tmp", folder / f".{name}.old"
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir()
-    save_module(model, temporary / MODEL_FILE)
-    optimizer_document, arrays = split_optimizer_state(optimizer)
-    arrays.update({f"task.{key}": np.ascontiguousarray(value) for key, value in task_arrays.items()})
-    save_file(arrays, str(temporary / TENSOR_FILE), metadata={"format": FORMAT})
-    document = {
-        "format": FORMAT, "version": VERSION,
-        "model": {"class": type(model).__name__, "config": model.config, "dtype": model.dtype.name},
-        "files": {MODEL_FILE: file_sha256(temporary / MODEL_FILE), TENSOR_FILE: file_sha256(temporary / TENSOR_FILE)},
-        "optimizer": optimizer_document,
-        "rng": model.rng.bit_generator.state,
-        "trainer": trainer_state,
-    }
-    atomic_write_json(temporary / STATE_FILE, document)
+    try:
+        save_module(model, temporary / MODEL_FILE)
+        optimizer_document, arrays = split_optimizer_state(optimizer)
+        arrays.update({f"task.{key}": np.ascontiguousarray(value) for key, value in task_arrays.items()})
+        save_file(arrays, str(temporary / TENSOR_FILE), metadata={"format": FORMAT})
+        os.chmod(temporary / TENSOR_FILE, 0o644)        # safetensors writes 0600; a run's files are for reading
+        document = {
+            "format": FORMAT, "version": VERSION,
+            "model": {"class": type(model).__name__, "config": model.config, "dtype": model.dtype.name},
+            "files": {MODEL_FILE: file_sha256(temporary / MODEL_FILE),
+                      TENSOR_FILE: file_sha256(temporary / TENSOR_FILE)},
+            "optimizer": optimizer_document,
+            "rng": model.rng.bit_generator.state,
+            "trainer": trainer_state,
+        }
+        atomic_write_json(temporary / STATE_FILE, document)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)     # no half-written checkpoint left behind
+        raise
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
@@ -198,19 +204,28 @@ def load_model(path: str | os.PathLike, model: Module | None = None) -> Module:
 def restore_checkpoint(path: str | os.PathLike, model: Module, optimizer: Optimizer) -> tuple[dict, dict]:
     """Load a verified checkpoint into ``model`` and ``optimizer`` (and the model's RNG).
 
-    Returns the trainer state and the task arrays. Everything is checked before the
-    optimiser is touched; a model or optimiser that does not match is refused with the reason.
+    Returns the trainer state and the task arrays. A model or optimiser that does not match
+    is refused with the reason, and a refused checkpoint leaves the model's weights and random
+    generator and the optimiser's state as they were.
     """
     document = read_checkpoint(path)
-    load_model(path, model)
-    tensors, _ = read_file(Path(path) / TENSOR_FILE)
+    weights, optimizer_state, rng_state = model.state_dict(), optimizer.state_dict(), model.rng.bit_generator.state
     try:
-        optimizer.load_state_dict(join_optimizer_state(document["optimizer"], tensors))
-    except (ValueError, TypeError, KeyError) as error:
-        raise CheckpointError(f"cannot use checkpoint {path}: its optimiser state does not fit: {error}") from error
-    try:
-        model.rng.bit_generator.state = document["rng"]
-    except (ValueError, TypeError, KeyError) as error:
-        raise CheckpointError(f"cannot use checkpoint {path}: bad random-generator state ({error})") from error
+        load_model(path, model)
+        tensors, _ = read_file(Path(path) / TENSOR_FILE)
+        try:
+            optimizer.load_state_dict(join_optimizer_state(document["optimizer"], tensors))
+        except (ValueError, TypeError, KeyError) as error:
+            raise CheckpointError(f"cannot use checkpoint {path}: its optimiser state does not fit: "
+                                  f"{error}") from error
+        try:
+            model.rng.bit_generator.state = document["rng"]
+        except (ValueError, TypeError, KeyError) as error:
+            raise CheckpointError(f"cannot use checkpoint {path}: bad random-generator state ({error})") from error
+    except CheckpointError:
+        model.load_state_dict(weights)
+        optimizer.load_state_dict(optimizer_state)
+        model.rng.bit_generator.state = rng_state
+        raise
     task_arrays = {name[len("task."):]: array for name, array in tensors.items() if name.startswith("task.")}
     return document["trainer"], task_arrays

@@ -84,5 +84,5 @@ def check_common(options: Any) -> None:
     for name in ("lr", "clip"):
         if hasattr(options, name) and not getattr(options, name) > 0:
             raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")
-    if getattr(options, "max_minutes", 0) < 0:
-        raise ValueError(f"--max-minutes must be >= 0, got {options.max_minutes}")
+    if not 0 <= getattr(options, "max_minutes", 0) < float("inf"):          # NaN fails this too
+        raise ValueError(f"--max-minutes must be a finite number >= 0, got {options.max_minutes}")

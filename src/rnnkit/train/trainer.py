@@ -20,7 +20,9 @@ task's arrays. The learning rate is a pure function of the step. So a run resume
 
 A non-finite loss or gradient norm stops training with :class:`TrainingDiverged` before the
 optimiser touches the weights, and nothing is saved from that step: the last checkpoint stays
-as it was.
+as it was. An update that leaves a weight NaN or infinite (finite gradients, too large a
+step) stops training the same way, right after that step and before anything is saved, and
+so do weights that are finite but so large that the forward pass overflows.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
+from rnnkit._validate import NonFiniteError
 from rnnkit.clip import clip_grad_norm_
 from rnnkit.module import Module
 from rnnkit.optim.optimizer import Optimizer
@@ -43,7 +48,8 @@ CHECKPOINT_FOLDER = "checkpoints"
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss or the gradient norm became NaN or infinite; the message says where and what to do."""
+    """The loss, the gradient norm, a weight or the forward pass's values became NaN or infinite;
+    the message says where and what to do."""
 
 
 @dataclass
@@ -144,13 +150,18 @@ class Trainer:
                 if self._must_stop():
                     return False
                 self.optimizer.lr = self.schedule(self.state["step"])
-                outputs = self.task.forward(self.model, batch)                # forward
-                loss, d_outputs = self.task.loss(outputs, batch)              # loss
+                try:
+                    outputs = self.task.forward(self.model, batch)            # forward
+                    loss, d_outputs = self.task.loss(outputs, batch)          # loss
+                except NonFiniteError as error:       # weights large enough to overflow the activations
+                    self._diverged(f"the forward pass met NaN or infinite values ({error})",
+                                   "the weights were not updated")
                 self._check_finite("loss", loss)
                 self.task.backward(self.model, d_outputs)                     # backward
                 grad_norm = clip_grad_norm_(params, self.config.clip)         # clip: the norm before clipping
                 self._check_finite("gradient norm", grad_norm)
                 self.optimizer.step()                                         # step
+                self._check_weights(params)
                 self.optimizer.zero_grad()                                    # zero
                 epoch_tokens += batch.num_tokens
                 self._record_step(loss, grad_norm, batch.num_tokens,
@@ -184,8 +195,18 @@ class Trainer:
                                       f"{tokens_per_s:,.0f} tok/s", refresh=False)
 
     def _check_finite(self, what: str, value: float) -> None:
-        if math.isfinite(value):
-            return
+        if not math.isfinite(value):
+            self._diverged(f"the {what} is {value}", "the weights were not updated")
+
+    def _check_weights(self, params: list) -> None:
+        """After an update: one sum per parameter (float64), NaN or infinite if any weight is."""
+        for param in params:
+            if not math.isfinite(float(np.sum(param.data, dtype=np.float64))):
+                names = [name for name, other in self.model.named_parameters() if other is param]
+                self._diverged(f"the update made {names[0] if names else 'a parameter'} NaN or infinite",
+                               "the model in memory holds those weights")
+
+    def _diverged(self, what: str, weights: str) -> None:
         self.optimizer.zero_grad()
         if self.last_checkpoint_step is None:
             saved = "no checkpoint had been written yet"
@@ -193,8 +214,8 @@ class Trainer:
             saved = (f"the last good checkpoint, {self.run_dir / CHECKPOINT_FOLDER / 'last'} (step "
                      f"{self.last_checkpoint_step}), is intact")
         raise TrainingDiverged(
-            f"training stopped: the {what} is {value} at step {self.state['step'] + 1} (epoch "
-            f"{self.state['epoch'] + 1}, window {self.state['window'] + 1}); the weights were not updated and "
+            f"training stopped: {what} at step {self.state['step'] + 1} (epoch "
+            f"{self.state['epoch'] + 1}, window {self.state['window'] + 1}); {weights} and "
             f"{saved}. Try a lower learning rate or a smaller gradient clip.")
 
     def _must_stop(self) -> bool:
