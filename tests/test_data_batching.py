@@ -239,7 +239,7 @@ def test_sliding_windows_errors():
         sliding_windows(np.arange(4.0), window=3, horizon=2)
     with pytest.raises(ValueError, match="target_column is only for a 2-D series"):
         sliding_windows(np.arange(4.0), window=2, target_column=0)
-    with pytest.raises(ValueError, match=r"target_column must be an int in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"target_column must be an int in \[-2, 2\)"):
         sliding_windows(np.zeros((5, 2)), window=2, target_column=2)
     with pytest.raises(ValueError, match="series must be 1-D"):
         sliding_windows(np.zeros((5, 2, 1)), window=2)

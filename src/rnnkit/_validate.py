@@ -40,6 +40,13 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_column(value: Any, name: str, size: int) -> int:
+    """An int that indexes one of ``size`` columns (negative counts from the end)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not -size <= value < size:
+        raise ValueError(f"{name} must be an int in [{-size}, {size}) indexing one of {size} features, got {value!r}")
+    return int(value)
+
+
 def check_probability(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
@@ -99,10 +106,14 @@ def as_float_array(
 def as_index_array(x: Any, name: str, upper: int | None = None, allowed: Sequence[int] = ()) -> np.ndarray:
     """Convert ``x`` to an int64 array of indices in ``[0, upper)`` (plus any ``allowed`` extras)."""
     array = np.asarray(x)
+    if array.size == 0 and not isinstance(x, np.ndarray):        # [] reads as float64; it holds no index
+        array = array.astype(np.int64)
     if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
         if np.issubdtype(array.dtype, np.floating) and array.size and np.all(np.mod(array, 1) == 0):
             raise TypeError(f"{name} must be an integer array, got dtype {array.dtype} (cast it with .astype(int))")
         raise TypeError(f"{name} must be an integer array, got dtype {array.dtype}")
+    if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} must fit in int64, got {array.max()}")      # the cast would wrap it negative
     array = array.astype(np.int64, copy=False)
     if upper is not None and array.size:
         bad = (array < 0) | (array >= upper)

@@ -113,6 +113,11 @@ def load(path: str | os.PathLike, module: Module | None = None) -> Module:
         except (TypeError, ValueError) as error:
             raise ValueError(f"{os.fspath(path)}: cannot rebuild {class_name} from its metadata "
                              f"(arguments {config}, dtype {dtype}): {error}") from error
+        except MemoryError as error:            # e.g. sizes in the metadata far beyond the file's tensors
+            held = sum(int(array.size) for array in tensors.values())
+            raise ValueError(f"{os.fspath(path)}: cannot rebuild {class_name} from its metadata (arguments "
+                             f"{config}): the weights they describe do not fit in memory (the file holds "
+                             f"{held:,} values)") from error
     elif type(module).__name__ != class_name or module.config != config:
         raise ValueError(f"{os.fspath(path)} holds a {class_name}({config}), which does not match the given "
                          f"{type(module).__name__}({module.config})")

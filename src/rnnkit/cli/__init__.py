@@ -23,12 +23,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "inputs", None) is not None and not any(_is_option(item) for item in extra):
+        args.inputs += extra            # rnnkit predict RUN --checkpoint last "text": inputs after an option
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, OSError, MemoryError) as error:     # OSError: missing file, a folder ...
         print(f"rnnkit {args.command}: error: {error}", file=sys.stderr)
         return 2
+
+
+def _is_option(item: str) -> bool:
+    """``--beam`` is an option; ``-1.5`` (a forecast history value) is not."""
+    try:
+        float(item)
+        return False
+    except ValueError:
+        return item.startswith("-")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,16 @@ from rnnkit.diagnostics import (
 CELLS = ("rnn", "lstm", "gru")
 EXPERIMENTS = ("gradients", "clipping", "memory", "forget-bias")
 
+# The cells each experiment can compare (the first entry: its default) and how many lengths T it takes.
+EXPERIMENT_CELLS = {"gradients": CELLS, "clipping": ("rnn",), "memory": CELLS, "forget-bias": ("lstm", "gru")}
+MANY_LENGTHS = ("memory",)
+CELLS_HELP = {
+    "gradients": "cells to compare (default: rnn lstm gru)",
+    "clipping": "only rnn: the experiment is the exploding tanh RNN",
+    "memory": "cells to compare (default: rnn lstm gru)",
+    "forget-bias": "lstm (forget bias 0 and 1, always run) and gru (default: lstm gru)",
+}
+
 # Full and --quick settings of each experiment; command-line options override them.
 DEFAULTS = {
     "gradients": {"full": dict(lengths=[100], steps=1000, hidden=64, batch=32),
@@ -71,7 +81,7 @@ def register(subparsers) -> None:
         sub.add_argument("--steps", type=int, help="training steps (batches) per run")
         sub.add_argument("--hidden", type=int, help="hidden units H")
         sub.add_argument("--batch", type=int, help="batch size")
-        sub.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS), help="cells to compare")
+        sub.add_argument("--cells", nargs="+", choices=CELLS, help=CELLS_HELP[name])
         sub.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         sub.add_argument("--lr", type=float, help="learning rate (default: Adam 1e-3; SGD 0.05 for clipping)")
         sub.add_argument("--max-norm", type=float, default=1.0, help="gradient clipping threshold (default 1.0)")
@@ -94,6 +104,14 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if min(args.lengths) < 2:
         raise ValueError(f"--lengths must all be >= 2, got {args.lengths}")
+    if len(args.lengths) > 1 and args.experiment not in MANY_LENGTHS:
+        raise ValueError(f"{args.experiment} runs at one length T, got --lengths {' '.join(map(str, args.lengths))}: "
+                         f"run it once per length (memory compares several)")
+    allowed = EXPERIMENT_CELLS[args.experiment]
+    if args.cells is None:
+        args.cells = list(allowed)
+    elif not set(args.cells) <= set(allowed) or (args.experiment == "forget-bias" and "lstm" not in args.cells):
+        raise ValueError(f"{args.experiment} --cells: {CELLS_HELP[args.experiment]}; got {' '.join(args.cells)}")
     return args
 
 

@@ -46,8 +46,8 @@ from rnnkit.train import checkpoint, report
 from rnnkit.train.language_modeling import (LEVELS, LanguageModelTask, build_vocab, generate_text, load_corpus,
                                             split_text)
 from rnnkit.train import classification, forecasting, tagging, translation
+from rnnkit.train.options import check_max_vocab, check_scoped, flag, option
 from rnnkit.train.options import field_type as _field_type
-from rnnkit.train.options import option
 from rnnkit.train.schedules import SCHEDULES, LearningRateSchedule
 from rnnkit.train.trainer import CHECKPOINT_FOLDER, Trainer, TrainerConfig, TrainingDiverged
 
@@ -143,7 +143,7 @@ def add_options(parser: argparse.ArgumentParser, fields: dict[str, dataclasses.F
                         help="reuse a non-empty --out directory, replacing the files of the run in it")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from checkpoints/last with its saved options "
-                             "(--epochs and --max-minutes may be given anew)")
+                             "(--epochs and --max-minutes may be given anew; other options must match them)")
 
 
 # --- options from TOML and the command line -------------------------------------------------------
@@ -189,19 +189,56 @@ def options_from_mapping(values: dict[str, Any], source: str,
     return checked
 
 
-def resolve_options(args: argparse.Namespace, task: str = "lm") -> Any:
-    """Defaults, then the TOML file, then the command line; then checks of every value."""
+def given_options(args: argparse.Namespace, task: str = "lm") -> dict[str, Any]:
+    """The options the TOML file and the command line set (the command line wins), by field name."""
     fields = task_fields(task)
     values: dict[str, Any] = {}
     if args.config is not None:
         values.update(options_from_mapping(read_toml(args.config), args.config, fields))
     values.update({name: getattr(args, name) for name in fields if getattr(args, name) is not None})
+    return values
+
+
+def resolve_options(args: argparse.Namespace, task: str = "lm") -> Any:
+    """Defaults, then the TOML file, then the command line; then checks of every value."""
+    values = given_options(args, task)
     if task == "lm":
         options = LMOptions(**values)
         check_options(options)
     else:
         options = TASKS[task].OPTIONS(**values)
         TASKS[task].check_options(options)
+    check_scoped(options)
+    return options
+
+
+# What --resume may change; every other option given with it must equal the saved one.
+RESUMABLE = ("epochs", "max_minutes")
+
+
+def _same_option(name: str, given: Any, saved: Any) -> bool:
+    """Equal values; data paths are equal when they name the same file."""
+    if name in METAVARS and METAVARS[name] == "PATH" and given is not None and saved is not None:
+        return Path(given).resolve() == Path(saved).resolve()
+    return given == saved
+
+
+def resumed_options(args: argparse.Namespace, task: str, saved: dict[str, Any], out: Path) -> Any:
+    """A run's saved options with --epochs / --max-minutes given anew; any other change is refused."""
+    if args.force:
+        raise ValueError("--resume continues the run in --out and --force would replace it: give one of them")
+    options_class = LMOptions if task == "lm" else TASKS[task].OPTIONS
+    options = options_class(**{**saved, "out": str(out)})
+    given = given_options(args, task)
+    changed = [f"{flag(name)} {value!r} (the run has {getattr(options, name)!r})" for name, value in given.items()
+               if name not in (*RESUMABLE, "out") and not _same_option(name, value, getattr(options, name))]
+    if changed:
+        raise ValueError(f"--resume continues {out} with the options it was started with; only --epochs and "
+                         f"--max-minutes may change, but these differ: {'; '.join(changed)}. "
+                         f"To train with other options, start a new run")
+    for name in RESUMABLE:
+        if name in given:
+            setattr(options, name, given[name])
     return options
 
 
@@ -217,6 +254,7 @@ def check_options(options: LMOptions) -> None:
     for name, low, high in (("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5)):
         if not low <= getattr(options, name) <= high:
             raise ValueError(f"--{name.replace('_', '-')} must lie in [{low}, {high}], got {getattr(options, name)}")
+    check_max_vocab(options.max_vocab, 1)
     for name in ("lr", "clip"):
         if not getattr(options, name) > 0:
             raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")
@@ -298,10 +336,7 @@ def resume_lm(args: argparse.Namespace) -> int:
         raise ValueError("--resume needs --out RUN_DIR, the run to continue")
     out = Path(args.out)
     saved, vocab, _ = read_run(out)
-    options = LMOptions(**{**saved["options"], "out": str(out)})
-    for name in ("epochs", "max_minutes"):
-        if getattr(args, name) is not None:
-            setattr(options, name, getattr(args, name))
+    options = resumed_options(args, "lm", saved["options"], out)
     check_options(options)
     last = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "last")
     if last is None:
@@ -402,10 +437,7 @@ def resume_task(args: argparse.Namespace) -> int:
     out = Path(args.out)
     document, folder = read_run_document(out, args.task)
     module = TASKS[args.task]
-    options = module.OPTIONS(**{**document["options"], "out": str(out)})
-    for name in ("epochs", "max_minutes"):
-        if getattr(args, name) is not None:
-            setattr(options, name, getattr(args, name))
+    options = resumed_options(args, args.task, document["options"], out)
     module.check_options(options)
     last = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "last")
     if last is None:

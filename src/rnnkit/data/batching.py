@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from rnnkit._validate import as_float_array, as_index_array, check_choice, check_dtype, check_positive_int, check_probability
+from rnnkit._validate import as_float_array, as_index_array, check_choice, check_column, check_dtype, check_positive_int, check_probability
 
 # ----------------------------------------------------------------- ids to arrays
 
@@ -155,6 +155,8 @@ class BucketBatchIterator:
         self.lengths = as_index_array(lengths, "lengths")
         if self.lengths.ndim != 1:
             raise ValueError(f"lengths must be 1-D (N,), got shape {self.lengths.shape}")
+        if self.lengths.size == 0:
+            raise ValueError("lengths is empty: there are no examples to batch")
         if np.any(self.lengths < 0):
             raise ValueError(f"lengths must be >= 0, got {int(self.lengths.min())}")
         self.batch_size = check_positive_int(batch_size, "batch_size")
@@ -333,10 +335,7 @@ def sliding_windows(
             raise ValueError("target_column is only for a 2-D series (N_steps, D); this series is 1-D")
         values = values[:, None]  # (N_steps, 1)
     elif target_column is not None:
-        if isinstance(target_column, bool) or not isinstance(target_column, numbers.Integral) or not (
-            -values.shape[1] <= target_column < values.shape[1]
-        ):
-            raise ValueError(f"target_column must be an int in [0, {values.shape[1]}), got {target_column!r}")
+        target_column = check_column(target_column, "target_column", values.shape[1])
     steps = values.shape[0]
     if steps < window + horizon:
         raise ValueError(f"series has {steps} steps, need at least window + horizon = {window + horizon}")

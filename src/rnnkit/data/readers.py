@@ -348,6 +348,8 @@ def read_time_series_csv(
     if not text.strip():
         raise ValueError(f"{path}: the file is empty")
     rows = [row for row in _csv_rows(text, sep) if any(field.strip() for field in row[1])]
+    if not rows:
+        raise ValueError(f"{path}: the file holds only separators and blanks, no header line or values")
     names = rows[0][1]
     names = [name.strip() for name in names]
     rows = rows[1:]

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit import losses
-from rnnkit._validate import as_float_array, check_choice, check_positive_int, check_probability
+from rnnkit._validate import as_float_array, check_choice, check_column, check_positive_int, check_probability
 from rnnkit.layers import Linear
 from rnnkit.models._common import final_hidden, make_recurrent_layer, state_gradient
 from rnnkit.module import Module
@@ -180,9 +180,10 @@ class Forecaster(Module):
             raise ValueError("scaler must be a fitted rnnkit.data.Scaler (call fit on the training series first)")
         center, scale = np.asarray(scaler.center_, dtype=np.float64), np.asarray(scaler.scale_, dtype=np.float64)
         if target_column is not None:
-            if center.ndim != 1 or not -center.shape[0] <= int(target_column) < center.shape[0]:
-                raise ValueError(f"target_column must index one of the scaler's {center.size} features, "
-                                 f"got {target_column!r}")
+            if center.ndim != 1:
+                raise ValueError(f"target_column needs a scaler fitted on a 2-D series (N_steps, D); this one has "
+                                 f"statistics of shape {center.shape}")
+            target_column = check_column(target_column, "target_column", center.shape[0])
             center, scale = center[target_column], scale[target_column]
         if center.ndim == 1 and center.shape[0] != predictions.shape[-1]:
             raise ValueError(f"the scaler has {center.shape[0]} features but predictions have {predictions.shape[-1]} "
@@ -210,5 +211,7 @@ def persistence_forecast(x: Any, horizon: int, target_column: int | None = None)
     """
     x = as_float_array(x, "x", np.float64, (None, None, None), "(B, T, D)")
     horizon = check_positive_int(horizon, "horizon")
+    if target_column is not None:
+        target_column = check_column(target_column, "target_column", x.shape[2])
     last = x[:, -1:, :] if target_column is None else x[:, -1:, [target_column]]        # (B, 1, D or 1)
     return np.repeat(last, horizon, axis=1)

@@ -32,7 +32,7 @@ from rnnkit.data.batching import pad_sequences
 from rnnkit.data.readers import read_labelled_text, read_ts
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
 from rnnkit.models.classifier import POOLINGS, SequenceClassifier
-from rnnkit.train.options import SupervisedOptions, check_common, option, resolve_monitor
+from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, stratified_split
 
 HELP = "classify whole sequences (texts with labels, .ts series, rows of numbers)"
@@ -52,23 +52,26 @@ class ClassifyOptions(SupervisedOptions):
     format: str = option("text", "input format: text lines with labels, sktime .ts series, or rows of numbers",
                          FORMATS)
     sep: str = option("tab", "field separator of text and vectors files: 'tab', ',' (CSV with quoting) or "
-                             "another string")
-    text_column: str = option("0", "text column: index (0 first, -1 last) or header name")
-    label_column: str = option("-1", "label column: index or header name")
-    steps: int = option(0, "vectors format: time steps each row is cut into (0: one value per step)")
-    level: str = option("word", "text format: read words or characters", ("word", "char"))
-    lower: bool = option(True, "text format: lower-case the text (--no-lower keeps case)")
-    min_freq: int = option(1, "text format: words seen fewer times become <unk>")
-    max_vocab: int = option(20000, "text format: keep at most this many tokens (0: all)")
-    embedding: int = option(64, "text format: embedding size")
+                             "another string", only=("format", ("text", "vectors")))
+    text_column: str = option("0", "text column: index (0 first, -1 last) or header name", only=("format", ("text",)))
+    label_column: str = option("-1", "label column: index or header name", only=("format", ("text", "vectors")))
+    steps: int = option(0, "vectors format: time steps each row is cut into (0: one value per step)",
+                        only=("format", ("vectors",)))
+    level: str = option("word", "text format: read words or characters", ("word", "char"), only=("format", ("text",)))
+    lower: bool = option(True, "text format: lower-case the text (--no-lower keeps case)", only=("format", ("text",)))
+    min_freq: int = option(1, "text format: words seen fewer times become <unk>", only=("format", ("text",)))
+    max_vocab: int = option(20000, "text format: keep at most this many tokens (0: all)", only=("format", ("text",)))
+    embedding: int = option(64, "text format: embedding size", only=("format", ("text",)))
     pooling: str = option("max", "how the outputs become one vector per sequence", POOLINGS)
     word_dropout: float = option(0.0, "text format: probability of replacing a training token by <unk>, per batch "
-                                      "(a regulariser for small data sets)")
-    val_fraction: float = option(0.1, "part of --data held out (stratified by label) when there is no --val-data")
+                                      "(a regulariser for small data sets)", only=("format", ("text",)))
+    val_fraction: float = option(0.1, "part of --data held out (stratified by label) when there is no --val-data",
+                                 only=("val_data", (None,)))
 
 
 def check_options(options: ClassifyOptions) -> None:
     check_common(options)
+    check_max_vocab(options.max_vocab, 2)
     if options.format == "text" and options.embedding < 1:
         raise ValueError(f"--embedding must be at least 1 for text, got {options.embedding}")
     if options.steps < 0:

@@ -103,7 +103,12 @@ class SeriesTransform:
 
     def modelled(self, values: np.ndarray) -> np.ndarray:
         """The unscaled modelled series: (N,) or (N-1,) with differencing."""
-        levels = np.log(values) if self.log else np.asarray(values, dtype=np.float64)
+        values = np.asarray(values, dtype=np.float64)
+        if self.log and np.any(values <= 0):
+            first = int(np.flatnonzero(values <= 0)[0])
+            raise ValueError(f"the run models log values (--log), so every value must be positive, but value "
+                             f"{first + 1} of {len(values)} is {values[first]:g}")
+        levels = np.log(values) if self.log else values
         return np.diff(levels) if self.difference else levels
 
     def windows(self, values: np.ndarray, window: int, horizon: int):
@@ -270,14 +275,16 @@ def predict(model: Forecaster, document: dict[str, Any], vocabs: dict, inputs: l
             values = np.array([float(text) for text in inputs or []], dtype=np.float64)
         except ValueError as error:
             raise ValueError(f"the history must be numbers, one per argument ({error})") from error
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"the history must be finite numbers, got {values[~np.isfinite(values)][0]}")
     transform = SeriesTransform.from_state(document["artifacts"]["transform"])
     window, horizon = options["window"], options["horizon"]
     needed = window + (1 if transform.difference else 0)
     if len(values) < needed:
         raise ValueError(f"need at least {needed} past values (--window {window}"
                          f"{' + 1 for --difference' if transform.difference else ''}), got {len(values)}")
-    z = transform.scaler.transform(transform.modelled(values[-needed:]))
-    predicted = model.predict(z[None, -window:, None].astype(np.float32))[..., 0]        # (1, F)
+    z = transform.scaler.transform(transform.modelled(values)[-window:])               # (W,)
+    predicted = model.predict(z[None, :, None].astype(np.float32))[..., 0]              # (1, F)
     extended = np.append(values, np.nan)                    # position len(values) is the first future step
     future = transform.to_original(predicted.astype(np.float64), extended, np.array([len(values)]))[0]
     return [f"t+{step + 1}\t{value:.6g}" for step, value in enumerate(future)]

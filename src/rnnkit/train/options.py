@@ -16,9 +16,50 @@ from rnnkit.models._common import RECURRENT_LAYERS
 from rnnkit.train.schedules import SCHEDULES
 
 
-def option(default: Any, help: str, choices: tuple | None = None) -> Any:
-    """A dataclass field that is also a command-line option (``help`` and ``choices`` shown by --help)."""
-    return field(default=default, metadata={"help": help, "choices": choices})
+def option(default: Any, help: str, choices: tuple | None = None, only: tuple[str, tuple] | None = None) -> Any:
+    """A dataclass field that is also a command-line option (``help`` and ``choices`` shown by --help).
+
+    ``only=(name, values)`` says the option has an effect only while option ``name`` has one of
+    ``values`` (``("format", ("vectors",))``; ``("data", (None,))``: only without --data); a run
+    given such an option where it has no effect is refused (:func:`check_scoped`).
+    """
+    return field(default=default, metadata={"help": help, "choices": choices, "only": only})
+
+
+def flag(name: str) -> str:
+    """The command-line spelling of a field: ``seq_len`` -> ``--seq-len``."""
+    return f"--{name.replace('_', '-')}"
+
+
+def check_scoped(options: Any) -> None:
+    """Refuse an option set away from its default where the run would ignore it.
+
+    >>> from rnnkit.train.classification import ClassifyOptions
+    >>> check_scoped(ClassifyOptions(format="text", steps=8))
+    Traceback (most recent call last):
+    ...
+    ValueError: --steps has an effect only with --format vectors, and this run has --format text
+    """
+    for item in dataclasses.fields(options):
+        scope = item.metadata.get("only")
+        if scope is None or getattr(options, item.name) == item.default:
+            continue
+        name, values = scope
+        current = getattr(options, name)
+        if current in values:
+            continue
+        if values == (None,):
+            raise ValueError(f"{flag(item.name)} has an effect only without {flag(name)}, and this run has "
+                             f"{flag(name)} {current}")
+        raise ValueError(f"{flag(item.name)} has an effect only with {flag(name)} {' or '.join(map(str, values))}, "
+                         f"and this run has {flag(name)} {current}")
+
+
+def check_max_vocab(max_vocab: int, specials: int) -> None:
+    """``--max-vocab`` must be 0 (no limit) or leave room for one token beside the special ones."""
+    if max_vocab != 0 and max_vocab < specials + 1:
+        raise ValueError(f"--max-vocab must be 0 (no limit) or at least {specials + 1} (the {specials} special "
+                         f"token{'s' if specials > 1 else ''} and one more), got {max_vocab}")
 
 
 def field_type(item: dataclasses.Field) -> type:
@@ -63,7 +104,8 @@ class SupervisedOptions:
     patience: int = option(0, "stop after this many epochs without a better monitored metric (0: never)")
     monitor: str = option("auto", "the validation metric that picks checkpoints/best and drives --patience "
                                   "(auto: the task's choice; see its description)", ("auto", *MONITORS))
-    val_fraction: float = option(0.1, "part of --data held out for validation when there is no --val-data")
+    val_fraction: float = option(0.1, "part of --data held out for validation when there is no --val-data",
+                                 only=("val_data", (None,)))
     seed: int = option(0, "random seed: the same seed gives the same run")
     max_minutes: float = option(0.0, "time budget in minutes: stop, validate and save when it runs out (0: none)")
     checkpoint_every: int = option(0, "also save checkpoints/last every N steps (0: only at validations)")

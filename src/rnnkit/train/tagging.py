@@ -34,7 +34,7 @@ from rnnkit.data.readers import CONLLU_COLUMNS, read_conll, read_conllu, read_li
 from rnnkit.data.vocab import Vocab, WordVocab
 from rnnkit.models.metrics import entity_scores
 from rnnkit.models.tagger import SequenceTagger
-from rnnkit.train.options import SupervisedOptions, check_common, option, resolve_monitor
+from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, random_split
 
 HELP = "tag every token of a sentence (CoNLL or CoNLL-U files)"
@@ -51,11 +51,12 @@ class TagOptions(SupervisedOptions):
     """``rnnkit train tag``: the shared options and these."""
 
     format: str = option("conll", "input format: CoNLL (token and tag columns) or CoNLL-U", FORMATS)
-    token_column: int = option(0, "conll: the token's field (0 first, -1 last)")
-    tag_column: int = option(-1, "conll: the tag's field")
+    token_column: int = option(0, "conll: the token's field (0 first, -1 last)", only=("format", ("conll",)))
+    tag_column: int = option(-1, "conll: the tag's field", only=("format", ("conll",)))
     sep: str = option("whitespace", "conll: field separator: 'whitespace' (any run of spaces or tabs), 'tab' "
-                                    "or another string")
-    tag_field: str = option("upos", "conllu: the column used as the tag", tuple(CONLLU_COLUMNS))
+                                    "or another string", only=("format", ("conll",)))
+    tag_field: str = option("upos", "conllu: the column used as the tag", tuple(CONLLU_COLUMNS),
+                            only=("format", ("conllu",)))
     bidirectional: bool = option(True, "also read every sentence backwards (--no-bidirectional: forwards only)")
     embedding: int = option(64, "word embedding size")
     lower: bool = option(True, "lower-case the words (--no-lower keeps case)")
@@ -67,6 +68,7 @@ class TagOptions(SupervisedOptions):
 
 def check_options(options: TagOptions) -> None:
     check_common(options)
+    check_max_vocab(options.max_vocab, 2)
     if options.embedding < 1:
         raise ValueError(f"--embedding must be at least 1, got {options.embedding}")
     if options.min_freq < 1:
@@ -226,14 +228,30 @@ def evaluate_sentences(model: SequenceTagger, ids: list, tags: list, tag_names: 
     return metrics
 
 
-def encode(sentences, vocab: Vocab, tag_names: list[str], source: str):
+def train_rare_tags(train: list, held: list) -> tuple[list, list]:
+    """Move every held-out sentence with a tag that no training sentence has into training.
+
+    A random validation split can take all sentences of a rare tag; the model then has no output
+    for it and cannot be validated on those sentences.
+    """
+    seen = {tag for _, tags in train for tag in tags}
+    moved = [sentence for sentence in held if not set(sentence[1]) <= seen]
+    if not moved:
+        return train, held
+    rare = sorted({tag for _, tags in moved for tag in tags} - seen)
+    print(f"note: {len(moved)} held-out sentence{'s' if len(moved) > 1 else ''} moved into training: "
+          f"tag{'s' if len(rare) > 1 else ''} {', '.join(rare)} occurred in no training sentence")
+    return train + moved, [sentence for sentence in held if set(sentence[1]) <= seen]
+
+
+def encode(sentences, vocab: Vocab, tag_names: list[str], source: str, known: str = "one the model knows"):
     """Word ids and tag indices per sentence; a tag the run does not know is an error."""
     index = {tag: position for position, tag in enumerate(tag_names)}
     ids, tags = [], []
     for number, (tokens, sentence_tags) in enumerate(sentences, start=1):
         unknown = [tag for tag in sentence_tags if tag not in index]
         if unknown:
-            raise ValueError(f"{source}, sentence {number}: tag {unknown[0]!r} is not one the model knows "
+            raise ValueError(f"{source}, sentence {number}: tag {unknown[0]!r} is not {known} "
                              f"({tag_names})")
         ids.append(np.array([token_id(token, vocab) for token in tokens], dtype=np.int64))
         tags.append(np.array([index[tag] for tag in sentence_tags], dtype=np.int64))
@@ -253,6 +271,7 @@ def prepare(options: TagOptions) -> Prepared:
     else:
         kept, held = random_split(len(sentences), options.val_fraction, options.seed)
         train_sentences, val_sentences = [sentences[i] for i in kept], [sentences[i] for i in held]
+        train_sentences, val_sentences = train_rare_tags(train_sentences, val_sentences)
     need_examples(len(train_sentences), 1, options.data, "training sentences")
     need_examples(len(val_sentences), 1, options.val_data or options.data, "validation sentences")
     # One token per word: WordVocab's own tokenizer would split "don't" or "#tag", so fit on the words as given.
@@ -268,7 +287,8 @@ def prepare(options: TagOptions) -> Prepared:
         raise ValueError(f"{options.data}: every token has the tag {tag_names}; a tagger needs two or more tags "
                          f"(is --tag-column right?)")
     train = encode(train_sentences, vocab, tag_names, options.data)
-    val = encode(val_sentences, vocab, tag_names, options.val_data or options.data)
+    val = encode(val_sentences, vocab, tag_names, options.val_data or options.data,
+                 known="one of the tags in the training data, so the model cannot predict it")
     replacement = np.full(len(vocab), -1, dtype=np.int64)
     originals = {vocab_token(token, vocab): token for tokens, _ in train_sentences for token in tokens}
     for token, count in vocab.counts.items():

@@ -51,8 +51,10 @@ class Seq2SeqOptions(SupervisedOptions):
     embedding: int = option(32, "embedding size (source and target)")
     attention: str = option("general", "Luong attention score ('none': the decoder sees only the final state)",
                             ATTENTION)
-    train_size: int = option(10000, "generated task: training pairs (validation is --val-fraction of them)")
-    test_size: int = option(1000, "generated task: held-out test pairs (dates never seen in training)")
+    train_size: int = option(10000, "generated task: training pairs (validation is --val-fraction of them)",
+                             only=("data", (None,)))
+    test_size: int = option(1000, "generated task: held-out test pairs (dates never seen in training)",
+                            only=("data", (None,)))
     max_length: int = option(0, "longest output decoded (0: the longest training target + 5)")
     lower: bool = option(False, "lower-case sources and targets")
 
