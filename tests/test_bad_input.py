@@ -381,8 +381,10 @@ def test_linear_bad_input():
         layer(np.zeros((B, 4)))
     with pytest.raises(ValueError, match=exact("x must have shape (..., 3), got ()")):
         layer(np.float64(1.0))
-    with pytest.raises(ValueError, match="Linear.backward called before forward"):
+    with pytest.raises(ValueError, match="Linear.backward: the last forward raised an error"):
         layer.backward(np.zeros((B, H)))
+    with pytest.raises(ValueError, match="Linear.backward called before forward"):
+        Linear(D, H, seed=0).backward(np.zeros((B, H)))
     layer(np.zeros((B, T, D)))
     with pytest.raises(ValueError, match=exact("dy must have 3 dimensions (..., O), the shape of y, "
                                                "got 2 with shape (2, 4)")):

@@ -70,6 +70,16 @@ class _NoCache:
 NO_CACHE = _NoCache()
 
 
+class _FailedForward:
+    """The cache every module of a tree holds after a forward call that raised an error."""
+
+    def __repr__(self) -> str:
+        return "<no cache: the last forward raised an error>"
+
+
+FAILED_FORWARD = _FailedForward()
+
+
 def work_array(key: tuple, shape: tuple, dtype) -> np.ndarray:
     """A scratch array for a forward under ``no_grad``, reused by the next one in this thread.
 

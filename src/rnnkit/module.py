@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from rnnkit._validate import check_dtype, make_rng
-from rnnkit.grad_mode import NO_CACHE, is_grad_enabled, no_grad
+from rnnkit.grad_mode import FAILED_FORWARD, NO_CACHE, is_grad_enabled, no_grad
 
 # Every Module subclass by class name, so that rnnkit.load can rebuild one from a file.
 MODULE_REGISTRY: dict[str, type] = {}
@@ -218,7 +218,18 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        """``forward``; if it raises, no module of this tree keeps a cache for ``backward``.
+
+        A forward that fails halfway would otherwise leave the modules it had reached holding
+        the new batch and the others the previous one, and a later backward would mix them.
+        """
+        try:
+            return self.forward(*args, **kwargs)
+        except BaseException:
+            for _, module in self.named_modules():
+                if hasattr(module, "_cache"):
+                    module._cache = FAILED_FORWARD
+            raise
 
     def extra_repr(self) -> str:
         return ", ".join(f"{key}={value!r}" for key, value in self.config.items())
@@ -242,4 +253,7 @@ class Module:
         if cache is NO_CACHE:
             raise ValueError(f"{type(self).__name__}.backward: the last forward ran under rnnkit.no_grad() and "
                              f"kept nothing for backward; run forward again outside no_grad")
+        if cache is FAILED_FORWARD:
+            raise ValueError(f"{type(self).__name__}.backward: the last forward raised an error and kept nothing "
+                             f"for backward; run forward again")
         return cache

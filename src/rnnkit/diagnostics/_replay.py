@@ -75,6 +75,9 @@ def replay(layer: RecurrentLayer, layer_index: int = 0, direction: int = 0) -> R
     cache = layer._cache
     if cache is None:
         raise ValueError(f"{type(layer).__name__} has no forward to diagnose: call the layer on a batch first")
+    if not isinstance(cache, dict):                 # NO_CACHE (no_grad, predict) or a forward that failed
+        raise ValueError(f"{type(layer).__name__}'s last forward kept nothing to diagnose ({cache!r}): call the "
+                         f"layer on a batch outside rnnkit.no_grad() first")
     direction_cache = cache["caches"][layer_index][direction]
     reverse = direction_cache.reverse
     weights = layer.weights[layer_index][direction]

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from rnnkit._validate import as_float_array
 from rnnkit.layers.recurrent import RecurrentLayer
 
 
@@ -101,6 +102,8 @@ def gradient_flow(layer: RecurrentLayer, x: Any, d_last: Any = None, seed: Any =
     if d_last is None:
         d_last = np.random.default_rng(seed).standard_normal((batch, width))
         d_last /= np.linalg.norm(d_last, axis=1, keepdims=True)
+    else:
+        d_last = as_float_array(d_last, "d_last", y.dtype, (batch, width), "(B, K*P), one gradient per sequence")
     dy = np.zeros_like(y)
     dy[:, -1] = d_last
     with recording_hidden_grads(layer):

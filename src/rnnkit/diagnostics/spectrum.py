@@ -16,6 +16,8 @@ Glossary: H hidden units, P width of h, G gate blocks.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,15 +91,20 @@ def set_spectral_radius(layer: RecurrentLayer, radius: float, gate: int = 0) -> 
     >>> round(recurrent_spectrum(rnn)[0].spectral_radius, 4)
     1.5
     """
-    if not radius > 0:
-        raise ValueError(f"radius must be a number > 0, got {radius!r}")
-    if not 0 <= gate < layer.num_gates:
-        raise ValueError(f"gate must lie in [0, {layer.num_gates - 1}], got {gate}")
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not 0 < radius < math.inf:
+        raise ValueError(f"radius must be a finite number > 0, got {radius!r}")
+    if isinstance(gate, bool) or not isinstance(gate, numbers.Integral) or not 0 <= gate < layer.num_gates:
+        raise ValueError(f"gate must be an int in [0, {layer.num_gates - 1}], got {gate!r}")
     hidden = layer.hidden_size
-    for per_layer in layer.weights:
-        for weights in per_layer:
-            block = weights.weight_hh.data[gate * hidden:(gate + 1) * hidden]           # a view, (H, P)
-            if block.shape[0] != block.shape[1]:
-                raise ValueError(f"set_spectral_radius needs square W_hh blocks, got {block.shape}")
-            current = float(np.max(np.abs(np.linalg.eigvals(block.astype(np.float64)))))
-            block *= block.dtype.type(radius / current)
+    blocks = [weights.weight_hh.data[gate * hidden:(gate + 1) * hidden]                 # views, (H, P)
+              for per_layer in layer.weights for weights in per_layer]
+    currents = []
+    for block in blocks:                                  # every block checked before any is scaled
+        if block.shape[0] != block.shape[1]:
+            raise ValueError(f"set_spectral_radius needs square W_hh blocks, got {block.shape}")
+        currents.append(float(np.max(np.abs(np.linalg.eigvals(block.astype(np.float64))))))
+        if not currents[-1] > 0:
+            raise ValueError("a W_hh block has spectral radius 0 (zero or nilpotent), so no scaling can give it "
+                             f"radius {radius}")
+    for block, current in zip(blocks, currents):
+        block *= block.dtype.type(radius / current)

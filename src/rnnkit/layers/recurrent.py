@@ -163,6 +163,19 @@ class RecurrentLayer(Module):
                 checked.append(as_float_array(state, name, self.dtype, shape, "(num_layers * num_directions, B, H)"))
         return tuple(checked)
 
+    def check_state_gradient(self, d_state: Any, batch: int) -> None:
+        """Raise the error ``backward`` would raise for ``d_state``, computing nothing.
+
+        For a model whose backward runs other modules first (a head adds its gradients): it
+        checks here, so that a bad ``d_state`` changes no gradient.
+        """
+        if self.num_states == 1:
+            parts = (d_state,)
+        else:
+            from rnnkit.cells.lstm_cell import _split_state
+            parts = (None, None) if d_state is None else _split_state(d_state)
+        self._check_states(parts, batch, ("dh_n", "dc_n")[: self.num_states])
+
     def _check_lengths(self, lengths: Any, batch: int, steps: int) -> np.ndarray | None:
         if lengths is None:
             return None

@@ -41,6 +41,17 @@ def state_gradient(layer: RecurrentLayer, d_h_n: np.ndarray) -> Any:
     return (d_h_n, None) if isinstance(layer, LSTM) else d_h_n
 
 
+def input_batch_steps(x: Any) -> tuple[int, int]:
+    """(B, T) of a model's input, token ids (B, T) or features (B, T, D), before it is encoded.
+
+    The input's own checks come later (:class:`InputEncoder`); this only needs two leading axes.
+    """
+    shape = np.shape(x)
+    if len(shape) < 2:
+        raise ValueError(f"x must have shape (B, T) of token ids or (B, T, D) of features, got shape {shape}")
+    return shape[0], shape[1]
+
+
 def check_lengths(lengths: Any, batch: int, steps: int) -> np.ndarray:
     """``lengths`` as int64 (B,), each in [1, T]; None means every sequence has T steps."""
     if lengths is None:

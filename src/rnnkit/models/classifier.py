@@ -22,8 +22,8 @@ import numpy as np
 from rnnkit import losses
 from rnnkit._validate import as_float_array, as_index_array, check_choice, check_positive_int, check_probability
 from rnnkit.layers import Dropout, Linear
-from rnnkit.models._common import (InputEncoder, check_lengths, final_hidden, length_mask, make_recurrent_layer,
-                                   state_gradient)
+from rnnkit.models._common import (InputEncoder, check_lengths, final_hidden, input_batch_steps, length_mask,
+                                   make_recurrent_layer, state_gradient)
 from rnnkit.module import Module
 
 POOLINGS = ("last", "mean", "max")
@@ -143,9 +143,8 @@ class SequenceClassifier(Module):
         self._cache: Any = None
 
     def forward(self, x: Any, lengths: Any = None) -> np.ndarray:
+        checked = check_lengths(lengths, *input_batch_steps(x))             # before any layer caches this batch
         features = self.inputs(x)                                            # (B, T, E or D)
-        batch, steps, _ = features.shape
-        checked = check_lengths(lengths, batch, steps)
         y, state = self.recurrent(features, None, None if lengths is None else checked)   # y (B, T, K*H)
         summary, pool_cache = pool_forward(self.pooling, y, final_hidden(self.recurrent, state), checked,
                                            self.num_directions)              # (B, K*H)
@@ -173,6 +172,9 @@ class SequenceClassifier(Module):
         single logit; more: softmax cross entropy.
         """
         logits = np.asarray(logits)
+        expected = "(B,), one logit per sequence" if self.binary else f"(B, {self.num_classes}), one per class"
+        if logits.ndim != (1 if self.binary else 2) or (not self.binary and logits.shape[1] != self.num_classes):
+            raise ValueError(f"logits must have shape {expected}, got {logits.shape}")
         targets = as_index_array(targets, "targets", upper=self.num_classes)
         if targets.shape != logits.shape[:1]:
             raise ValueError(f"targets must have shape ({logits.shape[0]},), one class per sequence, "

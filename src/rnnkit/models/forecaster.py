@@ -176,6 +176,9 @@ class Forecaster(Module):
         [[[30.0]]]
         """
         predictions = as_float_array(predictions, "predictions", np.float64)
+        if predictions.ndim == 0:
+            raise ValueError("predictions must have shape (..., O), got a scalar")
+        outputs = predictions.shape[-1]
         if getattr(scaler, "center_", None) is None:
             raise ValueError("scaler must be a fitted rnnkit.data.Scaler (call fit on the training series first)")
         center, scale = np.asarray(scaler.center_, dtype=np.float64), np.asarray(scaler.scale_, dtype=np.float64)
@@ -185,8 +188,14 @@ class Forecaster(Module):
                                  f"statistics of shape {center.shape}")
             target_column = check_column(target_column, "target_column", center.shape[0])
             center, scale = center[target_column], scale[target_column]
-        if center.ndim == 1 and center.shape[0] != predictions.shape[-1]:
-            raise ValueError(f"the scaler has {center.shape[0]} features but predictions have {predictions.shape[-1]} "
+            if outputs != 1:
+                raise ValueError(f"target_column gives the statistics of one feature, so predictions must have one "
+                                 f"value on the last axis (O = 1), got O = {outputs}")
+        elif center.ndim == 0 and outputs != 1:
+            raise ValueError(f"the scaler was fitted on a 1-D series (one feature) but predictions have O = {outputs} "
+                             f"on the last axis")
+        if center.ndim == 1 and center.shape[0] != outputs:
+            raise ValueError(f"the scaler has {center.shape[0]} features but predictions have {outputs} "
                              f"on the last axis; give target_column for a single predicted column")
         return predictions * scale + center
 

@@ -125,6 +125,8 @@ class LanguageModel(Module):
 
     def backward(self, d_logits: Any, d_state: Any = None) -> Any:
         """Add every parameter's gradient; return the gradient of the initial state."""
+        if d_state is not None and np.ndim(d_logits) >= 1:                          # before the head adds its part
+            self.rnn.check_state_gradient(d_state, np.shape(d_logits)[0])
         d_y = self.head.backward(d_logits)                                          # (B, T, H)
         d_y = self.output_dropout.backward(d_y)
         d_x, d_initial_state = self.rnn.backward(d_y, d_state)                      # (B, T, E)
@@ -244,7 +246,10 @@ def sample_token(logits: np.ndarray, temperature: float, top_k: int | None, top_
     logits = np.asarray(logits, dtype=np.float64)                                   # (V,)
     if temperature == 0.0:
         return int(np.argmax(logits))
-    scaled = logits / temperature
+    with np.errstate(over="ignore"):
+        scaled = logits / temperature
+    if np.any(np.isinf(scaled) & np.isfinite(logits)):       # a temperature so small that logits overflow:
+        return int(np.argmax(logits))                         # its limit, the most likely token
     if top_k is not None and top_k < scaled.size:
         threshold = np.partition(scaled, -top_k)[-top_k]                            # k-th largest
         scaled = np.where(scaled < threshold, -np.inf, scaled)

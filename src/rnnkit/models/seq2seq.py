@@ -156,9 +156,9 @@ class Seq2Seq(Module):
         source = np.asarray(source)
         if source.ndim != 2:
             raise ValueError(f"source must have shape (B, S) of token ids, got shape {source.shape}")
-        embedded = self.source_embedding(source)                                   # (B, S, E)
         batch, steps = source.shape
-        lengths = check_lengths(source_lengths, batch, steps)
+        lengths = check_lengths(source_lengths, batch, steps)                      # before the encoder runs
+        embedded = self.source_embedding(source)                                   # (B, S, E)
         memory, state = self.encoder(embedded, None, None if source_lengths is None else lengths)
         finals = state if self.cell == "lstm" else (state,)                        # each (L*K, B, H)
         tops = [final[-self.num_directions:] for final in finals]                  # each (K, B, H)
@@ -201,12 +201,14 @@ class Seq2Seq(Module):
 
     # --- training -------------------------------------------------------------------------
     def forward(self, source: Any, source_lengths: Any, decoder_inputs: Any) -> np.ndarray:
-        memory, mask, state = self._encode(source, source_lengths)
-        batch = memory.shape[0]
-        decoder_inputs = np.asarray(decoder_inputs)
-        if decoder_inputs.ndim != 2 or decoder_inputs.shape[0] != batch:
+        source = np.asarray(source)
+        batch = source.shape[0] if source.ndim == 2 else None          # a bad source: _encode says so
+        decoder_inputs = as_index_array(decoder_inputs, "decoder_inputs",                # checked before the encoder runs
+                                        upper=self.target_embedding.num_embeddings)
+        if decoder_inputs.ndim != 2 or batch not in (None, decoder_inputs.shape[0]):
             raise ValueError(f"decoder_inputs must have shape (B, T) with B = {batch} (the source batch), "
                              f"got shape {decoder_inputs.shape}")
+        memory, mask, state = self._encode(source, source_lengths)
         embedded = self.target_embedding(decoder_inputs)                           # (B, T, E)
         steps = decoder_inputs.shape[1]
         hidden = np.empty((batch, steps, self.hidden_size), dtype=self.dtype)      # h_1 .. h_T

@@ -22,7 +22,7 @@ import numpy as np
 from rnnkit import losses
 from rnnkit._validate import as_float_array, as_index_array, check_choice, check_positive_int, check_probability
 from rnnkit.layers import Dropout, Linear
-from rnnkit.models._common import InputEncoder, check_lengths, length_mask, make_recurrent_layer
+from rnnkit.models._common import InputEncoder, check_lengths, input_batch_steps, length_mask, make_recurrent_layer
 from rnnkit.module import Module
 
 
@@ -98,10 +98,9 @@ class SequenceTagger(Module):
         self._cache: Any = None
 
     def forward(self, x: Any, lengths: Any = None) -> np.ndarray:
+        if lengths is not None:                                              # before any layer caches this batch
+            lengths = check_lengths(lengths, *input_batch_steps(x))
         features = self.inputs(x)                                            # (B, T, E or D)
-        batch, steps, _ = features.shape
-        if lengths is not None:
-            lengths = check_lengths(lengths, batch, steps)
         y, _ = self.recurrent(features, None, lengths)                       # (B, T, K*H)
         logits = self.output(self.dropout(y))                                # (B, T, C)
         self._cache = self._keep(logits.shape)

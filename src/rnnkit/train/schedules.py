@@ -20,6 +20,7 @@ Kinds (``lr`` is the base learning rate, s the step about to be taken, counted f
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 SCHEDULES = ("constant", "step", "cosine")
@@ -40,14 +41,18 @@ class LearningRateSchedule:
     def __post_init__(self) -> None:
         if self.kind not in SCHEDULES:
             raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {self.kind!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
-        for name in ("warmup_steps", "total_steps"):
+        for name in ("lr", "gamma", "min_lr"):            # numbers (NumPy scalars too), not bools or strings
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-        if isinstance(self.step_size, bool) or not isinstance(self.step_size, int) or self.step_size < 1:
-            raise ValueError(f"step_size must be an int >= 1, got {self.step_size!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))      # frozen dataclass
+        for name, low in (("warmup_steps", 0), ("total_steps", 0), ("step_size", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if not self.lr > 0:
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
         if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"gamma must be a number in (0, 1], got {self.gamma!r}")
         if not 0.0 <= self.min_lr <= self.lr:
@@ -56,6 +61,8 @@ class LearningRateSchedule:
             raise ValueError(f"the cosine schedule needs total_steps >= 1, got {self.total_steps!r}")
 
     def __call__(self, step: int) -> float:
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+            raise ValueError(f"step must be an int >= 0, got {step!r}")
         if self.kind == "constant":
             value = self.lr
         elif self.kind == "step":
