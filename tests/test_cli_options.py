@@ -142,8 +142,10 @@ def test_predict_with_log_refuses_a_non_positive_history(series_run, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")                # no numpy RuntimeWarning from log(0)
         assert main(["predict", str(series_run), *history]) == 2
-    assert "the run models log values (--log), so every value must be positive, but value 8 of 8 is 0" in \
+    assert "the run models log values (--log), so the last 6 values must be positive, but value 8 of 8 is 0" in \
         capsys.readouterr().err
+    assert main(["predict", str(series_run), "0", *(["12.0"] * 7)]) == 0     # only the last --window values count
+    capsys.readouterr()
     assert main(["predict", str(series_run), *(["12.0"] * 7), "nan"]) == 2
     assert "the history must be finite numbers" in capsys.readouterr().err
 

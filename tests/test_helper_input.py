@@ -189,3 +189,9 @@ def test_schedules_take_numpy_numbers_and_refuse_negative_steps():
     assert schedule(0) == pytest.approx(0.005) and isinstance(schedule(0), float)
     with pytest.raises(ValueError, match="step must be an int >= 0, got -1"):
         schedule(-1)
+
+
+def test_a_log_series_transform_refuses_non_positive_values():
+    from rnnkit.train.forecasting import SeriesTransform
+    with pytest.raises(ValueError, match="every value must be positive, but value 2 of 3 is -1"):
+        SeriesTransform(log=True, difference=False).modelled(np.array([1.0, -1.0, 2.0]))

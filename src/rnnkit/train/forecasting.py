@@ -283,8 +283,13 @@ def predict(model: Forecaster, document: dict[str, Any], vocabs: dict, inputs: l
     if len(values) < needed:
         raise ValueError(f"need at least {needed} past values (--window {window}"
                          f"{' + 1 for --difference' if transform.difference else ''}), got {len(values)}")
-    z = transform.scaler.transform(transform.modelled(values)[-window:])               # (W,)
-    predicted = model.predict(z[None, :, None].astype(np.float32))[..., 0]              # (1, F)
+    recent = values[-needed:]                               # what the forecast reads
+    if transform.log and np.any(recent <= 0):
+        first = len(values) - needed + int(np.flatnonzero(recent <= 0)[0])
+        raise ValueError(f"the run models log values (--log), so the last {needed} values must be positive, but "
+                         f"value {first + 1} of {len(values)} is {values[first]:g}")
+    z = transform.scaler.transform(transform.modelled(recent))
+    predicted = model.predict(z[None, -window:, None].astype(np.float32))[..., 0]        # (1, F)
     extended = np.append(values, np.nan)                    # position len(values) is the first future step
     future = transform.to_original(predicted.astype(np.float64), extended, np.array([len(values)]))[0]
     return [f"t+{step + 1}\t{value:.6g}" for step, value in enumerate(future)]
