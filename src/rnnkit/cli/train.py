@@ -130,12 +130,12 @@ def add_options(parser: argparse.ArgumentParser, fields: dict[str, dataclasses.F
         text = item.metadata["help"]
         if "default" not in text:
             text += f" (default: {item.default})"
-        flag = f"--{name.replace('_', '-')}"
+        spelled = flag(name)
         if kind is bool:
-            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
+            parser.add_argument(spelled, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
             continue
         metavar = None if item.metadata["choices"] else METAVARS.get(name, {int: "N", float: "X", str: "TEXT"}[kind])
-        parser.add_argument(flag, dest=name, type=kind, default=None, choices=item.metadata["choices"],
+        parser.add_argument(spelled, dest=name, type=kind, default=None, choices=item.metadata["choices"],
                             metavar=metavar, help=text)
     parser.add_argument("--config", metavar="FILE.toml", default=None,
                         help="read options from a TOML file; command-line options override it")
@@ -247,20 +247,20 @@ def check_options(options: LMOptions) -> None:
     non_negative = ("embedding", "warmup", "patience", "max_vocab", "seed", "checkpoint_every")
     for name in positive:
         if getattr(options, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
+            raise ValueError(f"{flag(name)} must be at least 1, got {getattr(options, name)}")
     for name in non_negative:
         if getattr(options, name) < 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(options, name)}")
+            raise ValueError(f"{flag(name)} must be at least 0, got {getattr(options, name)}")
     for name, low, high in (("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5)):
         if not low <= getattr(options, name) <= high:
-            raise ValueError(f"--{name.replace('_', '-')} must lie in [{low}, {high}], got {getattr(options, name)}")
+            raise ValueError(f"{flag(name)} must lie in [{low}, {high}], got {getattr(options, name)}")
     check_max_vocab(options.max_vocab, 1)
     for name in ("lr", "clip"):
         if not getattr(options, name) > 0:
             raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")
     for name in ("max_minutes", "temperature"):
         if not 0 <= getattr(options, name) < float("inf"):          # NaN fails this too
-            raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {getattr(options, name)}")
+            raise ValueError(f"{flag(name)} must be a finite number >= 0, got {getattr(options, name)}")
     if not options.prime.strip() if options.level == "word" else not options.prime:
         raise ValueError(f"--prime must hold at least one {'word' if options.level == 'word' else 'character'}, "
                          f"got {options.prime!r}")

@@ -116,13 +116,13 @@ def check_common(options: Any) -> None:
     """Range checks of the options most tasks share; errors name the option and the value."""
     for name in ("hidden", "layers", "epochs", "batch"):
         if hasattr(options, name) and getattr(options, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
+            raise ValueError(f"{flag(name)} must be at least 1, got {getattr(options, name)}")
     for name in ("warmup", "patience", "seed", "checkpoint_every", "embedding", "max_vocab"):
         if hasattr(options, name) and getattr(options, name) < 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(options, name)}")
+            raise ValueError(f"{flag(name)} must be at least 0, got {getattr(options, name)}")
     for name, low, high in (("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5)):
         if hasattr(options, name) and not low <= getattr(options, name) <= high:
-            raise ValueError(f"--{name.replace('_', '-')} must lie in [{low}, {high}], got {getattr(options, name)}")
+            raise ValueError(f"{flag(name)} must lie in [{low}, {high}], got {getattr(options, name)}")
     for name in ("lr", "clip"):
         if hasattr(options, name) and not getattr(options, name) > 0:
             raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")

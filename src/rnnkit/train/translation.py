@@ -28,7 +28,7 @@ from rnnkit.data.readers import read_labelled_text, read_lines
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
 from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.train.classification import separator
-from rnnkit.train.options import SupervisedOptions, check_common, option, resolve_monitor
+from rnnkit.train.options import SupervisedOptions, check_common, flag, option, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, random_split
 
 HELP = "rewrite sequences (source<TAB>target pairs; default: the generated date-rewriting task)"
@@ -63,7 +63,7 @@ def check_options(options: Seq2SeqOptions) -> None:
     check_common(options)
     for name in ("embedding", "train_size", "test_size"):
         if getattr(options, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
+            raise ValueError(f"{flag(name)} must be at least 1, got {getattr(options, name)}")
     if options.max_length < 0:
         raise ValueError(f"--max-length must be at least 0, got {options.max_length}")
     if options.attention == "dot" and options.bidirectional:
