@@ -10,7 +10,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("rnnkit.cli.demo", "rnnkit.cli.lab", "rnnkit.cli.train", "rnnkit.cli.generate", "rnnkit.cli.predict")
+COMMANDS = ("rnnkit.cli.demo", "rnnkit.cli.lab", "rnnkit.cli.train", "rnnkit.cli.generate", "rnnkit.cli.predict",
+            "rnnkit.cli.export")
 
 
 def build_parser() -> argparse.ArgumentParser:
