@@ -31,8 +31,9 @@ class RecurrentCell(Module):
     ``weight_ih`` and ``weight_hh`` are column views of one (G*H, D+H) array, so that a step
     does ONE matrix product ``[x, h] @ [W_ih, W_hh]^T`` (for B = 1 one matrix-vector product
     that is big enough for BLAS to use all its threads). The Parameters behave as before;
-    if either is replaced by another Parameter or array (``LanguageModel.step_cells`` does
-    that), the cell notices and does the two products separately.
+    :meth:`share_parameters` (a layer's ``step_cell``) makes the cell use another module's
+    Parameters, and it then does the two products separately. (A cell whose weights were
+    replaced by hand notices too.)
     """
 
     num_gates = 1
@@ -59,6 +60,33 @@ class RecurrentCell(Module):
             self.weight_hh.data = self._fused[:, self.input_size:]
             self._no_bias = np.empty(0, dtype=self.dtype)          # stands for absent biases in compiled steps
         self._cache: Any = None
+
+    def share_parameters(self, weight_ih: Parameter, weight_hh: Parameter, bias_ih: Parameter | None,
+                         bias_hh: Parameter | None) -> None:
+        """Use these Parameters (a layer's, for one of its layers) in place of the cell's own.
+
+        Shapes must be the cell's: weight_ih (G*H, D), weight_hh (G*H, H), biases (G*H,), and
+        biases given exactly when the cell has them. The products then run separately (the
+        weights no longer lie in one fused array).
+        """
+        rows = self.num_gates * self.hidden_size
+        given = {"weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih, "bias_hh": bias_hh}
+        expected = {"weight_ih": (rows, self.input_size), "weight_hh": (rows, self.hidden_size),
+                    "bias_ih": (rows,) if self.bias else None, "bias_hh": (rows,) if self.bias else None}
+        for name, parameter in given.items():
+            shape = None if parameter is None else getattr(parameter, "shape", None)
+            if expected[name] is None:
+                if parameter is not None:
+                    raise ValueError(f"{name} must be None for a cell with bias=False, got a Parameter")
+                continue
+            if not isinstance(parameter, Parameter) or shape != expected[name] or parameter.data.dtype != self.dtype:
+                raise ValueError(f"{name} must be a {np.dtype(self.dtype).name} Parameter of shape {expected[name]}, "
+                                 f"got {type(parameter).__name__}"
+                                 + ("" if shape is None else f" of shape {shape}"))
+        self._fused = None
+        for name, parameter in given.items():
+            if parameter is not None:
+                setattr(self, name, parameter)
 
     def _steps_compiled(self, x: Any, *states: Any) -> bool:
         """Whether a step can run as one compiled call: fused weights, compiled loops on, and

@@ -35,8 +35,9 @@ from rnnkit.diagnostics import (
     recurrent_spectrum,
     set_spectral_radius,
 )
+from rnnkit.registry import CELL_NAMES, cell_kind
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = CELL_NAMES                  # every registered kind (rnnkit.registry)
 EXPERIMENTS = ("gradients", "clipping", "memory", "forget-bias")
 
 # The cells each experiment can compare (the first entry: its default) and how many lengths T it takes.
@@ -152,16 +153,15 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def make_layer(cell: str, hidden: int, rng: np.random.Generator, forget_bias: float | None = None):
-    """An RNN (tanh), LSTM or GRU reading the adding problem's 2 channels."""
-    if cell == "rnn":
-        return rnnkit.RNN(2, hidden, nonlinearity="tanh", seed=rng)
-    if cell == "gru":
-        return rnnkit.GRU(2, hidden, seed=rng)
-    lstm = rnnkit.LSTM(2, hidden, seed=rng)
-    if forget_bias is not None:                       # total forget bias b_ih_f + b_hh_f = forget_bias
-        lstm.bias_ih_l0.data[hidden:2 * hidden] = forget_bias
-        lstm.bias_hh_l0.data[hidden:2 * hidden] = 0.0
-    return lstm
+    """A layer of the registered kind ``cell`` (the RNN's default tanh) reading the adding
+    problem's 2 channels; ``forget_bias`` sets an LSTM's total forget-gate bias."""
+    layer = cell_kind(cell).layer(2, hidden, seed=rng)
+    if forget_bias is not None:
+        if not isinstance(layer, rnnkit.LSTM):
+            raise ValueError(f"forget_bias is an LSTM setting, got cell {cell!r}")
+        layer.bias_ih_l0.data[hidden:2 * hidden] = forget_bias      # b_ih_f + b_hh_f = forget_bias
+        layer.bias_hh_l0.data[hidden:2 * hidden] = 0.0
+    return layer
 
 
 @dataclass

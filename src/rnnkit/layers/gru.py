@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.cells.gru_cell import gru_step_backward, gru_step_forward
+from rnnkit.cells.gru_cell import GRUCell, gru_step_backward, gru_step_forward
 from rnnkit import compiled
 from rnnkit.layers.recurrent import DirectionCache, DirectionWeights, RecurrentLayer, add_product
 
@@ -50,6 +50,7 @@ class GRU(RecurrentLayer):
     """
 
     num_gates = 3
+    cell_class = GRUCell
     compiled_cache_keeps_input_products = True
     fold_recurrent_bias = False      # b_hn sits inside r * (...): it cannot join b_ih
 

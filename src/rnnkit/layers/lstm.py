@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit._validate import check_positive_int
-from rnnkit.cells.lstm_cell import _split_state, lstm_step_backward, lstm_step_forward
+from rnnkit.cells.lstm_cell import LSTMCell, _split_state, lstm_step_backward, lstm_step_forward
 from rnnkit import compiled
 from rnnkit.layers.recurrent import DirectionCache, DirectionWeights, RecurrentLayer
 
@@ -60,6 +60,7 @@ class LSTM(RecurrentLayer):
 
     num_gates = 4
     num_states = 2
+    cell_class = LSTMCell
     compiled_cache_keeps_input_products = True
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,

@@ -93,6 +93,7 @@ class RecurrentLayer(Module):
     num_gates = 1
     num_states = 1
     fold_recurrent_bias = True
+    cell_class: type = None      # the one-step cell of this kind (rnnkit.cells), set by each layer
     compiled_cache_keeps_input_products = False   # the compiled LSTM and GRU write their gate cache over xw
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -142,6 +143,36 @@ class RecurrentLayer(Module):
                     setattr(self, "weight_hr" + suffix, weights.weight_hr)
                 per_direction.append(weights)
             self.weights.append(per_direction)
+
+    def step_cell(self, layer: int = 0, direction: int = 0):
+        """A one-step cell that computes one time step of ``layer`` (and ``direction``) with this
+        layer's own Parameters, not copies: what generation and decoders step token by token.
+
+        The cell's ``weight_ih`` is this layer's ``weight_ih_l{layer}`` (and so on); training the
+        layer changes the cell, and the cell's gradients accumulate into the layer's Parameters.
+        An LSTM with ``proj_size`` has no one-step cell and is refused.
+
+        >>> from rnnkit import LSTM
+        >>> lstm = LSTM(3, 4, num_layers=2, seed=0)
+        >>> cell = lstm.step_cell(1)
+        >>> cell.weight_hh is lstm.weight_hh_l1, cell.input_size
+        (True, 4)
+        """
+        if self.proj_size:
+            raise ValueError(f"{type(self).__name__} with proj_size={self.proj_size} has no one-step cell "
+                             f"(the cells have no projection)")
+        for name, value, count in (("layer", layer, self.num_layers), ("direction", direction, self.num_directions)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < count:
+                raise ValueError(f"{name} must be an int in [0, {count}), got {value!r}")
+        weights = self.weights[layer][direction]
+        cell = self.cell_class(weights.weight_ih.shape[1], self.hidden_size, bias=self.bias, dtype=self.dtype,
+                               seed=0, **self._cell_options())
+        cell.share_parameters(weights.weight_ih, weights.weight_hh, weights.bias_ih, weights.bias_hh)
+        return cell
+
+    def _cell_options(self) -> dict[str, Any]:
+        """Constructor options of the matching one-step cell beyond the sizes (RNN: nonlinearity)."""
+        return {}
 
     def _base_config(self) -> dict[str, Any]:
         return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit._validate import check_choice
-from rnnkit.cells.rnn_cell import NONLINEARITIES, rnn_step_backward, rnn_step_forward
+from rnnkit.cells.rnn_cell import NONLINEARITIES, RNNCell, rnn_step_backward, rnn_step_forward
 from rnnkit import compiled
 from rnnkit.layers.recurrent import DirectionCache, DirectionWeights, RecurrentLayer
 
@@ -60,6 +60,7 @@ class RNN(RecurrentLayer):
     """
 
     num_gates = 1
+    cell_class = RNNCell
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, dropout: float = 0.0, bidirectional: bool = False,
@@ -69,6 +70,9 @@ class RNN(RecurrentLayer):
                          dtype=dtype, seed=seed)
         self.nonlinearity = nonlinearity
         self.config = {**self._base_config(), "nonlinearity": nonlinearity}
+
+    def _cell_options(self) -> dict[str, Any]:
+        return {"nonlinearity": self.nonlinearity}
 
     def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
         y, (h_n,) = self._forward(x, (h0,), lengths, ("h0",))

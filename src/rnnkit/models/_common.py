@@ -14,31 +14,31 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit._validate import as_float_array, as_index_array, check_choice, check_positive_int
-from rnnkit.layers import GRU, LSTM, RNN, Embedding
+from rnnkit._validate import as_float_array, as_index_array, check_positive_int
+from rnnkit.layers import Embedding
 from rnnkit.layers.recurrent import RecurrentLayer
 from rnnkit.module import Module
+from rnnkit.registry import CELL_KINDS, cell_kind, kind_of
 
-# The recurrent layer behind each ``cell=`` name.
-RECURRENT_LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+# The recurrent layer behind each ``cell=`` name (from the one registry, rnnkit.registry).
+RECURRENT_LAYERS = {name: kind.layer for name, kind in CELL_KINDS.items()}
 
 
 def make_recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool,
                          dropout: float, dtype: np.dtype, rng: np.random.Generator) -> RecurrentLayer:
-    """The RNN, LSTM or GRU layer named by ``cell`` ("rnn", "lstm" or "gru")."""
-    check_choice(cell, "cell", tuple(RECURRENT_LAYERS))
-    return RECURRENT_LAYERS[cell](input_size, hidden_size, num_layers=num_layers, dropout=dropout,
-                                  bidirectional=bidirectional, dtype=dtype, seed=rng)
+    """The recurrent layer of the kind named by ``cell`` ("rnn", "lstm", "gru": rnnkit.registry)."""
+    return cell_kind(cell).layer(input_size, hidden_size, num_layers=num_layers, dropout=dropout,
+                                 bidirectional=bidirectional, dtype=dtype, seed=rng)
 
 
 def final_hidden(layer: RecurrentLayer, state: Any) -> np.ndarray:
-    """h_n (L*K, B, H) out of a layer's final state (LSTM returns (h_n, c_n))."""
-    return state[0] if isinstance(layer, LSTM) else state
+    """h_n (L*K, B, H) out of a layer's final state (an LSTM's is (h_n, c_n))."""
+    return kind_of(layer).hidden(state)
 
 
 def state_gradient(layer: RecurrentLayer, d_h_n: np.ndarray) -> Any:
-    """The ``backward`` argument for a gradient on h_n only (LSTM wants (dh_n, dc_n))."""
-    return (d_h_n, None) if isinstance(layer, LSTM) else d_h_n
+    """The ``backward`` argument for a gradient on h_n only (an LSTM's is (dh_n, None))."""
+    return kind_of(layer).hidden_gradient(d_h_n)
 
 
 def input_batch_steps(x: Any) -> tuple[int, int]:

@@ -25,6 +25,7 @@ from rnnkit.layers import Dropout, Linear
 from rnnkit.models._common import (InputEncoder, check_lengths, final_hidden, input_batch_steps, length_mask,
                                    make_recurrent_layer, state_gradient)
 from rnnkit.module import Module
+from rnnkit.registry import cell_kind
 
 POOLINGS = ("last", "mean", "max")
 
@@ -123,7 +124,7 @@ class SequenceClassifier(Module):
         self.num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
-        self.cell = check_choice(cell, "cell", ("lstm", "gru", "rnn"))
+        self.cell = cell_kind(cell).name
         self.pooling = check_choice(pooling, "pooling", POOLINGS)
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if self.bidirectional else 1

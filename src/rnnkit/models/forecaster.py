@@ -93,8 +93,8 @@ class Forecaster(Module):
             raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
         self.delta = float(delta)
         dropout = check_probability(dropout, "dropout")
-        self.recurrent = make_recurrent_layer(check_choice(cell, "cell", ("lstm", "gru", "rnn")), self.input_size,
-                                              self.hidden_size, self.num_layers, False, dropout, self.dtype, self.rng)
+        self.recurrent = make_recurrent_layer(cell, self.input_size, self.hidden_size, self.num_layers, False,
+                                              dropout, self.dtype, self.rng)
         self.output = Linear(self.hidden_size, self.horizon * self.output_size, dtype=self.dtype, seed=self.rng)
         self.config = {"input_size": self.input_size, "output_size": self.output_size, "hidden_size": self.hidden_size,
                        "horizon": self.horizon, "cell": cell, "num_layers": self.num_layers, "mode": self.mode,

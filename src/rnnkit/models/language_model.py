@@ -33,18 +33,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rnnkit._validate import as_index_array, check_choice, check_positive_int, check_probability, make_rng
-from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit._validate import as_index_array, check_positive_int, check_probability, make_rng
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.data.batching import one_hot
-from rnnkit.layers import GRU, LSTM, RNN, Dropout, Embedding, Linear
+from rnnkit.layers import Dropout, Embedding, Linear
+from rnnkit.models._common import RECURRENT_LAYERS  # noqa: F401  (re-exported: the cell names)
 from rnnkit.module import Module
-
-# The recurrent layer and the matching one-step cell behind each ``cell=`` name.
-RECURRENT_LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-STEP_CELLS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
-# The per-layer parameter names a cell takes over from layer k (``weight_ih_l{k}`` -> ``weight_ih``).
-CELL_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+from rnnkit.registry import cell_kind
 
 
 class LanguageModel(Module):
@@ -89,7 +84,8 @@ class LanguageModel(Module):
         self.vocab_size = check_positive_int(vocab_size, "vocab_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
-        self.cell = check_choice(cell, "cell", tuple(RECURRENT_LAYERS))
+        self.kind = cell_kind(cell)                   # the layer, its one-step cell, its state form
+        self.cell = cell
         if embedding_dim is not None:
             embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.embedding_dim = embedding_dim
@@ -101,8 +97,8 @@ class LanguageModel(Module):
         self.embedding = (None if embedding_dim is None
                           else Embedding(self.vocab_size, embedding_dim, dtype=self.dtype, seed=self.rng))
         self.input_size = self.vocab_size if embedding_dim is None else embedding_dim    # E
-        self.rnn = RECURRENT_LAYERS[cell](self.input_size, self.hidden_size, num_layers=self.num_layers,
-                                          dropout=self.dropout_p, dtype=self.dtype, seed=self.rng)
+        self.rnn = self.kind.layer(self.input_size, self.hidden_size, num_layers=self.num_layers,
+                                   dropout=self.dropout_p, dtype=self.dtype, seed=self.rng)
         self.output_dropout = Dropout(self.dropout_p, dtype=self.dtype, seed=self.rng)
         self.head = Linear(self.hidden_size, self.vocab_size, dtype=self.dtype, seed=self.rng)
 
@@ -137,22 +133,12 @@ class LanguageModel(Module):
     def initial_state(self, batch: int) -> Any:
         """Zeros in the layer's state format: (h, c) for an LSTM, else h; each (L, B, H)."""
         zeros = np.zeros((self.num_layers, batch, self.hidden_size), dtype=self.dtype)
-        return (zeros, zeros.copy()) if self.cell == "lstm" else zeros
+        return self.kind.from_tuple([zeros] + [zeros.copy() for _ in range(self.kind.num_states - 1)])
 
     # --- generation: one token at a time through the cells -----------------------------
     def step_cells(self) -> list[RecurrentCell]:
         """One cell per layer, holding the layer's own Parameter objects (no copies)."""
-        cells = []
-        for layer in range(self.num_layers):
-            width = self.input_size if layer == 0 else self.hidden_size
-            options = {"nonlinearity": self.rnn.nonlinearity} if self.cell == "rnn" else {}
-            cell = STEP_CELLS[self.cell](width, self.hidden_size, bias=self.rnn.bias, dtype=self.dtype, seed=0,
-                                         **options)
-            for name in CELL_PARAMETERS:
-                if hasattr(self.rnn, f"{name}_l{layer}"):
-                    setattr(cell, name, getattr(self.rnn, f"{name}_l{layer}"))
-            cells.append(cell)
-        return cells
+        return [self.rnn.step_cell(layer) for layer in range(self.num_layers)]
 
     def step(self, cells: Sequence[RecurrentCell], token_ids: np.ndarray, states: list) -> tuple[np.ndarray, list]:
         """One time step: ``token_ids`` (B,) and per-layer states -> logits (B, V), new states.
@@ -164,7 +150,7 @@ class LanguageModel(Module):
         for cell, state in zip(cells, states):
             new_state = cell(x, state)
             new_states.append(new_state)
-            x = new_state[0] if self.cell == "lstm" else new_state                  # (B, H) feeds layer k+1
+            x = self.kind.hidden(new_state)                                         # (B, H) feeds layer k+1
         return self.head(x), new_states                                             # (B, V)
 
     def generate(self, prime: Any, length: int, temperature: float = 1.0, top_k: int | None = None,

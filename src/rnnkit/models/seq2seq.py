@@ -35,13 +35,11 @@ import numpy as np
 
 from rnnkit import losses
 from rnnkit._validate import as_float_array, as_index_array, check_choice, check_positive_int, check_probability
-from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.layers import Embedding, Linear
 from rnnkit.models._common import check_lengths, length_mask, make_recurrent_layer
 from rnnkit.models.attention import LuongAttention
 from rnnkit.module import Module
-
-DECODER_CELLS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
+from rnnkit.registry import cell_kind
 
 
 class Seq2Seq(Module):
@@ -116,7 +114,8 @@ class Seq2Seq(Module):
         self.bos_id, self.eos_id, self.pad_id = int(bos_id), int(eos_id), int(pad_id)
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
-        self.cell = check_choice(cell, "cell", tuple(DECODER_CELLS))
+        self.kind = cell_kind(cell)                   # encoder layer, decoder cell, state form
+        self.cell = cell
         self.num_layers = check_positive_int(num_layers, "num_layers")
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if self.bidirectional else 1
@@ -133,11 +132,11 @@ class Seq2Seq(Module):
                                             self.bidirectional, dropout, self.dtype, self.rng)
         if self.bidirectional:
             self.bridge = Linear(memory_size, self.hidden_size, dtype=self.dtype, seed=self.rng)
-            if self.cell == "lstm":
+            if self.kind.num_states == 2:             # the LSTM's c gets a bridge of its own
                 self.bridge_cell = Linear(memory_size, self.hidden_size, dtype=self.dtype, seed=self.rng)
         self.target_embedding = Embedding(self.target_vocab_size, self.embedding_dim, padding_idx=self.pad_id,
                                           dtype=self.dtype, seed=self.rng)
-        self.decoder = DECODER_CELLS[cell](self.embedding_dim, self.hidden_size, dtype=self.dtype, seed=self.rng)
+        self.decoder = self.kind.cell(self.embedding_dim, self.hidden_size, dtype=self.dtype, seed=self.rng)
         if attention is not None:
             self.attention = LuongAttention(self.hidden_size, memory_size, score=attention, dtype=self.dtype,
                                             seed=self.rng)
@@ -160,16 +159,16 @@ class Seq2Seq(Module):
         lengths = check_lengths(source_lengths, batch, steps)                      # before the encoder runs
         embedded = self.source_embedding(source)                                   # (B, S, E)
         memory, state = self.encoder(embedded, None, None if source_lengths is None else lengths)
-        finals = state if self.cell == "lstm" else (state,)                        # each (L*K, B, H)
+        finals = self.kind.as_tuple(state)                                         # each (L*K, B, H)
         tops = [final[-self.num_directions:] for final in finals]                  # each (K, B, H)
         if self.bidirectional:
             joined = [np.concatenate([top[0], top[1]], axis=1) for top in tops]    # each (B, 2H)
             initial = [self.bridge(joined[0])]
-            if self.cell == "lstm":
+            if self.kind.num_states == 2:
                 initial.append(self.bridge_cell(joined[1]))
         else:
             initial = [top[0].copy() for top in tops]
-        decoder_state = tuple(initial) if self.cell == "lstm" else initial[0]
+        decoder_state = self.kind.from_tuple(initial)
         return memory, length_mask(lengths, steps), decoder_state
 
     def _bridge_backward(self, d_initial: list[np.ndarray], batch: int):
@@ -183,13 +182,13 @@ class Seq2Seq(Module):
             else:
                 d_final[-1] = d_state
             d_finals.append(d_final)
-        return tuple(d_finals) if self.cell == "lstm" else d_finals[0]
+        return self.kind.from_tuple(d_finals)
 
     # --- one decoder step and the output head ---------------------------------------------
     def _cell_step(self, x: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
         """(h_t (B, H), full state) after one decoder cell step."""
         new_state = self.decoder(x, state)
-        return (new_state[0] if self.cell == "lstm" else new_state), new_state
+        return self.kind.hidden(new_state), new_state
 
     def _head(self, hidden: np.ndarray, memory: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, Any]:
         """Logits (B, T, V) from decoder states (B, T, H), and the combined states (or None)."""
@@ -235,16 +234,15 @@ class Seq2Seq(Module):
             d_hidden = d_hidden + d_query                                          # (B, T, H)
         d_embedded = np.empty((batch, steps, self.embedding_dim), dtype=self.dtype)
         dh = np.zeros((batch, self.hidden_size), dtype=self.dtype)                 # dL/dh_t from step t+1
-        dc = np.zeros((batch, self.hidden_size), dtype=self.dtype) if self.cell == "lstm" else None
+        d_rest = [np.zeros((batch, self.hidden_size), dtype=self.dtype)              # dL/dc_t (LSTM)
+                  for _ in range(self.kind.num_states - 1)]
         for t in reversed(range(steps)):
             self.decoder._cache = step_caches[t]
-            if self.cell == "lstm":
-                d_embedded[:, t], (dh, dc) = self.decoder.backward(d_hidden[:, t] + dh, dc)
-            else:
-                d_embedded[:, t], dh = self.decoder.backward(d_hidden[:, t] + dh)
+            d_embedded[:, t], d_state = self.decoder.backward(d_hidden[:, t] + dh, *d_rest)
+            dh, *d_rest = self.kind.as_tuple(d_state)
         self.decoder._cache = None
         self.target_embedding.backward(d_embedded)
-        d_final = self._bridge_backward([dh, dc] if self.cell == "lstm" else [dh], batch)
+        d_final = self._bridge_backward([dh, *d_rest], batch)
         d_source, _ = self.encoder.backward(d_memory, d_final)
         self.source_embedding.backward(d_source)
         return None
