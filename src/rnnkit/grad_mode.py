@@ -88,8 +88,7 @@ def work_array(key: tuple, shape: tuple, dtype) -> np.ndarray:
     come from here: a key (role, layer, direction) gets the same memory back while its shape
     and dtype stay the same, and only the latest array per key is kept. Without it, repeated
     inference frees and allocates the same large arrays every call, and the allocator may hand
-    them back to the system and fault them in again each time (measured: 772 page faults and
-    about 2x the time of a 32 x 100 x 128 RNN forward).
+    them back to the system and fault them in again each time (docs/compiled-loops.md).
     """
     arrays = _local.__dict__.setdefault("work_arrays", {})
     array = arrays.get(key)
@@ -127,8 +126,7 @@ def recycled_array(shape: tuple, dtype) -> np.ndarray:
     A training step allocates the same large arrays as the step before (input products,
     states, the cache for backward), each freed once backward is done with it. A fresh large
     array is memory the system must map and zero again on first touch, which can cost more
-    than filling it (measured at 64 x 100 x 2048 float32: the input product took 33 ms into a
-    reused array, 45-96 ms into a fresh one). So this thread keeps the memory of such arrays
+    than filling it (docs/compiled-loops.md). So this thread keeps the memory of such arrays
     (1 MiB and more) and hands it out again, to a request of the same size class, once no
     array, view or cache refers to it: every NumPy view holds a reference to the owner of its
     memory, so memory still in use, anywhere, is never handed out twice.

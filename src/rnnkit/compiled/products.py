@@ -104,9 +104,9 @@ def transpose_into(a, out):
     The inner loop walks along the rows of whichever array has the longer rows, so that its
     cache lines are filled one after the other; walking across them instead touches one line
     per row, rows a multiple of 2 KiB apart share a handful of cache sets, and the lines are
-    evicted before they are complete (measured 6.6x slower for 1536 x 64 -> 64 x 1536). Tiles
-    go in pairs across the other array's rows, so that each of its rows receives 16 values (a
-    whole 64-byte line in float32) at once (single tiles: 2.3x slower at 128 x 1024).
+    evicted before they are complete. Tiles go in pairs across the other array's rows, so that
+    each of its rows receives 16 values (a whole 64-byte line in float32) at once.
+    Measurements: docs/compiled-loops.md.
     """
     rows, columns = a.shape
     full_rows, full_columns = rows - rows % TILE, columns - columns % TILE
@@ -158,8 +158,8 @@ def gemm_nt_by_columns(a, w, out, accumulate, a_t, product_t, zero):
 
     a (m, k) with few rows (the batch), w (n, k); scratch a_t (k, m) and product_t (n, m).
     OpenBLAS runs ``w @ a^T`` (many rows, few columns) close to the speed of one large product
-    but ``a @ w.T`` (few rows, many columns) 1.3x to 2.3x slower, measured over 100 steps at the
-    benchmark sizes; the two small transposes cost much less than that difference.
+    but ``a @ w.T`` (few rows, many columns) markedly slower; the two small transposes cost much
+    less than that difference (docs/compiled-loops.md).
     """
     transpose_into(a, a_t)
     gemm_nn(w, a_t, product_t, zero)
@@ -189,8 +189,7 @@ def backward_product(dz, w, w_t, out, accumulate, dz_t, product_t, zero, one):
 
     dz (B, G), w (G, H). With w_t (H, G) = w^T (shape (0, 0) for none, see :func:`transposed`)
     and B > 1 it runs as ``(w^T dz^T)^T`` (:func:`gemm_nt_by_columns`), the orientation OpenBLAS
-    is faster at (for one step at 32 x 1024 x 256: 52 against 78 us), at the cost of
-    transposing dz every step; scratch dz_t (G, B), product_t (H, B).
+    is faster at, at the cost of transposing dz every step; scratch dz_t (G, B), product_t (H, B).
     """
     if w_t.shape[0] > 0 and dz.shape[0] > 1:
         gemm_nt_by_columns(dz, w_t, out, accumulate, dz_t, product_t, zero)
@@ -205,10 +204,8 @@ def transposed(w, batch):
     """w^T, C-contiguous (by tiles), for :func:`backward_product`; (0, 0) where it keeps ``dz @ w``.
 
     w (G*H, H) is W_hh. By columns for a batch of rows when W_hh has fewer than
-    :data:`BY_COLUMNS_MAX_ROWS` rows: a whole training step measured 0.94-0.98x the time at
-    32 x 100 x 256 and 0.97-0.98x for the RNN and GRU at 64 x 100 x 512 (in-process A/B), but
-    1.01-1.07x for the LSTM at 64 x 100 x 512 and 128 x 50 x 1024, where each step's dz
-    (B, 4H) is wide and its transpose costs more than the better orientation saves.
+    :data:`BY_COLUMNS_MAX_ROWS` rows: above that each step's wide dz (B, G*H) costs more to
+    transpose than the better orientation saves (measured: docs/compiled-loops.md).
     """
     if batch == 1 or w.shape[0] >= BY_COLUMNS_MAX_ROWS:
         return np.empty((0, 0), dtype=w.dtype)

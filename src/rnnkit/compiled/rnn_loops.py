@@ -49,8 +49,7 @@ def rnn_inference_loop(pre, reverse, w_hh, bias, initial, output, column, mask, 
     pre (B, T, H): xw without biases, time order, overwritten (a_t = xw_t + h_{t-1} W_hh^T).
     initial (B, H) is h_0; h_t goes to output[:, t, column:column + H] of the layer's output
     (B, T, W). A step's rows are strided views for the products; the pointwise pass takes
-    each row as a C-contiguous row (Numba vectorises no loop over a row of unknown stride:
-    12x slower, measured).
+    each row as a C-contiguous row (Numba vectorises no loop over a row of unknown stride).
     """
     batch, steps, _ = output.shape
     end = column + w_hh.shape[1]

@@ -3,8 +3,8 @@
 A tile is eight rows of eight values. In float32 a tile is transposed in registers: eight
 8-wide vector loads, the usual three rounds of shuffles (pairs of rows interleaved, then pairs of
 pairs, then 128-bit halves exchanged) and eight vector stores. LLVM's vectoriser never finds
-this on its own: the element-by-element loop over a tile compiles to scalar loads and stores
-(measured 1.4-4x slower for the per-step transposes of the benchmark sizes). Numba has no vector
+this on its own: the element-by-element loop over a tile compiles to scalar loads and stores,
+several times slower (docs/compiled-loops.md). Numba has no vector
 types, so the shuffles are written as LLVM IR through :func:`numba.extending.intrinsic`. In
 float64 (the reference precision, where speed matters less) a tile is the plain loop.
 

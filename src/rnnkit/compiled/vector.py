@@ -2,10 +2,9 @@
 
 Each pass walks few enough arrays (at most six, few of them written) that the runtime aliasing
 checks LLVM's vectoriser needs stay within its limit: a loop that writes too many arrays at
-once falls back to scalar code, measured 2.5-7x slower (an LSTM step writing its activations,
-c, tanh(c) and h in one loop: 1.7 against 0.69 ms for B = 32, H = 128, 100 steps). Every pass
-here compiles to packed AVX-512 instructions (checked with ``inspect_asm`` on a fresh
-compile). A helper returning a tuple is not inlined into such a loop and also keeps it scalar.
+once falls back to scalar code, several times slower. Every pass here compiles to packed
+SIMD instructions. A helper returning a tuple is not inlined into such a loop and also keeps
+it scalar. The measurements behind these choices: docs/compiled-loops.md.
 
 The backward passes write each gate's gradient over the gate's activation (the compiled
 backward loops reuse the gate cache as the gradient buffer), so their order matters: a pass
@@ -35,8 +34,8 @@ def tanh_inplace(values):
 
 @njit(**JIT_OPTIONS)
 def tanh_into(values, out):
-    """out = tanh(values). ``tanh_into(v, v)`` stays scalar (aliased arguments): measured 14x
-    slower than an in-place pass (the LSTM's g block, B = 32, H = 128, 100 steps: 1.2 ms)."""
+    """out = tanh(values). ``tanh_into(v, v)`` stays scalar (aliased arguments), so in place
+    use :func:`tanh_inplace`."""
     for j in range(out.shape[0]):
         out[j] = tanh(values[j])
 
@@ -71,7 +70,7 @@ def lstm_gates_and_cell(z, bias, c_prev, c):
     """z = [i f g o] = [sigmoid sigmoid tanh sigmoid](z + bias) in place, and c = f c_prev + i g.
 
     With :func:`lstm_output` a whole LSTM step of one row that keeps the cache for backward,
-    in two passes instead of six: 0.79 against 0.93 ms (B = 32, H = 128, 100 steps), same values.
+    in two passes instead of six (faster, same values).
     """
     hidden = c.shape[0]
     for j in range(hidden):
@@ -101,12 +100,11 @@ def lstm_step_no_cache(z, bias, c, h):
 
     z (4H) = x W_ih^T + h W_hh^T (no bias), c (H) updated in place, h (H) written:
     [i f g o] = [sigmoid sigmoid tanh sigmoid](z + bias), c = f c + i g, h = o tanh(c).
-    Only four arrays, so LLVM's runtime aliasing checks stay few enough to vectorise it:
-    0.68 against 0.85 ms for the six passes it replaces (B = 32, H = 128, 100 steps); the
-    values are the same, bit for bit. (Writing the activations back as well, for backward,
-    makes one pass too many arrays: 1.7 ms.) The four gate lines repeat those of
-    :func:`lstm_gates_and_cell` on purpose: a shared helper returning the tuple is not inlined
-    and the loop stays scalar (measured 15x slower).
+    Only four arrays, so LLVM's runtime aliasing checks stay few enough to vectorise it; the
+    values equal those of the passes it replaces, bit for bit. (Writing the activations back
+    as well, for backward, makes one pass with too many arrays.) The four gate lines repeat
+    those of :func:`lstm_gates_and_cell` on purpose: a shared helper returning the tuple is not
+    inlined and the loop stays scalar.
     """
     hidden = c.shape[0]
     for j in range(hidden):
@@ -125,8 +123,8 @@ def gru_step_no_cache(gi, b_ih, gh, b_hh, h_prev, h):
 
     r, u = sigmoid((gi + b_ih) + (gh + b_hh)) for the first two blocks,
     n = tanh(r (gh_n + b_hn) + (gi_n + b_in)), h = (h_prev - n) u + n: the values of
-    :func:`gru_gates`, :func:`gru_candidate` and :func:`gru_interpolate` bit for bit, 0.54
-    against 0.83 ms (B = 32, H = 128, 100 steps).
+    :func:`gru_gates`, :func:`gru_candidate` and :func:`gru_interpolate` bit for bit, in one
+    pass instead of three.
     """
     hidden = h.shape[0]
     for j in range(hidden):

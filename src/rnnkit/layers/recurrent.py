@@ -340,7 +340,7 @@ class RecurrentLayer(Module):
         layout of layer_input: (T, B, G*H) from (T, B, D_in), or (B, T, G*H) from (B, T, D_in).
 
         biased=False leaves out the biases: the compiled loops add them in their activation
-        passes, which saves a pass over this (T, B, G*H) array (at 64 x 100 x 2048 floats, 3.7 ms).
+        passes, which saves a pass over this (T, B, G*H) array.
         """
         first, second, features = layer_input.shape
         xw = grad_mode.empty(work, "xw", (first * second, weights.weight_ih.shape[0]), self.dtype)
