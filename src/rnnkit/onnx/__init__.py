@@ -34,7 +34,7 @@ def to_model(model: Any, *, lengths: bool = False, initial_states: bool = True, 
 
     require_onnx()
     if isinstance(model, RecurrentLayer):
-        return layer_graph(model, lengths=lengths, initial_states=initial_states)
+        return layer_graph(model, lengths=lengths, initial_states=initial_states, metadata=metadata)
     return model_graph(model, scaling=scaling, transform=transform, metadata=metadata)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.layers import GRU, LSTM, RNN
-from rnnkit.onnx.graph import GraphBuilder, write_model
+from rnnkit.onnx.graph import GraphBuilder
 
 # ONNX gate block j holds torch's block TORCH_BLOCKS[kind][j].
 TORCH_BLOCKS = {"RNN": (0,), "LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2)}
@@ -55,7 +55,13 @@ def layer_kind(layer: Any) -> str:
 
 
 def reorder_gates(array: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:
-    """The gate blocks of ``array`` (G*H, ...) in the order ``blocks`` (indices of blocks)."""
+    """The gate blocks of ``array`` (G*H, ...) in the order ``blocks`` (indices of blocks).
+
+    torch's LSTM blocks i, f, g, o (here H = 1) in ONNX's order i, o, f, c:
+
+    >>> reorder_gates(np.array([10, 20, 30, 40]), TORCH_BLOCKS["LSTM"]).tolist()
+    [10, 40, 20, 30]
+    """
     gates = array.reshape(len(blocks), -1, *array.shape[1:])             # (G, H, ...)
     return gates[list(blocks)].reshape(array.shape)
 
@@ -113,7 +119,8 @@ def add_recurrent(graph: GraphBuilder, layer: Any, x_tm: str, lengths: str | Non
     return x, joined                                                          # each final (L*K, B, H)
 
 
-def layer_graph(layer: Any, lengths: bool = False, initial_states: bool = True) -> Any:
+def layer_graph(layer: Any, lengths: bool = False, initial_states: bool = True,
+                metadata: dict[str, Any] | None = None) -> Any:
     """The ``ModelProto`` of one layer, batch-first like rnnkit's.
 
     Inputs ``x`` (B, T, D), ``lengths`` (B,) int64 when ``lengths``, ``h0`` (and ``c0``)
@@ -133,14 +140,5 @@ def layer_graph(layer: Any, lengths: bool = False, initial_states: bool = True) 
     graph.output(graph.transpose(y_tm, 1, 0, 2), "y", np.float32, ["batch", "steps", width])
     for final, name in zip(finals, ("h_n", "c_n")):
         graph.output(final, name, np.float32, state_shape)
-    metadata = {"rnnkit.kind": kind, "rnnkit.config": layer.config, "rnnkit.inputs": graph_input_names(graph)}
-    return graph.model(metadata)
-
-
-def graph_input_names(graph: GraphBuilder) -> list[str]:
-    return [value.name for value in graph.inputs]
-
-
-def export_layer(layer: Any, path: Any, lengths: bool = False, initial_states: bool = True) -> Any:
-    """Write :func:`layer_graph` to ``path`` (atomically); returns the path."""
-    return write_model(layer_graph(layer, lengths, initial_states), path)
+    return graph.model({"rnnkit.kind": kind, "rnnkit.config": layer.config,
+                        "rnnkit.inputs": [value.name for value in graph.inputs], **(metadata or {})})
