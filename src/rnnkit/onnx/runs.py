@@ -143,7 +143,8 @@ def real_inputs(run: RunModel, count: int = 32) -> tuple[str, Any] | str:
         if options["format"] == "text":
             batch, lengths = collate(load_encoder(run.document, run.vocabs).encode(examples))
             return f"real inputs ({len(examples)} examples of {data_name})", {"tokens": batch, "lengths": lengths}
-        batch, lengths = collate([np.asarray(series, dtype=np.float32) for series in examples])   # raw: scaled in the graph
+        raw = [np.asarray(series, dtype=np.float32) for series in examples]      # the graph does the scaling
+        batch, lengths = collate(raw)
         return f"real inputs ({len(examples)} examples of {data_name})", {"features": batch, "lengths": lengths}
     if run.task == "tag":
         from rnnkit.data.batching import pad_sequences
