@@ -5,7 +5,8 @@ What an INPUT is, and what is printed (one line per input), depends on the run's
 - classify: a text; prints ``label<TAB>probability<TAB>text``. Runs on ``.ts`` series or
   rows of numbers read ``--file`` in their training format and print ``label<TAB>probability``.
 - tag: a sentence (tokens split at whitespace); prints ``token/TAG token/TAG ...``.
-- seq2seq: a source; prints ``source<TAB>output`` (``--beam N`` for beam search).
+- seq2seq: a source; prints ``source<TAB>output`` (beam search of the run's --beam, 5 by default;
+  ``--beam 1`` for greedy decoding); ``--file`` output is printed as it is decoded.
 - forecast: the past values, one number per argument (at least --window of them), or a CSV
   ``--file`` in the training layout; prints the next --horizon values, ``t+1<TAB>value``.
 
@@ -26,7 +27,8 @@ def register(subparsers) -> None:
     predict.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of rnnkit train TASK")
     predict.add_argument("inputs", metavar="INPUT", nargs="*", help="texts, sentences, sources or past values")
     predict.add_argument("--file", metavar="F", default=None, help="read the inputs from a file instead")
-    predict.add_argument("--beam", type=int, default=1, help="seq2seq: beam size (default: 1, greedy decoding)")
+    predict.add_argument("--beam", type=int, default=None,
+                         help="seq2seq: beam size (default: the run's --beam, 5 for runs without one; 1: greedy)")
     predict.add_argument("--checkpoint", choices=("best", "last"), default="best",
                          help="which checkpoint to use (default: best)")
     predict.set_defaults(func=run_predict)
@@ -35,20 +37,26 @@ def register(subparsers) -> None:
 def run_predict(args: argparse.Namespace) -> int:
     if args.file is not None and args.inputs:
         raise ValueError("give inputs as arguments or --file F, not both")
-    if args.beam < 1:
+    if args.beam is not None and args.beam < 1:
         raise ValueError(f"--beam must be at least 1, got {args.beam}")
-    for line in predict_lines(args.run_dir, args.inputs, args.file, args.checkpoint, args.beam):
-        print(line)
+    for line in iter_predictions(args.run_dir, args.inputs, args.file, args.checkpoint, args.beam):
+        print(line, flush=True)
     return 0
 
 
 def predict_lines(run_dir: str, inputs: list[str] | None = None, file: str | None = None, which: str = "best",
-                  beam: int = 1) -> list[str]:
+                  beam: int | None = None) -> list[str]:
     """The printed lines of ``rnnkit predict`` as a list."""
+    return list(iter_predictions(run_dir, inputs, file, which, beam))
+
+
+def iter_predictions(run_dir: str, inputs: list[str] | None = None, file: str | None = None, which: str = "best",
+                     beam: int | None = None):
+    """The printed lines of ``rnnkit predict``; a seq2seq run yields them as they are decoded."""
     document, vocabs, model = load_task_run(run_dir, which)
     module = TASKS[document["task"]]
     if document["task"] == "seq2seq":
         return module.predict(model, document, vocabs, inputs, file, beam=beam)
-    if beam != 1:
+    if beam not in (None, 1):
         raise ValueError(f"--beam is for seq2seq runs; this is a {document['task']} run")
     return module.predict(model, document, vocabs, inputs, file)

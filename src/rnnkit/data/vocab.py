@@ -7,7 +7,8 @@ broken by the token itself (``"a"`` before ``"b"``), so fitting the same texts a
 the same ids.
 
 :class:`CharVocab` splits text into characters, :class:`WordVocab` into words and punctuation
-(see :data:`WORD_PATTERN`) or with a tokenizer you supply. Both share :class:`Vocab`.
+(see :data:`WORD_PATTERN`) or with a tokenizer you supply, :class:`ReversibleWordVocab` into
+words whose output joins back into text (:mod:`rnnkit.data.tokenizer`). All share :class:`Vocab`.
 
 Shapes: V vocabulary size, T tokens in one text.
 
@@ -35,6 +36,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from rnnkit._validate import check_positive_int
+from rnnkit.data import tokenizer
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -299,7 +301,7 @@ class Vocab:
         for key in ("kind", "specials", "min_freq", "max_size", "lower", "tokens", "counts"):
             if key not in document:
                 raise fail(f"the key {key!r} is missing")
-        kinds = {subclass.kind: subclass for subclass in (CharVocab, WordVocab)}
+        kinds = {subclass.kind: subclass for subclass in (CharVocab, WordVocab, ReversibleWordVocab)}
         target = kinds.get(document["kind"])
         if target is None:
             raise fail(f"unknown kind {document['kind']!r}, expected one of {sorted(kinds)}")
@@ -421,6 +423,54 @@ class WordVocab(Vocab):
         if saved == "custom" and tokenizer is None:
             raise fail("it was saved with a custom tokenizer: pass the same one as load(path, tokenizer=...)")
         return {"tokenizer": tokenizer}
+
+
+class ReversibleWordVocab(Vocab):
+    """A vocabulary of words that joins its output back into ordinary text.
+
+    Tokens come from :func:`rnnkit.data.tokenizer.tokenize`, which marks where a token touches
+    its neighbour, so :meth:`inverse_transform` gives text as people write it ("Puis-je
+    entrer ?", "don't"), not tokens joined by spaces ("Puis - je", "don ' t"). For a text
+    whose tokens are all known, ``inverse_transform(transform(text)) == " ".join(text.split())``
+    (with the options off).
+
+    Parameters
+    ----------
+    strip_accents : bool
+        Drop accents before tokenizing ("élève" -> "eleve"), in :meth:`fit` and
+        :meth:`transform` alike; the output then has none either.
+    **kwargs
+        ``specials``, ``min_freq``, ``max_size``, ``lower``: see :class:`Vocab`.
+
+    >>> vocab = ReversibleWordVocab().fit(["Puis-je entrer ?", "Je ne sais pas."])
+    >>> vocab.inverse_transform(vocab.transform("Je ne sais pas entrer ?"))
+    'Je ne sais pas entrer ?'
+    >>> vocab.inverse_transform(vocab.transform("Puis-je ?"))
+    'Puis-je ?'
+    """
+
+    kind = "ReversibleWordVocab"
+
+    def __init__(self, *, strip_accents: bool = False, **kwargs: Any):
+        if not isinstance(strip_accents, bool):
+            raise TypeError(f"strip_accents must be True or False, got {strip_accents!r}")
+        self.strip_accents = strip_accents
+        super().__init__(**kwargs)
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenizer.tokenize(text, strip_accents=self.strip_accents)
+
+    def join(self, tokens: list[str]) -> str:
+        return tokenizer.detokenize(tokens)
+
+    def _config(self) -> dict[str, Any]:
+        return {"strip_accents": self.strip_accents}
+
+    @classmethod
+    def _options_from_file(cls, document: dict, options: dict, fail: Callable[[str], ValueError]) -> dict:
+        if options:
+            raise TypeError(f"ReversibleWordVocab.load takes no options, got {sorted(options)}")
+        return {"strip_accents": document.get("strip_accents", False)}
 
 
 # ----------------------------------------------------------------- helpers

@@ -85,38 +85,68 @@ class LuongAttention(Module):
         keys = as_float_array(keys, "keys", self.dtype, (None, None, self.key_size), "(B, S, K)")
         batch, sources, _ = keys.shape
         query = as_float_array(query, "query", self.dtype, (batch, None, self.query_size), "(B, T, Q)")
+        mask = self.check_mask(mask, batch, sources)
+        context, weights, cache = self.attend(query, keys, self.project(keys), mask)
+        self.weights = weights
+        self._cache = self._keep((query, keys, cache))
+        return context, weights
+
+    def backward(self, d_context: Any) -> tuple[np.ndarray, np.ndarray]:
+        query, keys, cache = self._require_cache(self._cache)
+        d_context = as_float_array(d_context, "d_context", self.dtype, query.shape[:2] + (self.key_size,),
+                                   "(B, T, K), the shape of the context")
+        d_query, d_keys, d_projected = self.attend_backward(d_context, cache)
+        return d_query, d_keys + self.project_backward(d_projected, keys)
+
+    # --- the two halves, for a decoder that attends one step at a time -----------------------
+    # A decoder with input feeding needs the context of step t before it can run step t + 1, so
+    # it projects the keys once (project), attends once per step (attend / attend_backward),
+    # sums the projected keys' gradients over the steps and takes W's gradient in one product
+    # at the end (project_backward). forward and backward above are these four in a row.
+
+    @staticmethod
+    def check_mask(mask: Any, batch: int, sources: int) -> np.ndarray:
+        """A boolean mask (B, S) with a valid step in every row (all True for None)."""
         if mask is None:
-            mask = np.ones((batch, sources), dtype=bool)
+            return np.ones((batch, sources), dtype=bool)
         mask = np.asarray(mask)
         if mask.dtype != bool or mask.shape != (batch, sources):
             raise ValueError(f"mask must be a boolean array of shape (B, S) = {(batch, sources)}, "
                              f"got dtype {mask.dtype} shape {mask.shape}")
         if not np.all(mask.any(axis=1)):
             raise ValueError("mask must leave at least one valid encoder step in every row")
-        projected = keys @ self.weight.data.T if self.score == "general" else keys      # (B, S, Q)
+        return mask
+
+    def project(self, keys: np.ndarray) -> np.ndarray:
+        """k' = W k for "general" (the keys themselves for "dot"): (B, S, K) -> (B, S, Q)."""
+        return keys @ self.weight.data.T if self.score == "general" else keys
+
+    def attend(self, query: np.ndarray, keys: np.ndarray, projected: np.ndarray,
+               mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """``(context (B, T, K), weights (B, T, S), cache)``; keeps nothing on the module."""
         scores = query @ projected.transpose(0, 2, 1)                                    # (B, T, S)
         scores = np.where(mask[:, None, :], scores, -np.inf)
         scores -= scores.max(axis=-1, keepdims=True)                                     # largest is 0
         weights = np.exp(scores)                                                         # exp(-inf) = 0
         weights /= weights.sum(axis=-1, keepdims=True)
         context = weights @ keys                                                         # (B, T, K)
-        self.weights = weights
-        self._cache = self._keep((query, keys, projected, weights))
-        return context, weights
+        return context, weights, (query, keys, projected, weights)
 
-    def backward(self, d_context: Any) -> tuple[np.ndarray, np.ndarray]:
-        query, keys, projected, weights = self._require_cache(self._cache)
-        d_context = as_float_array(d_context, "d_context", self.dtype, query.shape[:2] + (self.key_size,),
-                                   "(B, T, K), the shape of the context")
+    @staticmethod
+    def attend_backward(d_context: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(d_query (B, T, Q), d_keys (B, S, K) through the weighted sum, d_projected (B, S, Q))``."""
+        query, keys, projected, weights = cache
         d_weights = d_context @ keys.transpose(0, 2, 1)                                  # (B, T, S)
         d_scores = weights * (d_weights - np.sum(weights * d_weights, axis=-1, keepdims=True))
         d_query = d_scores @ projected                                                   # (B, T, Q)
         d_projected = d_scores.transpose(0, 2, 1) @ query                                # (B, S, Q)
         d_keys = weights.transpose(0, 2, 1) @ d_context                                  # (B, S, K)
-        if self.score == "general":
-            d_keys += d_projected @ self.weight.data
-            if self.weight.requires_grad:
-                self.weight.grad += np.einsum("bsq,bsk->qk", d_projected, keys)
-        else:
-            d_keys += d_projected
-        return d_query, d_keys
+        return d_query, d_keys, d_projected
+
+    def project_backward(self, d_projected: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """d_keys (B, S, K) through k' = W k, adding W's gradient ("dot": d_projected itself)."""
+        if self.score != "general":
+            return d_projected
+        if self.weight.requires_grad:
+            self.weight.grad += np.einsum("bsq,bsk->qk", d_projected, keys)
+        return d_projected @ self.weight.data

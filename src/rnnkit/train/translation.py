@@ -8,25 +8,38 @@ separator). Without a file the task is generated: rewrite dates written by peopl
 test split of calendar dates never seen in training, reported after training.
 
 Sources and targets have their own character (or word) vocabularies with ``<pad>``,
-``<unk>``, ``<bos>`` and ``<eos>``. The model is :class:`~rnnkit.models.Seq2Seq` trained with
-teacher forcing. Validation reports ``loss`` (cross entropy per target token) and
-``exact_match``: the fraction of sources whose greedy decoding equals the target exactly;
-the best exact match picks ``checkpoints/best``.
+``<unk>``, ``<bos>`` and ``<eos>``. Words come from :mod:`rnnkit.data.tokenizer`, whose
+tokens join back into ordinary text ("Puis-je entrer ?", not "Puis - je entrer ?"); ``--lower``
+and ``--strip-accents`` normalise sources and targets (and so the outputs), and are never
+applied unless asked for.
+
+The model is :class:`~rnnkit.models.Seq2Seq` trained with teacher forcing (``--label-smoothing``
+optional): ``--layers`` stacked layers on both sides, Luong attention with input feeding,
+``--dropout`` between layers and before the output layer. Validation reports ``loss`` (cross
+entropy per target token), ``exact_match`` (the fraction of sources whose greedy decoding
+equals the target exactly), and corpus ``bleu`` and ``chrf`` (:mod:`rnnkit.models.translation_metrics`,
+as sacreBLEU computes them) of the greedy outputs, detokenised, against the target texts
+(normalised as the sources are). The best BLEU picks ``checkpoints/best`` for a file of pairs,
+the best exact match for the generated dates task. ``rnnkit evaluate`` and ``rnnkit predict``
+decode with beam search (``--beam``, default 5) and length normalisation (``--length-penalty``,
+default 1: candidates compared by their mean log-probability per token), stored with the run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from rnnkit.data import dates
 from rnnkit.data.batching import pad_sequences
-from rnnkit.data.readers import read_labelled_text, read_lines
-from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
+from rnnkit.data.readers import read_labelled_text
+from rnnkit.data.tokenizer import normalize
+from rnnkit.data.vocab import CharVocab, ReversibleWordVocab, Vocab
 from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.models.translation_metrics import translation_scores
 from rnnkit.train.classification import separator
 from rnnkit.train.options import SupervisedOptions, check_common, flag, option, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, random_split
@@ -38,6 +51,9 @@ HAS_DEFAULT_DATA = True
 MODEL_CLASS = Seq2Seq
 VOCAB_FILES = ("source_vocab.json", "target_vocab.json")
 ATTENTION = ("none", "dot", "general")
+METRICS = ("loss", "exact_match", "bleu", "chrf")
+# Decoding settings of runs saved before they were options (beam search is the default now too).
+DEFAULT_BEAM, DEFAULT_LENGTH_PENALTY = 5, 1.0
 
 
 @dataclass
@@ -56,7 +72,15 @@ class Seq2SeqOptions(SupervisedOptions):
     test_size: int = option(1000, "generated task: held-out test pairs (dates never seen in training)",
                             only=("data", (None,)))
     max_length: int = option(0, "longest output decoded (0: the longest training target + 5)")
-    lower: bool = option(False, "lower-case sources and targets")
+    lower: bool = option(False, "lower-case sources and targets (outputs are then lower-case too)")
+    strip_accents: bool = option(False, "drop accents from sources and targets ('élève' -> 'eleve'; outputs too)")
+    input_feeding: bool = option(True, "feed the previous attentional vector with the next decoder input "
+                                       "(Luong; --no-input-feeding: off)", only=("attention", ("dot", "general")))
+    label_smoothing: float = option(0.0, "train towards (1 - eps) one-hot + eps / V (0: plain cross entropy)")
+    beam: int = option(DEFAULT_BEAM, "beam size of rnnkit evaluate / predict and the final test report "
+                                     "(1: greedy); validation during training decodes greedily")
+    length_penalty: float = option(DEFAULT_LENGTH_PENALTY, "beam search ranks finished outputs by summed "
+                                   "log-probability / (tokens + 1) ** this (0: no length normalisation)")
 
 
 def check_options(options: Seq2SeqOptions) -> None:
@@ -66,6 +90,12 @@ def check_options(options: Seq2SeqOptions) -> None:
             raise ValueError(f"{flag(name)} must be at least 1, got {getattr(options, name)}")
     if options.max_length < 0:
         raise ValueError(f"--max-length must be at least 0, got {options.max_length}")
+    if options.beam < 1:
+        raise ValueError(f"--beam must be at least 1, got {options.beam}")
+    if not 0.0 <= options.length_penalty <= 5.0:
+        raise ValueError(f"--length-penalty must lie in [0, 5], got {options.length_penalty}")
+    if not 0.0 <= options.label_smoothing < 1.0:
+        raise ValueError(f"--label-smoothing must lie in [0, 1), got {options.label_smoothing}")
     if options.attention == "dot" and options.bidirectional:
         raise ValueError("--attention dot needs a unidirectional encoder; use --attention general with "
                          "--bidirectional")
@@ -85,9 +115,19 @@ def read_pairs(path: str | Path, sep: str = "tab") -> list[tuple[str, str]]:
     return pairs
 
 
-def make_vocab(level: str, lower: bool) -> Vocab:
-    kind = CharVocab if level == "char" else WordVocab
-    return kind(specials=["<pad>", "<unk>", "<bos>", "<eos>"], lower=lower)
+def make_vocab(level: str, lower: bool, strip_accents: bool = False) -> Vocab:
+    specials = ["<pad>", "<unk>", "<bos>", "<eos>"]
+    if level == "char":
+        if strip_accents:
+            raise ValueError("--strip-accents is for --level word")
+        return CharVocab(specials=specials, lower=lower)
+    return ReversibleWordVocab(specials=specials, lower=lower, strip_accents=strip_accents)
+
+
+def reference_text(text: str, vocab: Vocab) -> str:
+    """A target as the outputs are compared with it: normalised as ``vocab`` does, spaces collapsed."""
+    text = normalize(text, lower=vocab.lower, strip_accents=getattr(vocab, "strip_accents", False))
+    return " ".join(text.split()) if isinstance(vocab, ReversibleWordVocab) else text
 
 
 @dataclass
@@ -113,11 +153,14 @@ class TranslationTask(BucketedTask):
     """What :class:`~rnnkit.train.Trainer` needs to train a :class:`Seq2Seq` on (source, target) id pairs."""
 
     def __init__(self, model: Seq2Seq, train: tuple[list, list], val: tuple[list, list], batch_size: int,
-                 seed: int = 0, max_length: int = 50):
+                 seed: int = 0, max_length: int = 50, target_vocab: Vocab | None = None,
+                 val_references: list[str] | None = None, label_smoothing: float = 0.0):
         self.model = model
         self.train_sources, self.train_targets = train
         self.val_sources, self.val_targets = val
         self.max_length = max_length
+        self.target_vocab, self.val_references = target_vocab, val_references      # for BLEU and chrF
+        self.label_smoothing = label_smoothing
         super().__init__(np.array([len(source) for source in self.train_sources]), batch_size, seed)
 
     def make_batch(self, indices: np.ndarray) -> PairBatch:
@@ -127,18 +170,31 @@ class TranslationTask(BucketedTask):
         return model(batch.source, batch.source_lengths, batch.decoder_inputs)    # (B, T, V)
 
     def loss(self, logits: np.ndarray, batch: PairBatch) -> tuple[float, np.ndarray]:
-        return self.model.loss(logits, batch.decoder_targets, batch.target_lengths)
+        return self.model.loss(logits, batch.decoder_targets, batch.target_lengths, self.label_smoothing)
 
     def backward(self, model: Seq2Seq, d_logits: np.ndarray) -> None:
         model.backward(d_logits)
 
     def evaluate(self, model: Seq2Seq) -> dict[str, float]:
-        return evaluate_pairs(model, self.val_sources, self.val_targets, self.max_length)
+        return evaluate_pairs(model, self.val_sources, self.val_targets, self.max_length,
+                              target_vocab=self.target_vocab, references=self.val_references)
 
 
-def evaluate_pairs(model: Seq2Seq, sources: list, targets: list, max_length: int,
-                   batch_size: int = 256) -> dict[str, float]:
-    """Teacher-forced loss per target token and greedy exact-match accuracy (eval mode)."""
+def decode(model: Seq2Seq, source: np.ndarray, lengths: np.ndarray, max_length: int, beam: int = 1,
+           length_penalty: float = 0.0) -> list[list[int]]:
+    """Greedy decoding (``beam`` 1) or beam search."""
+    if beam > 1:
+        return model.beam_search(source, lengths, beam_size=beam, max_length=max_length,
+                                 length_penalty=length_penalty)
+    return model.greedy_decode(source, lengths, max_length)
+
+
+def evaluate_pairs(model: Seq2Seq, sources: list, targets: list, max_length: int, batch_size: int = 256,
+                   target_vocab: Vocab | None = None, references: list[str] | None = None, beam: int = 1,
+                   length_penalty: float = 0.0) -> dict[str, float]:
+    """Teacher-forced loss per target token, exact match, and (given the target vocabulary and
+    texts) corpus BLEU and chrF of the detokenised outputs; greedy or beam decoding, eval mode."""
+    outputs: list[str] = [""] * len(sources)
     with model.inference():  # eval mode and no_grad until the block ends
         total, tokens, exact = 0.0, 0, 0
         for indices in eval_batches(np.array([len(source) for source in sources]), batch_size):
@@ -147,9 +203,15 @@ def evaluate_pairs(model: Seq2Seq, sources: list, targets: list, max_length: int
             loss, _ = model.loss(logits, batch.decoder_targets, batch.target_lengths)
             total += loss * batch.num_tokens
             tokens += batch.num_tokens
-            decoded = model.greedy_decode(batch.source, batch.source_lengths, max_length)
+            decoded = decode(model, batch.source, batch.source_lengths, max_length, beam, length_penalty)
             exact += sum(list(map(int, targets[i])) == output for i, output in zip(indices, decoded))
-    return {"loss": total / tokens, "exact_match": exact / len(sources)}
+            if target_vocab is not None:
+                for i, output in zip(indices, decoded):
+                    outputs[i] = target_vocab.inverse_transform(np.array(output, dtype=np.int64))
+    metrics = {"loss": total / tokens, "exact_match": exact / len(sources)}
+    if target_vocab is not None and references is not None:
+        metrics.update(translation_scores(outputs, references))
+    return metrics
 
 
 def encode_pairs(pairs, source_vocab: Vocab, target_vocab: Vocab) -> tuple[list, list]:
@@ -178,8 +240,10 @@ def prepare(options: Seq2SeqOptions) -> Prepared:
         train_pairs, val_pairs = [pairs[i] for i in kept], [pairs[i] for i in held]
     need_examples(len(train_pairs), 1, options.data or "the generated task", "training pairs")
     need_examples(len(val_pairs), 1, options.val_data or options.data or "the generated task", "validation pairs")
-    source_vocab = make_vocab(options.level, options.lower).fit([source for source, _ in train_pairs])
-    target_vocab = make_vocab(options.level, options.lower).fit([target for _, target in train_pairs])
+    source_vocab = make_vocab(options.level, options.lower, options.strip_accents).fit(
+        [source for source, _ in train_pairs])
+    target_vocab = make_vocab(options.level, options.lower, options.strip_accents).fit(
+        [target for _, target in train_pairs])
     train = encode_pairs(train_pairs, source_vocab, target_vocab)
     val = encode_pairs(val_pairs, source_vocab, target_vocab)
     max_length = options.max_length or max(len(target) for target in train[1]) + 5
@@ -187,15 +251,24 @@ def prepare(options: Seq2SeqOptions) -> Prepared:
                     pad_id=target_vocab.pad_id, embedding_dim=options.embedding, hidden_size=options.hidden,
                     cell=options.cell, num_layers=options.layers, bidirectional=options.bidirectional,
                     attention=None if options.attention == "none" else options.attention, dropout=options.dropout,
-                    seed=options.seed)
-    task = TranslationTask(model, train, val, options.batch, options.seed, max_length)
-    task.monitor = resolve_monitor(options.monitor, "exact_match", ("loss", "exact_match"))
+                    decoder_layers=options.layers, input_feeding=options.input_feeding and options.attention != "none",
+                    decoder_dropout=options.dropout, seed=options.seed)
+    references = [reference_text(target, target_vocab) for _, target in val_pairs]
+    task = TranslationTask(model, train, val, options.batch, options.seed, max_length, target_vocab, references,
+                           options.label_smoothing)
+    if options.monitor == "auto":          # translation data: BLEU; the generated dates: exact match
+        task.monitor = ("bleu", "max") if options.data is not None else ("exact_match", "max")
+    else:
+        task.monitor = resolve_monitor(options.monitor, "exact_match", METRICS)
     test = encode_pairs(test_pairs, source_vocab, target_vocab) if test_pairs else None
+    test_references = [reference_text(target, target_vocab) for _, target in test_pairs]
 
     def final_report(best_model: Seq2Seq) -> dict[str, float]:
         if test is None:
             return {}
-        return {**evaluate_pairs(best_model, *test, max_length), "pairs": len(test[0])}
+        return {**evaluate_pairs(best_model, *test, max_length, target_vocab=target_vocab, references=test_references,
+                                 beam=options.beam, length_penalty=options.length_penalty),
+                "pairs": len(test[0]), "beam": options.beam}
 
     description = [f"data: {source_name}; {len(train[0]):,} training and {len(val[0]):,} validation pairs; "
                    f"vocabularies {len(source_vocab)} (source) and {len(target_vocab)} (target)"]
@@ -203,8 +276,19 @@ def prepare(options: Seq2SeqOptions) -> Prepared:
                     {"source_vocab.json": source_vocab, "target_vocab.json": target_vocab}, description, final_report)
 
 
-def evaluate_file(model: Seq2Seq, document: dict[str, Any], vocabs: dict[str, Vocab], path: str | None) -> dict:
-    """Loss and exact match on a file of pairs (None: the generated task's held-out test pairs)."""
+def decoding_options(document: dict[str, Any], beam: int | None = None) -> tuple[int, float]:
+    """(beam size, length penalty) of a run: ``beam`` if given, else the run's own (5 and 1.0 for
+    runs saved before these were options)."""
+    options = document["options"]
+    if beam is None:
+        beam = int(options.get("beam", DEFAULT_BEAM))
+    return beam, float(options.get("length_penalty", DEFAULT_LENGTH_PENALTY))
+
+
+def evaluate_file(model: Seq2Seq, document: dict[str, Any], vocabs: dict[str, Vocab], path: str | None,
+                  beam: int | None = None) -> dict:
+    """Loss, exact match, BLEU and chrF on a file of pairs (None: the generated task's held-out
+    test pairs), decoded with the run's beam search (``beam``: another beam size; 1: greedy)."""
     options = document["options"]
     if path is None:
         if options["data"] is not None:
@@ -212,34 +296,59 @@ def evaluate_file(model: Seq2Seq, document: dict[str, Any], vocabs: dict[str, Vo
         _, pairs = dates.date_pairs(1, options["test_size"])
     else:
         pairs = read_pairs(path, options["sep"])
-    sources, targets = encode_pairs(pairs, vocabs["source_vocab.json"], vocabs["target_vocab.json"])
-    return {**evaluate_pairs(model, sources, targets, document["artifacts"]["max_length"]), "pairs": len(pairs)}
+    target_vocab = vocabs["target_vocab.json"]
+    sources, targets = encode_pairs(pairs, vocabs["source_vocab.json"], target_vocab)
+    beam, length_penalty = decoding_options(document, beam)
+    references = [reference_text(target, target_vocab) for _, target in pairs]
+    metrics = evaluate_pairs(model, sources, targets, document["artifacts"]["max_length"], target_vocab=target_vocab,
+                             references=references, beam=beam, length_penalty=length_penalty)
+    return {**metrics, "pairs": len(pairs), "beam": beam}
 
 
 def predict(model: Seq2Seq, document: dict[str, Any], vocabs: dict[str, Vocab], inputs: list[str] | None,
-            file: str | None, beam: int = 1) -> list[str]:
-    """The decoded target of each source (greedy, or beam search with ``beam`` > 1)."""
+            file: str | None, beam: int | None = None, chunk: int = 64) -> Iterator[str]:
+    """``source<TAB>output`` for each source, as soon as each chunk of ``chunk`` sources is decoded.
+
+    Sources are the arguments, or the lines of ``file`` read as they come (a
+    ``source<TAB>target`` line uses its source). Beam search with the run's length penalty
+    (``beam``: the run's beam size when None; 1: greedy).
+    """
     options = document["options"]
     if file is not None:
-        sep = separator(options["sep"])
-        texts = [line.split(sep)[0] for line in read_lines(file)]
+        texts: Iterable[str] = _sources_of_file(file, separator(options["sep"]))
     else:
         texts = list(inputs or [])
-    if not texts:
-        raise ValueError("nothing to predict: give sources as arguments or --file PATH (one per line)")
+        if not texts:
+            raise ValueError("nothing to predict: give sources as arguments or --file PATH (one per line)")
+    beam, length_penalty = decoding_options(document, beam)
     source_vocab, target_vocab = vocabs["source_vocab.json"], vocabs["target_vocab.json"]
-    sources, _ = encode_pairs([(text, "") for text in texts], source_vocab, target_vocab)
     max_length = document["artifacts"]["max_length"]
-    lines = []
-    for start in range(0, len(sources), 256):
-        source, lengths = pad_sequences(sources[start:start + 256], pad_value=model.pad_id)
-        if beam > 1:
-            decoded = model.beam_search(source, lengths, beam_size=beam, max_length=max_length)
-        else:
-            decoded = model.greedy_decode(source, lengths, max_length)
-        for text, ids in zip(texts[start:start + 256], decoded):
-            lines.append(f"{text}\t{target_vocab.inverse_transform(np.array(ids, dtype=np.int64))}")
-    return lines
+    pending: list[str] = []
+    for text in [*texts, None]:                                        # None: the end, decode what is left
+        if text is not None:
+            pending.append(text)
+        if pending and (text is None or len(pending) == chunk):
+            sources, _ = encode_pairs([(item, "") for item in pending], source_vocab, target_vocab)
+            source, lengths = pad_sequences(sources, pad_value=model.pad_id)
+            for item, ids in zip(pending, decode(model, source, lengths, max_length, beam, length_penalty)):
+                yield f"{item}\t{target_vocab.inverse_transform(np.array(ids, dtype=np.int64))}"
+            pending = []
+
+
+def _sources_of_file(path: str, sep: str) -> Iterator[str]:
+    """The source of each non-empty line of ``path``, read lazily."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"file not found: {path}")
+    found = False
+    with open(path, encoding="utf-8") as stream:
+        for line in stream:
+            line = line.rstrip("\r\n")
+            if line.strip():
+                found = True
+                yield line.split(sep)[0]
+    if not found:
+        raise ValueError(f"nothing to predict: {path} has no non-empty line")
 
 
 OPTIONS = Seq2SeqOptions
