@@ -196,3 +196,173 @@ def test_held_out_fraction():
     start = datetime.date(2000, 1, 1).toordinal()
     share = np.mean([is_held_out(datetime.date.fromordinal(start + day)) for day in range(3000)])
     assert 0.07 < share < 0.13
+
+
+# --- the stacked decoder, input feeding, decoder dropout ---------------------------------------
+
+NEW_CONFIGURATIONS = [  # cell, attention, bidirectional, encoder layers, decoder layers, input feeding
+    ("lstm", "general", False, 2, 2, True), ("gru", "dot", False, 2, 2, True), ("rnn", "general", True, 2, 2, True),
+    ("lstm", "general", True, 3, 2, False), ("gru", None, False, 2, 2, False), ("lstm", "dot", False, 1, 1, True)]
+
+
+@pytest.mark.parametrize("cell, attention, bidirectional, layers, decoder_layers, feeding", NEW_CONFIGURATIONS)
+def test_stacked_and_input_feeding_gradients_match_central_differences(cell, attention, bidirectional, layers,
+                                                                       decoder_layers, feeding):
+    model = Seq2Seq(6, 7, bos_id=1, eos_id=2, embedding_dim=3, hidden_size=3, cell=cell, attention=attention,
+                    bidirectional=bidirectional, num_layers=layers, decoder_layers=decoder_layers,
+                    input_feeding=feeding, dtype=np.float64, seed=0)
+    report = check_gradients(model, {}, forward=lambda m, _: m(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS),
+                             backward=lambda m, grad: (m.backward(grad), {})[1])
+    assert {name for name, _ in model.named_parameters()} <= set(report.errors)
+    assert report.worst < TOLERANCE, str(report)
+
+
+@pytest.mark.parametrize("feeding", [False, True])
+def test_decoder_dropout_gradients_with_fixed_masks(feeding):
+    model = Seq2Seq(6, 7, bos_id=1, eos_id=2, embedding_dim=3, hidden_size=4, cell="gru", attention="general",
+                    num_layers=2, decoder_layers=2, input_feeding=feeding, decoder_dropout=0.4, dtype=np.float64,
+                    seed=0)
+
+    def forward(m, _):
+        m.rng = np.random.default_rng(7)                   # the same masks at every evaluation
+        return m(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS)
+
+    report = check_gradients(model, {}, forward=forward, backward=lambda m, grad: (m.backward(grad), {})[1])
+    assert report.worst < TOLERANCE, str(report)
+    model.rng = np.random.default_rng(7)
+    dropped = model(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS)
+    with model.inference():
+        plain = model(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS)   # eval mode: no dropout
+    assert not np.allclose(dropped, plain)
+    model.eval()
+    np.testing.assert_array_equal(model(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS), plain)
+
+
+def reference_decoder_logits(model, source, lengths, decoder_inputs):
+    """A plain NumPy loop of the equations in seq2seq.py's docstring: LSTM decoder of M = L layers,
+    general attention, input feeding (written from the parameters, not with the model's code)."""
+    p = {name: parameter.data for name, parameter in model.named_parameters()}
+    memory, (h_n, c_n) = model.encoder(model.source_embedding(source), None, lengths)
+    mask = np.arange(source.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    h, c = list(h_n), list(c_n)                               # decoder layer m starts from encoder layer m
+    embedded = p["target_embedding.weight"][decoder_inputs]
+    fed = np.zeros_like(h[0])
+    logits = []
+    for t in range(decoder_inputs.shape[1]):
+        x = np.concatenate([embedded[:, t], fed], axis=1)
+        for layer in range(model.decoder_layers):
+            name = "decoder" if layer == 0 else f"decoder_{layer}"
+            z = x @ p[f"{name}.weight_ih"].T + p[f"{name}.bias_ih"] + h[layer] @ p[f"{name}.weight_hh"].T \
+                + p[f"{name}.bias_hh"]
+            i, f, g, o = np.split(z, 4, axis=1)                # PyTorch's gate order
+            sigmoid = lambda v: 1.0 / (1.0 + np.exp(-v))        # noqa: E731
+            c[layer] = sigmoid(f) * c[layer] + sigmoid(i) * np.tanh(g)
+            h[layer] = sigmoid(o) * np.tanh(c[layer])
+            x = h[layer]
+        scores = np.einsum("bh,bsh->bs", x, memory @ p["attention.weight"].T)
+        scores = np.where(mask, scores, -np.inf)
+        weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+        weights /= weights.sum(axis=1, keepdims=True)
+        context = np.einsum("bs,bsk->bk", weights, memory)
+        fed = np.tanh(np.concatenate([context, x], axis=1) @ p["combine.weight"].T + p["combine.bias"])
+        logits.append(fed @ p["output.weight"].T + p["output.bias"])
+    return np.stack(logits, axis=1)
+
+
+def test_input_feeding_and_stacked_decoder_match_a_plain_loop():
+    model = Seq2Seq(6, 7, bos_id=1, eos_id=2, embedding_dim=3, hidden_size=4, cell="lstm", attention="general",
+                    num_layers=2, decoder_layers=2, input_feeding=True, dtype=np.float64, seed=2)
+    expected = reference_decoder_logits(model, SOURCE, SOURCE_LENGTHS, DECODER_INPUTS)
+    np.testing.assert_allclose(model(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS), expected, rtol=1e-12, atol=1e-12)
+    # and the one-step decoding path agrees with the teacher-forced one
+    with model.inference():
+        sources, state = model._start(SOURCE, SOURCE_LENGTHS)
+        for t in range(DECODER_INPUTS.shape[1]):
+            log_probs, state = model._step_log_probs(DECODER_INPUTS[:, t], state, sources)
+            shifted = expected[:, t] - expected[:, t].max(axis=1, keepdims=True)
+            np.testing.assert_allclose(log_probs, shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)),
+                                       rtol=1e-10, atol=1e-12)
+
+
+# Logits at the last step of models built with the code before decoder_layers, input_feeding and
+# decoder_dropout existed (seed 3, float64): a model built, or loaded, without them must compute these.
+OLD_GOLDEN = {
+    ("lstm", "general", True, 2): [[0.2011408481, -0.1149157931, 0.0859889229],
+                                   [0.2052562974, -0.1153445226, 0.0707701989]],
+    ("gru", "dot", False, 1): [[0.5139680124, -0.489944308, -0.0580721261],
+                               [0.5290775782, -0.5394545208, 0.004540481]],
+    ("rnn", None, False, 1): [[-0.1281980247, 0.3967115023, 0.2496452842],
+                              [0.0995607045, -0.4752551414, -0.440329927]],
+}
+
+
+@pytest.mark.parametrize("cell, attention, bidirectional, layers", list(OLD_GOLDEN))
+def test_models_without_the_new_options_compute_what_they_did(cell, attention, bidirectional, layers, tmp_path):
+    model = Seq2Seq(6, 7, bos_id=1, eos_id=2, embedding_dim=3, hidden_size=4, cell=cell, attention=attention,
+                    bidirectional=bidirectional, num_layers=layers, dtype=np.float64, seed=3)
+    logits = model(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS)
+    np.testing.assert_allclose(logits[:, -1, :3], OLD_GOLDEN[cell, attention, bidirectional, layers], atol=1e-9)
+    # a file written before the options existed has a config without them
+    model.config = {key: value for key, value in model.config.items()
+                    if key not in ("decoder_layers", "input_feeding", "decoder_dropout")}
+    rnnkit.save(model, tmp_path / "old.safetensors")
+    again = rnnkit.load(tmp_path / "old.safetensors")
+    assert (again.decoder_layers, again.input_feeding, again.decoder_dropout) == (1, False, 0.0)
+    np.testing.assert_array_equal(again(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS), logits)
+
+
+def sequence_log_prob(model, source, lengths, tokens):
+    """log p(tokens <eos> | source) by teacher forcing (one source row)."""
+    inputs, targets, target_lengths = model.prepare_targets([tokens])
+    with model.inference():
+        logits = model(source, lengths, inputs)[0].astype(np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(log_probs[np.arange(len(tokens) + 1), targets[0]].sum())
+
+
+@pytest.mark.parametrize("cell, feeding, length_penalty", [("lstm", True, 0.0), ("gru", True, 1.0),
+                                                           ("rnn", False, 0.6)])
+def test_wide_beam_search_equals_exhaustive_search(cell, feeding, length_penalty):
+    """With a beam wider than all hypotheses, beam search finds the best of every output of at most
+    max_length - 1 tokens (scored by teacher forcing, normalised by (tokens + 1) ** length_penalty)."""
+    import itertools
+
+    model = Seq2Seq(6, 5, bos_id=1, eos_id=2, embedding_dim=3, hidden_size=4, cell=cell, attention="general",
+                    num_layers=2, decoder_layers=2, input_feeding=feeding, dtype=np.float64, seed=11)
+    max_length = 3
+    tokens = [0, 1, 3, 4]                                      # every id but <eos>
+    for row in range(2):
+        source, lengths = SOURCE[row:row + 1], SOURCE_LENGTHS[row:row + 1]
+        best, best_score = None, -np.inf
+        for size in range(max_length):
+            for sequence in itertools.product(tokens, repeat=size):
+                score = sequence_log_prob(model, source, lengths, list(sequence)) / (size + 1) ** length_penalty
+                if score > best_score:
+                    best, best_score = list(sequence), score
+        found = model.beam_search(source, lengths, beam_size=100, max_length=max_length,
+                                  length_penalty=length_penalty)[0]
+        assert found == best
+
+
+def test_new_options_are_checked():
+    with pytest.raises(ValueError, match="input_feeding=True .* needs attention"):
+        Seq2Seq(5, 5, bos_id=1, eos_id=2, input_feeding=True)
+    with pytest.raises(ValueError, match="decoder_layers must be at most num_layers=1 .*got 2"):
+        Seq2Seq(5, 5, bos_id=1, eos_id=2, decoder_layers=2)
+    with pytest.raises(ValueError, match=r"decoder_dropout must be a number in \[0, 1\), got 1.5"):
+        Seq2Seq(5, 5, bos_id=1, eos_id=2, decoder_dropout=1.5)
+
+
+def test_label_smoothing_in_the_loss():
+    model = Seq2Seq(6, 7, bos_id=1, eos_id=2, embedding_dim=3, hidden_size=3, dtype=np.float64, seed=0)
+    inputs, targets, lengths = model.prepare_targets([[3, 4, 5], [6]])
+    logits = model(SOURCE, SOURCE_LENGTHS, inputs)
+    plain, _ = model.loss(logits, targets, lengths)
+    smoothed, d_smoothed = model.loss(logits, targets, lengths, label_smoothing=0.2)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    steps = [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)]
+    expected = np.mean([-0.8 * log_probs[b, t, targets[b, t]] - 0.2 * log_probs[b, t].mean() for b, t in steps])
+    assert smoothed == pytest.approx(expected, rel=1e-12) and smoothed != pytest.approx(plain)
+    assert np.all(d_smoothed[1, 2:] == 0.0)

@@ -30,7 +30,7 @@ With several references chrF takes, sentence by sentence, the reference that sco
 
 >>> hypotheses = ["The cat sat on the mat.", "Puis-je entrer ?"]
 >>> references = ["The cat sat on the mat.", "Puis-je entrer ?"]
->>> corpus_bleu(hypotheses, references).score, round(corpus_chrf(hypotheses, references), 6)
+>>> round(corpus_bleu(hypotheses, references).score, 6), round(corpus_chrf(hypotheses, references), 6)
 (100.0, 100.0)
 >>> tokenize_13a("Puis-je payer 3,50 $, s'il vous plaît?")
 "Puis-je payer 3,50 $ , s'il vous plaît ?"
