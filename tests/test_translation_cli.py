@@ -1,0 +1,96 @@
+"""``rnnkit train seq2seq --level word`` on sentence pairs: BLEU and chrF in validation and evaluate,
+the best checkpoint by BLEU, outputs joined back into text, beam search by default, ``predict --file``
+streaming, and runs saved before the new options."""
+
+import inspect
+import json
+
+import pytest
+
+from rnnkit.cli import main
+from rnnkit.cli.generate import evaluate_run
+from rnnkit.cli.predict import iter_predictions, predict_lines
+from rnnkit.data.tokenizer import JOINER
+
+PAIRS = [("I am here.", "Je suis ici."), ("Can I come in?", "Puis-je entrer ?"), ("Who is it?", "Qui est-ce ?"),
+         ("I'm hungry.", "J'ai faim."), ("Don't go!", "Ne pars pas !"), ("It's late.", "Il est tard.")]
+TINY = ["--hidden", "8", "--embedding", "6", "--epochs", "2", "--batch", "4", "--seed", "1", "--level", "word"]
+
+
+@pytest.fixture
+def pairs_file(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"{source}\t{target}\n" for source, target in PAIRS * 4), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def run(tmp_path, pairs_file, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "seq2seq", "--data", str(pairs_file), "--out", str(out), *TINY, "--layers", "2",
+                 "--dropout", "0.1", "--label-smoothing", "0.1", "--beam", "3"]) == 0
+    return out, capsys.readouterr().out
+
+
+def test_validation_reports_bleu_and_chrf_and_best_is_by_bleu(run):
+    out, printed = run
+    assert "bleu" in printed and "chrf" in printed
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert "bleu" in rows[0] and "chrf" in rows[0]
+    config = json.loads((out / "config.json").read_text())
+    assert config["options"]["beam"] == 3 and config["options"]["input_feeding"] is True
+    header, *values = [row.split(",") for row in rows]
+    bleu = [float(row[header.index("val_bleu")]) for row in values]
+    best_row = values[bleu.index(max(bleu))]                   # the first of the best
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best"]["step"] == int(best_row[header.index("step")])
+    assert summary["best"]["bleu"] == pytest.approx(max(bleu), abs=1e-4)
+
+
+def test_the_monitor_is_bleu_for_pairs_and_exact_match_for_the_dates(pairs_file):
+    from rnnkit.train.translation import Seq2SeqOptions, prepare
+
+    on_pairs = prepare(Seq2SeqOptions(data=str(pairs_file), level="word", hidden=4, embedding=4))
+    assert on_pairs.task.monitor == ("bleu", "max")
+    on_dates = prepare(Seq2SeqOptions(train_size=20, test_size=5, hidden=4, embedding=4))
+    assert on_dates.task.monitor == ("exact_match", "max")
+    chosen = prepare(Seq2SeqOptions(data=str(pairs_file), hidden=4, embedding=4, monitor="loss"))
+    assert chosen.task.monitor == ("loss", "min")
+
+
+def test_evaluate_and_predict_decode_with_the_runs_beam(run, pairs_file):
+    out, _ = run
+    metrics = evaluate_run(str(out), str(pairs_file))
+    assert metrics["beam"] == 3 and metrics["pairs"] == 24
+    assert 0.0 <= metrics["bleu"] <= 100.0 and 0.0 <= metrics["chrf"] <= 100.0
+    lines = predict_lines(str(out), file=str(pairs_file))
+    assert len(lines) == 24 and all(line.split("\t")[0] == source for line, (source, _) in zip(lines, PAIRS * 4))
+    assert not any(JOINER in line for line in lines)          # the marks never reach the output
+    greedy = predict_lines(str(out), ["Who is it?"], beam=1)
+    assert greedy[0].startswith("Who is it?\t")
+
+
+def test_predict_file_streams(run, pairs_file):
+    out, _ = run
+    lines = iter_predictions(str(out), file=str(pairs_file))
+    assert inspect.isgenerator(lines)
+    assert next(lines).startswith("I am here.\t")
+
+
+def test_a_run_saved_before_the_new_options_still_predicts(run, pairs_file):
+    out, _ = run
+    config_path = out / "config.json"
+    document = json.loads(config_path.read_text())
+    for name in ("strip_accents", "input_feeding", "label_smoothing", "beam", "length_penalty"):
+        document["options"].pop(name)
+    config_path.write_text(json.dumps(document))
+    assert evaluate_run(str(out), str(pairs_file))["beam"] == 5       # beam search by default
+    assert len(predict_lines(str(out), ["Who is it?"])) == 1
+
+
+def test_bad_translation_options_are_refused(tmp_path, pairs_file, capsys):
+    for extra, message in ((["--beam", "0"], "--beam must be at least 1"),
+                           (["--label-smoothing", "1.0"], "--label-smoothing must lie in [0, 1)"),
+                           (["--level", "char", "--strip-accents"], "--strip-accents is for --level word")):
+        assert main(["train", "seq2seq", "--data", str(pairs_file), "--out", str(tmp_path / "bad"), *extra]) == 2
+        assert message in capsys.readouterr().err
