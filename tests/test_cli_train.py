@@ -61,8 +61,12 @@ def test_an_existing_non_empty_out_directory_is_refused_without_force(tmp_path, 
     (run / "notes.txt").write_text("mine")
     assert train(tmp_path, text_file) == 2
     assert "already exists and is not empty" in capsys.readouterr().err
-    assert train(tmp_path, text_file, "--force") == 0
-    assert (run / "notes.txt").read_text() == "mine"          # --force removes only a run's own files
+    assert train(tmp_path, text_file, "--force") == 2          # --force replaces only an rnnkit run directory
+    assert "not an rnnkit run directory" in capsys.readouterr().err
+    assert (run / "notes.txt").read_text() == "mine" and sorted(item.name for item in run.iterdir()) == ["notes.txt"]
+    (run / "notes.txt").unlink()
+    assert train(tmp_path, text_file) == 0                     # an empty directory is used as it is
+    assert train(tmp_path, text_file, "--force") == 0          # and a run directory is replaced
     assert (run / "config.json").exists()
 
 

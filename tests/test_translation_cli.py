@@ -84,6 +84,10 @@ def test_a_run_saved_before_the_new_options_still_predicts(run, pairs_file):
     for name in ("strip_accents", "input_feeding", "label_smoothing", "beam", "length_penalty"):
         document["options"].pop(name)
     config_path.write_text(json.dumps(document))
+    for state_path in out.glob("checkpoints/*/state.json"):          # nor did its checkpoints record file hashes
+        state = json.loads(state_path.read_text())
+        state.pop("run_files", None), state.pop("checksum", None)
+        state_path.write_text(json.dumps(state))
     assert evaluate_run(str(out), str(pairs_file))["beam"] == 5       # beam search by default
     assert len(predict_lines(str(out), ["Who is it?"])) == 1
 

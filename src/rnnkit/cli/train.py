@@ -23,6 +23,13 @@ directory (``--out``) receives::
     checkpoints/last/      the latest state, to resume from (--resume)
     metrics.csv, loss.png  one row per validation; the loss curves
     summary.json, summary.md
+    .rnnkit-run            marks the directory as rnnkit's (--force replaces only such a directory)
+    .rnnkit.lock           while a run trains: the process that owns the directory
+
+A new run is built beside --out and moved into place once it has its first checkpoint; a run
+that fails before that leaves nothing behind (and with --force the old run stays as it was).
+config.json records the absolute path, size and SHA-256 of the data files; --resume reads the
+same files and refuses changed ones unless --allow-other-data is given.
 """
 
 from __future__ import annotations
@@ -31,9 +38,8 @@ import argparse
 import dataclasses
 import json
 import os
-import shutil
 import sys
-import time
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +49,7 @@ import numpy as np
 import rnnkit
 from rnnkit.models.language_model import RECURRENT_LAYERS, LanguageModel
 from rnnkit.train import checkpoint, report
+from rnnkit.train.run_dir import RunDirectory, check_data, fingerprint
 from rnnkit.train.language_modeling import (LEVELS, LanguageModelTask, build_vocab, generate_text, load_corpus,
                                             split_text)
 from rnnkit.train import classification, forecasting, tagging, translation
@@ -57,7 +64,7 @@ VOCAB_FILE = "vocab.json"
 # EXAMPLE, MODEL_CLASS, VOCAB_FILES, check_options, prepare(options) -> Prepared,
 # evaluate_file(model, document, vocabs, path) and predict(model, document, vocabs, inputs, file).
 TASKS = {"classify": classification, "tag": tagging, "forecast": forecasting, "seq2seq": translation}
-# Everything a run writes into --out; --force removes these and nothing else.
+# Everything a run writes into --out; --force replaces a run directory that holds only these.
 RUN_FILES = (CONFIG_FILE, VOCAB_FILE, CHECKPOINT_FOLDER, report.METRICS_FILE, report.PLOT_FILE,
              report.SUMMARY_JSON, report.SUMMARY_MARKDOWN,
              *sorted({name for module in TASKS.values() for name in module.VOCAB_FILES}))
@@ -91,7 +98,7 @@ class LMOptions:
     sample_length: int = option(600, "tokens to generate at the end")
     temperature: float = option(0.7, "sampling temperature of the final sample")
     prime: str = option("The ", "text the final sample starts from")
-    out: str | None = option(None, "run directory (default: runs/lm-YYYYmmdd-HHMMSS); must be new or empty")
+    out: str | None = option(None, "run directory (default: runs/lm-YYYYmmdd-HHMMSS-xxxxxx); must be new or empty")
 
 
 METAVARS = {"data": "PATH", "val_data": "PATH", "out": "DIR"}
@@ -140,7 +147,11 @@ def add_options(parser: argparse.ArgumentParser, fields: dict[str, dataclasses.F
     parser.add_argument("--config", metavar="FILE.toml", default=None,
                         help="read options from a TOML file; command-line options override it")
     parser.add_argument("--force", action="store_true",
-                        help="reuse a non-empty --out directory, replacing the files of the run in it")
+                        help="replace the rnnkit run in --out (once the new run has its first checkpoint; a "
+                             "directory holding other files is refused)")
+    parser.add_argument("--allow-other-data", action="store_true",
+                        help="with --resume: continue even though the data files differ from the ones the run "
+                             "recorded (another path, size or contents)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from checkpoints/last with its saved options "
                              "(--epochs and --max-minutes may be given anew; other options must match them)")
@@ -224,20 +235,24 @@ def _same_option(name: str, given: Any, saved: Any) -> bool:
 
 
 def resumed_options(args: argparse.Namespace, task: str, saved: dict[str, Any], out: Path) -> Any:
-    """A run's saved options with --epochs / --max-minutes given anew; any other change is refused."""
+    """A run's saved options with --epochs / --max-minutes given anew; any other change is refused.
+
+    With --allow-other-data, --data and --val-data may name other files too.
+    """
     if args.force:
         raise ValueError("--resume continues the run in --out and --force would replace it: give one of them")
     options_class = LMOptions if task == "lm" else TASKS[task].OPTIONS
     options = options_class(**{**saved, "out": str(out)})
     given = given_options(args, task)
+    changeable = (*RESUMABLE, "out", *(DATA_OPTIONS if getattr(args, "allow_other_data", False) else ()))
     changed = [f"{flag(name)} {value!r} (the run has {getattr(options, name)!r})" for name, value in given.items()
-               if name not in (*RESUMABLE, "out") and not _same_option(name, value, getattr(options, name))]
+               if name not in changeable and not _same_option(name, value, getattr(options, name))]
     if changed:
         raise ValueError(f"--resume continues {out} with the options it was started with; only --epochs and "
                          f"--max-minutes may change, but these differ: {'; '.join(changed)}. "
                          f"To train with other options, start a new run")
-    for name in RESUMABLE:
-        if name in given:
+    for name in changeable:
+        if name in given and name != "out":
             setattr(options, name, given[name])
     return options
 
@@ -267,27 +282,44 @@ def check_options(options: LMOptions) -> None:
 
 
 # --- the run directory --------------------------------------------------------------------------
-def prepare_out_dir(out: str | None, force: bool, task: str = "lm") -> Path:
-    """A new or empty directory for the run; refuses a non-empty one unless ``force``.
+# The options that name data files: config.json records their absolute path, size and SHA-256.
+DATA_OPTIONS = ("data", "val_data")
 
-    With ``force`` only the files a run writes (:data:`RUN_FILES`) are removed; anything
-    else in the directory stays.
-    """
-    folder = Path(out) if out else Path("runs") / time.strftime(f"{task}-%Y%m%d-%H%M%S")
-    if folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"--out {folder} is a file, not a directory")
-    if folder.is_dir() and any(folder.iterdir()):
-        if not force:
-            raise FileExistsError(f"--out {folder} already exists and is not empty: choose another directory, "
-                                  f"pass --force to replace the run in it, or --resume to continue it")
-        for name in RUN_FILES:
-            target = folder / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+
+def record_data(options: Any) -> dict[str, dict[str, Any]]:
+    """Make the data paths of ``options`` absolute and return their fingerprints, by option name."""
+    records = {}
+    for name in DATA_OPTIONS:
+        value = getattr(options, name, None)
+        if value is not None and Path(value).is_file():
+            records[name] = fingerprint(value)
+            setattr(options, name, records[name]["path"])
+    return records
+
+
+def start_run(task: str, options: Any, force: bool, document: dict[str, Any], vocabs: dict[str, Any]) -> RunDirectory:
+    """Own --out (or a new default name) and write the run's config and vocabularies into it."""
+    run = RunDirectory.create(options.out, task, force, RUN_FILES)
+    try:
+        for name, vocab in vocabs.items():
+            vocab.save(run.folder / name)
+        document["options"]["out"] = str(run.path)
+        checkpoint.atomic_write_json(run.folder / CONFIG_FILE, document)
+    except BaseException:
+        run.abandon()
+        raise
+    return run
+
+
+def bind_run(trainer: Trainer, run: RunDirectory, vocab_files: list[str]) -> None:
+    """Every checkpoint records the hashes of config.json and the vocabularies; the first one commits the run."""
+    trainer.run_files = {name: checkpoint.file_sha256(run.folder / name) for name in (CONFIG_FILE, *vocab_files)}
+
+    def commit(trainer: Trainer, name: str) -> None:
+        if run.building is not None:
+            run.commit()
+            trainer.run_dir = run.path
+    trainer.on_checkpoint = commit
 
 
 def trainer_config(options: Any, steps_per_epoch: int, progress: bool = True) -> TrainerConfig:
@@ -310,15 +342,16 @@ def run_lm(args: argparse.Namespace) -> int:
     vocab = build_vocab(options.level, train_text, max_vocab)
     task = LanguageModelTask(vocab.transform(train_text), vocab.transform(val_text), options.batch, options.seq_len,
                              level=options.level, source=options.data or "the default text")
-    out = prepare_out_dir(options.out, args.force)
+    data_files = record_data(options)
     model = LanguageModel(len(vocab), options.hidden, num_layers=options.layers, cell=options.cell,
                           embedding_dim=options.embedding or None, dropout=options.dropout, seed=options.seed)
     optimizer = rnnkit.optim.Adam(model.parameters(), lr=options.lr)
-    vocab.save(out / VOCAB_FILE)
-    checkpoint.atomic_write_json(out / CONFIG_FILE, {
-        "task": "lm", "options": {**dataclasses.asdict(options), "out": str(out)},
+    run = start_run("lm", options, args.force, {
+        "task": "lm", "options": dataclasses.asdict(options),
         "model": {"class": type(model).__name__, "config": model.config},
-        "data": source, "vocab": VOCAB_FILE, "rnnkit": rnnkit.__version__})
+        "data": source, "data_files": data_files, "vocab": VOCAB_FILE, "rnnkit": rnnkit.__version__},
+        {VOCAB_FILE: vocab})
+    out = run.path
     print(f"data: {source}; {len(task.train_ids):,} training and {len(task.val_ids):,} validation "
           f"{'characters' if options.level == 'char' else 'words'}, vocabulary {len(vocab)}")
     print(f"model: {options.cell.upper()} {options.layers} x {options.hidden}, {model.num_parameters():,} parameters; "
@@ -326,21 +359,34 @@ def run_lm(args: argparse.Namespace) -> int:
           f"run directory {out}")
     if options.max_minutes:
         print(f"time budget: {options.max_minutes:g} minutes (--max-minutes)")
-    trainer = Trainer(model, task, optimizer, trainer_config(options, task.steps_per_epoch), run_dir=out,
+    trainer = Trainer(model, task, optimizer, trainer_config(options, task.steps_per_epoch), run_dir=run.folder,
                       on_validation=_sample_printer(vocab, options))
-    return _train_and_report(trainer, vocab, options, out)
+    bind_run(trainer, run, [VOCAB_FILE])
+    return _train_and_report(trainer, vocab, options, run)
 
 
 def resume_lm(args: argparse.Namespace) -> int:
     if not args.out:
         raise ValueError("--resume needs --out RUN_DIR, the run to continue")
     out = Path(args.out)
+    read_run(out)                                   # a run directory at all, before taking its lock
+    run = RunDirectory.open_existing(out)
+    try:
+        return _resume_lm(args, run)
+    finally:
+        run.close()
+
+
+def _resume_lm(args: argparse.Namespace, run: RunDirectory) -> int:
+    out = run.path
     saved, vocab, _ = read_run(out)
     options = resumed_options(args, "lm", saved["options"], out)
     check_options(options)
     last = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "last")
     if last is None:
         raise FileNotFoundError(f"{out} has no checkpoints/last to resume from")
+    check_data(saved.get("data_files") or {}, {name: getattr(options, name) for name in DATA_OPTIONS
+                                                if hasattr(options, name)}, args.allow_other_data)
     text, source = load_corpus(options.data)
     train_text, val_text = split_text(text, options.val_fraction)
     task = LanguageModelTask(vocab.transform(train_text), vocab.transform(val_text), options.batch, options.seq_len,
@@ -350,9 +396,10 @@ def resume_lm(args: argparse.Namespace) -> int:
     trainer = Trainer(model, task, optimizer, trainer_config(options, task.steps_per_epoch), run_dir=out,
                       on_validation=_sample_printer(vocab, options))
     trainer.restore(last)
+    bind_run(trainer, run, [VOCAB_FILE])
     print(f"resuming {out} at step {trainer.state['step']} (epoch {trainer.state['epoch'] + 1}, "
           f"window {trainer.state['window']})")
-    return _train_and_report(trainer, vocab, options, out)
+    return _train_and_report(trainer, vocab, options, run)
 
 
 def _sample_printer(vocab, options: LMOptions):
@@ -363,14 +410,14 @@ def _sample_printer(vocab, options: LMOptions):
     return show
 
 
-def _fit_and_load_best(task: str, trainer: Trainer, out: Path) -> tuple[dict[str, Any], Any] | None:
+def _fit_and_load_best(task: str, trainer: Trainer) -> tuple[dict[str, Any], Any] | None:
     """Train; return the summary and the best checkpoint's model, or None if training diverged."""
     try:
         summary = trainer.fit()
     except TrainingDiverged as error:
         print(f"rnnkit train {task}: {error}", file=sys.stderr)
         return None
-    best = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "best")
+    best = checkpoint.checkpoint_path(trainer.run_dir / CHECKPOINT_FOLDER, "best")
     model = checkpoint.load_model(best) if best is not None else trainer.model
     return summary, model
 
@@ -381,8 +428,31 @@ def _print_stopped(summary: dict[str, Any]) -> None:
           f"{summary['elapsed_s']:.0f} s; best validation: {best_metrics}")
 
 
-def _train_and_report(trainer: Trainer, vocab, options: LMOptions, out: Path) -> int:
-    result = _fit_and_load_best("lm", trainer, out)
+def _fit_in_run(task: str, trainer: Trainer, run: RunDirectory) -> tuple[dict[str, Any], Any] | None:
+    """Train in the run directory; a run that ends without a checkpoint (or raises) is abandoned."""
+    try:
+        result = _fit_and_load_best(task, trainer)
+        if result is None and run.building is not None:
+            print(f"rnnkit train {task}: nothing was saved"
+                  + (f"; the run in {run.path} is as it was" if not run.created else ""), file=sys.stderr)
+        if result is not None:
+            run.commit()
+        return result
+    finally:
+        if run.building is not None:
+            run.abandon()
+
+
+def _train_and_report(trainer: Trainer, vocab, options: LMOptions, run: RunDirectory) -> int:
+    try:
+        return _report_lm(trainer, vocab, options, run)
+    finally:
+        run.close()
+
+
+def _report_lm(trainer: Trainer, vocab, options: LMOptions, run: RunDirectory) -> int:
+    result = _fit_in_run("lm", trainer, run)
+    out = run.path
     if result is None:
         return 3
     summary, model = result
@@ -412,14 +482,14 @@ def run_task(args: argparse.Namespace) -> int:
               f"rnnkit train {args.task} --data {module.EXAMPLE}", file=sys.stderr)
         return 2
     prepared = module.prepare(options)
-    out = prepare_out_dir(options.out, args.force, args.task)
-    for name, vocab in prepared.vocabs.items():
-        vocab.save(out / name)
-    checkpoint.atomic_write_json(out / CONFIG_FILE, {
-        "task": args.task, "options": {**dataclasses.asdict(options), "out": str(out)},
+    data_files = record_data(options)
+    run = start_run(args.task, options, args.force, {
+        "task": args.task, "options": dataclasses.asdict(options),
         "model": {"class": type(prepared.model).__name__, "config": prepared.model.config},
         "artifacts": prepared.artifacts, "vocabs": sorted(prepared.vocabs),
-        "data": options.data or "generated", "rnnkit": rnnkit.__version__})
+        "data": options.data or "generated", "data_files": data_files, "rnnkit": rnnkit.__version__},
+        prepared.vocabs)
+    out = run.path
     for line in prepared.description:
         print(line)
     print(f"model: {type(prepared.model).__name__}, {options.cell.upper()} {options.layers} x {options.hidden}"
@@ -427,14 +497,24 @@ def run_task(args: argparse.Namespace) -> int:
           f"{prepared.task.steps_per_epoch} steps per epoch of {options.batch} examples; run directory {out}")
     optimizer = rnnkit.optim.Adam(prepared.model.parameters(), lr=options.lr)
     trainer = Trainer(prepared.model, prepared.task, optimizer,
-                      trainer_config(options, prepared.task.steps_per_epoch, progress=PROGRESS), run_dir=out)
-    return _train_and_report_task(args.task, trainer, prepared, out)
+                      trainer_config(options, prepared.task.steps_per_epoch, progress=PROGRESS), run_dir=run.folder)
+    bind_run(trainer, run, sorted(prepared.vocabs))
+    return _train_and_report_task(args.task, trainer, prepared, run)
 
 
 def resume_task(args: argparse.Namespace) -> int:
     if not args.out:
         raise ValueError("--resume needs --out RUN_DIR, the run to continue")
-    out = Path(args.out)
+    read_run_document(args.out, args.task)          # a run directory at all, before taking its lock
+    run = RunDirectory.open_existing(args.out)
+    try:
+        return _resume_task(args, run)
+    finally:
+        run.close()
+
+
+def _resume_task(args: argparse.Namespace, run: RunDirectory) -> int:
+    out = run.path
     document, folder = read_run_document(out, args.task)
     module = TASKS[args.task]
     options = resumed_options(args, args.task, document["options"], out)
@@ -442,18 +522,44 @@ def resume_task(args: argparse.Namespace) -> int:
     last = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "last")
     if last is None:
         raise FileNotFoundError(f"{out} has no checkpoints/last to resume from")
+    check_data(document.get("data_files") or {}, {name: getattr(options, name) for name in DATA_OPTIONS},
+               args.allow_other_data)
     prepared = module.prepare(options)              # the same data, split and vocabulary: same options, same seed
+    check_same_setup(document, prepared, out)
     optimizer = rnnkit.optim.Adam(prepared.model.parameters(), lr=options.lr)
     trainer = Trainer(prepared.model, prepared.task, optimizer,
                       trainer_config(options, prepared.task.steps_per_epoch, progress=PROGRESS), run_dir=out)
     trainer.restore(last)
+    bind_run(trainer, run, sorted(prepared.vocabs))
     print(f"resuming {out} at step {trainer.state['step']} (epoch {trainer.state['epoch'] + 1}, "
           f"batch {trainer.state['window']})")
-    return _train_and_report_task(args.task, trainer, prepared, out)
+    return _train_and_report_task(args.task, trainer, prepared, run)
 
 
-def _train_and_report_task(task: str, trainer: Trainer, prepared: Any, out: Path) -> int:
-    result = _fit_and_load_best(task, trainer, out)
+def check_same_setup(document: dict[str, Any], prepared: Any, out: Path) -> None:
+    """Refuse to resume when the data now gives other labels, scaling or vocabularies than the run has."""
+    if json.loads(json.dumps(prepared.artifacts)) != document.get("artifacts"):
+        raise ValueError(f"cannot resume {out}: its data now gives other labels, scaling or sizes than the run "
+                         f"was trained with (the \"artifacts\" in {CONFIG_FILE} differ); start a new run")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, vocab in prepared.vocabs.items():
+            vocab.save(Path(folder) / name)
+            if (not (out / name).is_file()
+                    or checkpoint.file_sha256(Path(folder) / name) != checkpoint.file_sha256(out / name)):
+                raise ValueError(f"cannot resume {out}: its data now gives another vocabulary than {out / name}; "
+                                 f"start a new run")
+
+
+def _train_and_report_task(task: str, trainer: Trainer, prepared: Any, run: RunDirectory) -> int:
+    try:
+        return _report_task(task, trainer, prepared, run)
+    finally:
+        run.close()
+
+
+def _report_task(task: str, trainer: Trainer, prepared: Any, run: RunDirectory) -> int:
+    result = _fit_in_run(task, trainer, run)
+    out = run.path
     if result is None:
         return 3
     summary, model = result

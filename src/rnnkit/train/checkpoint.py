@@ -8,7 +8,10 @@ A checkpoint is a folder (``checkpoints/best``, ``checkpoints/last``) of three f
   and of the task (``task.{name}``, e.g. the hidden state carried between LM windows);
 - ``state.json``: everything else: the optimiser's hyper-parameters and step counts (its
   int keys written as strings), the model's random-generator state, the trainer's position
-  (epoch, window, step) and history, and the SHA-256 of both tensor files.
+  (epoch, window, step) and history, the SHA-256 of both tensor files and of the run's own
+  files it belongs with (``config.json``, the vocabularies: ``run_files``), and the SHA-256 of
+  the document itself (``checksum``), so a hand-edited ``state.json`` or a vocabulary that is not
+  the checkpoint's is refused rather than used.
 
 :func:`save_checkpoint` writes the three files into a hidden temporary folder and then swaps
 it in with two renames; if a crash falls between them, :func:`checkpoint_path` finds the
@@ -40,6 +43,7 @@ VERSION = 1
 MODEL_FILE = "model.safetensors"
 TENSOR_FILE = "trainer_state.safetensors"
 STATE_FILE = "state.json"
+CHECKPOINT_FILES = (MODEL_FILE, TENSOR_FILE, STATE_FILE)
 
 
 class CheckpointError(ValueError):
@@ -65,7 +69,18 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, document: Any) -> None:
-    atomic_write_text(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    """Write ``document`` as JSON; NaN or infinite numbers are refused (they are not JSON)."""
+    try:
+        text = json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False)
+    except ValueError as error:
+        raise ValueError(f"refusing to write {path}: it would hold a NaN or infinite number ({error})") from error
+    atomic_write_text(path, text + "\n")
+
+
+def document_checksum(document: dict[str, Any]) -> str:
+    """The SHA-256 of a JSON document without its own ``checksum`` key (keys sorted)."""
+    rest = {key: value for key, value in document.items() if key != "checksum"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -123,10 +138,13 @@ def checkpoint_path(folder: str | os.PathLike, name: str) -> Path | None:
 
 
 def save_checkpoint(folder: str | os.PathLike, name: str, model: Module, optimizer: Optimizer,
-                    trainer_state: dict[str, Any], task_arrays: dict[str, np.ndarray]) -> Path:
+                    trainer_state: dict[str, Any], task_arrays: dict[str, np.ndarray],
+                    run_files: dict[str, str] | None = None) -> Path:
     """Write checkpoint ``folder/name`` (a folder of three files) and return its path.
 
-    ``trainer_state`` must be JSON-ready; ``task_arrays`` are stored as ``task.{key}``.
+    ``trainer_state`` must be JSON-ready; ``task_arrays`` are stored as ``task.{key}``;
+    ``run_files`` maps files of the run directory (``folder``'s parent) to their SHA-256, which
+    :func:`read_checkpoint` checks again.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -147,7 +165,9 @@ def save_checkpoint(folder: str | os.PathLike, name: str, model: Module, optimiz
             "optimizer": optimizer_document,
             "rng": model.rng.bit_generator.state,
             "trainer": trainer_state,
+            "run_files": dict(run_files or {}),
         }
+        document["checksum"] = document_checksum(document)
         atomic_write_json(temporary / STATE_FILE, document)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)     # no half-written checkpoint left behind
@@ -179,9 +199,15 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if document.get("version") != VERSION:
         raise CheckpointError(f"{state_path}: unsupported checkpoint version {document.get('version')!r} "
                               f"(this rnnkit reads {VERSION})")
+    if "checksum" in document and document["checksum"] != document_checksum(document):
+        raise CheckpointError(f"{state_path} was changed after it was written (its checksum differs): a "
+                              f"hand-edited or damaged checkpoint is not used")
     for key in ("model", "files", "optimizer", "rng", "trainer"):
         if key not in document:
             raise CheckpointError(f"{state_path} is incomplete: the key {key!r} is missing")
+    if not isinstance(document["files"], dict) or not isinstance(document["optimizer"], dict):
+        raise CheckpointError(f"{state_path}: \"files\" and \"optimizer\" must be JSON objects")
+    check_trainer_state(document["trainer"], state_path)
     for file_name in (MODEL_FILE, TENSOR_FILE):
         file_path = path / file_name
         if not file_path.is_file():
@@ -189,6 +215,15 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         if file_sha256(file_path) != document["files"].get(file_name):
             raise CheckpointError(f"{file_path} is corrupt or from another checkpoint: its SHA-256 differs from "
                                   f"the one recorded in {STATE_FILE}")
+    run_files = document.get("run_files", {})
+    if not isinstance(run_files, dict):
+        raise CheckpointError(f"{state_path}: \"run_files\" must be a JSON object")
+    run_folder = path.parent.parent
+    for file_name, digest in run_files.items():
+        file_path = run_folder / file_name
+        if file_path.is_file() and file_sha256(file_path) != digest:
+            raise CheckpointError(f"{file_path} does not match checkpoint {path}: its SHA-256 differs from the "
+                                  f"one recorded in {STATE_FILE} (the file was changed or replaced after training)")
     return document
 
 
@@ -215,12 +250,12 @@ def restore_checkpoint(path: str | os.PathLike, model: Module, optimizer: Optimi
         tensors, _ = read_file(Path(path) / TENSOR_FILE)
         try:
             optimizer.load_state_dict(join_optimizer_state(document["optimizer"], tensors))
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
             raise CheckpointError(f"cannot use checkpoint {path}: its optimiser state does not fit: "
                                   f"{error}") from error
         try:
             model.rng.bit_generator.state = document["rng"]
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
             raise CheckpointError(f"cannot use checkpoint {path}: bad random-generator state ({error})") from error
     except CheckpointError:
         model.load_state_dict(weights)
@@ -229,3 +264,50 @@ def restore_checkpoint(path: str | os.PathLike, model: Module, optimizer: Optimi
         raise
     task_arrays = {name[len("task."):]: array for name, array in tensors.items() if name.startswith("task.")}
     return document["trainer"], task_arrays
+
+
+# --- the trainer's fields, checked before anything uses them -------------------------------------------
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_trainer_state(state: Any, source: str | os.PathLike) -> None:
+    """Refuse a trainer state whose fields have the wrong type or range, naming the field.
+
+    The position (epoch, window, step, tokens) must be whole numbers >= 0, the scores finite
+    numbers or null, the running sums lists of the right length, the logs lists of rows.
+    """
+    def bad(field: str, expected: str) -> CheckpointError:
+        shown = json.dumps(state.get(field)) if isinstance(state, dict) else ""
+        return CheckpointError(f"{source}: trainer field {field!r} must be {expected}, got {shown[:80]}")
+
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{source}: the trainer state must be a JSON object")
+    for field in ("epoch", "window", "step", "tokens", "bad_epochs"):
+        if field in state and not _count(state[field]):
+            raise bad(field, "a whole number >= 0")
+    if "elapsed_s" in state and not (_number(state["elapsed_s"]) and state["elapsed_s"] >= 0):
+        raise bad("elapsed_s", "a finite number >= 0")
+    for field in ("best_loss", "patience_best", "start_loss"):
+        if state.get(field) is not None and not _number(state[field]):
+            raise bad(field, "a finite number or null")
+    step = state.get("step", 0)
+    for field in ("best_step", "last_validation_step"):
+        if state.get(field) is not None and not (_count(state[field]) and state[field] <= step):
+            raise bad(field, f"null or a step between 0 and the checkpoint's step ({step})")
+    shapes = {"this_epoch": (_number, _number, _count), "since_log": (_number, _count)}
+    for field, kinds in shapes.items():
+        value = state.get(field, [0] * len(kinds))
+        if not (isinstance(value, list) and len(value) == len(kinds) and all(map(lambda k, v: k(v), kinds, value))):
+            raise bad(field, f"a list of {len(kinds)} numbers")
+    train_log = state.get("train_log", [])
+    if not isinstance(train_log, list) or not all(isinstance(row, list) and len(row) == 2 and _count(row[0])
+                                                  and _number(row[1]) for row in train_log):
+        raise bad("train_log", "a list of [step, loss] rows")
+    history = state.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(row, dict) and _count(row.get("step")) for row in history):
+        raise bad("history", "a list of validation rows, each with a \"step\"")

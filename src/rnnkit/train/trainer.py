@@ -23,6 +23,15 @@ optimiser touches the weights, and nothing is saved from that step: the last che
 as it was. An update that leaves a weight NaN or infinite (finite gradients, too large a
 step) stops training the same way, right after that step and before anything is saved, and
 so do weights that are finite but so large that the forward pass overflows.
+
+Divergence is also caught while the numbers are still finite: a training loss, or a validation
+loss, more than ``divergence_factor`` times the first step's loss (or times 1, if that was
+smaller) stops training the same way, and a validation whose metrics are not all finite saves
+nothing. So ``checkpoints/best`` and ``checkpoints/last`` only ever hold weights whose last
+validation (or, for a periodic save, whose training step) gave finite, unexploded losses.
+
+A run that stops early (time budget, Ctrl-C, step limit) validates and saves unless its last
+validation was at this very step.
 """
 
 from __future__ import annotations
@@ -65,6 +74,7 @@ class TrainerConfig:
     max_steps: int | None = None        # stop once the run has taken this many steps in total
     checkpoint_every: int = 0           # also save checkpoints/last every N steps (0: at validations only)
     log_every: int = 10                 # one point of the training-loss curve per N steps
+    divergence_factor: float = 100.0    # a loss this many times the first step's (at least 1) is divergence
     progress: bool = True               # show a tqdm progress bar
 
 
@@ -108,8 +118,14 @@ class Trainer:
             "this_epoch": [0.0, 0.0, 0],                  # loss sum, grad-norm sum, steps in this epoch
             "since_log": [0.0, 0],                        # loss sum, steps for the next train-log point
             "train_log": [], "history": [],
+            "start_loss": None,                           # the first step's loss: what "exploded" is measured by
+            "last_validation_step": None,
         }
         self.last_checkpoint_step: int | None = None
+        # Files of the run directory whose SHA-256 every checkpoint records (config.json, vocabularies).
+        self.run_files: dict[str, str] = {}
+        # Called after each checkpoint is written, with its name ("best" or "last").
+        self.on_checkpoint: Callable[["Trainer", str], None] | None = None
 
     # --- the loop -------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -125,7 +141,7 @@ class Trainer:
         try:
             while self.state["epoch"] < self.config.epochs:
                 if self._must_stop() or not self._run_epoch():
-                    if self.state["step"] != self.last_checkpoint_step:
+                    if self.state["step"] != self.state["last_validation_step"]:
                         self._validate(end_of_epoch=False)   # stopped part-way: measure, save, leave
                     break
                 self.state["epoch"] += 1
@@ -157,6 +173,7 @@ class Trainer:
                     self._diverged(f"the forward pass met NaN or infinite values ({error})",
                                    "the weights were not updated")
                 self._check_finite("loss", loss)
+                self._check_not_exploded("training loss", loss)
                 self.task.backward(self.model, d_outputs)                     # backward
                 grad_norm = clip_grad_norm_(params, self.config.clip)         # clip: the norm before clipping
                 self._check_finite("gradient norm", grad_norm)
@@ -198,6 +215,19 @@ class Trainer:
         if not math.isfinite(value):
             self._diverged(f"the {what} is {value}", "the weights were not updated")
 
+    def _explosion_limit(self) -> float:
+        return self.config.divergence_factor * max(self.state["start_loss"] or 0.0, 1.0)
+
+    def _check_not_exploded(self, what: str, loss: float) -> None:
+        """Divergence while still finite: a loss far above the first step's."""
+        if self.state["start_loss"] is None:
+            self.state["start_loss"] = float(loss)
+            return
+        if loss > self._explosion_limit():
+            self._diverged(f"the {what} {loss:.6g} is more than {self.config.divergence_factor:g} times the "
+                           f"first step's ({self.state['start_loss']:.4g}, or 1 if smaller): the loss has "
+                           f"exploded", "nothing was saved from it")
+
     def _check_weights(self, params: list) -> None:
         """After an update: one sum per parameter (float64), NaN or infinite if any weight is."""
         for param in params:
@@ -234,7 +264,17 @@ class Trainer:
     def _validate(self, end_of_epoch: bool) -> dict[str, float]:
         state = self.state
         with self.model.inference():  # eval mode and no_grad until the block ends
-            metrics = self.task.evaluate(self.model)
+            try:
+                metrics = self.task.evaluate(self.model)
+            except NonFiniteError as error:
+                self._diverged(f"the validation met NaN or infinite values ({error})", "nothing was saved")
+        bad = [name for name, value in metrics.items() if isinstance(value, float) and not math.isfinite(value)]
+        if bad:
+            self._diverged(f"the validation {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} NaN or infinite",
+                           "nothing was saved from it")
+        if state["start_loss"] is not None:
+            self._check_not_exploded("validation loss", float(metrics["loss"]))
+        state["last_validation_step"] = state["step"]
         loss_sum, norm_sum, steps = state["this_epoch"]
         row: dict[str, Any] = {
             "epoch": round(state["epoch"] + state["window"] / max(self.task.steps_per_epoch, 1), 3),
@@ -283,9 +323,11 @@ class Trainer:
             return
         self.state["elapsed_s"] = self._elapsed()
         checkpoint.save_checkpoint(self.run_dir / CHECKPOINT_FOLDER, name, self.model, self.optimizer,
-                                   self.state, self.task.state_arrays())
+                                   self.state, self.task.state_arrays(), self.run_files)
         if name == "last":
             self.last_checkpoint_step = self.state["step"]
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(self, name)
 
     def _write_reports(self) -> None:
         if self.run_dir is None:
@@ -323,9 +365,17 @@ class Trainer:
     def restore(self, path: str | Path) -> None:
         """Continue from the checkpoint folder ``path`` (model, optimiser, RNG, data position)."""
         trainer_state, task_arrays = checkpoint.restore_checkpoint(path, self.model, self.optimizer)
+        history = trainer_state.get("history")
+        trainer_state.setdefault("start_loss", None)            # checkpoints of older rnnkit versions
+        trainer_state.setdefault("last_validation_step", history[-1]["step"] if history else None)
         missing = sorted(set(self.state) - set(trainer_state))
         if missing:
             raise checkpoint.CheckpointError(f"cannot use checkpoint {path}: its trainer state lacks {missing}")
+        steps = max(int(self.task.steps_per_epoch), 1)
+        if trainer_state["window"] > steps:
+            raise checkpoint.CheckpointError(f"cannot use checkpoint {path}: it is at epoch {trainer_state['epoch']}, "
+                                             f"window {trainer_state['window']}, but an epoch of this run has "
+                                             f"{steps} windows")
         self.state = trainer_state
         self.task.load_state_arrays(task_arrays)
         self.last_checkpoint_step = trainer_state["step"]

@@ -1,0 +1,313 @@
+"""Run directories: who owns one, what marks one, how a new run replaces an old one, which data it read.
+
+What rnnkit promises about a run directory (``--out``), and how this module keeps it:
+
+- **One owner.** A training run holds ``.rnnkit.lock`` in its directory, a JSON file naming the
+  process (pid, host, start time), created with ``O_CREAT | O_EXCL`` so exactly one of two
+  runs started on the same directory gets it; the other is refused with the holder's name.
+  A lock left by a process that no longer runs on this host is taken over with a note.
+- **A marker.** ``.rnnkit-run`` says that rnnkit made the directory. ``--force`` replaces only
+  such a directory (or one from an older rnnkit whose ``config.json`` describes a run), and
+  only when it holds nothing but a run's own files: a file rnnkit did not write is never deleted.
+- **Nothing is lost before there is something new.** A new run is built in a hidden sibling
+  (``.NAME.new-PID``) and moved into place once it has its first checkpoint (:meth:`RunDirectory.commit`);
+  the old run (with ``--force``) stays whole until then, and a run that fails before its
+  first checkpoint leaves no directory behind (:meth:`RunDirectory.abandon`).
+- **Names that do not collide.** Without ``--out`` the name carries the time and a random suffix.
+- **Known data.** :func:`fingerprint` records a data file's absolute path, size and SHA-256 in
+  ``config.json``; ``--resume`` reads that path and refuses a file that differs (:func:`check_data`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from rnnkit.train.checkpoint import CHECKPOINT_FILES, atomic_write_json, file_sha256
+
+MARKER_FILE = ".rnnkit-run"
+LOCK_FILE = ".rnnkit.lock"
+MARKER_FORMAT = "rnnkit-run"
+# A lock file that cannot be read (a writer caught between creating and filling it) counts as
+# held for this long; after that it is taken as left by a crash.
+UNREADABLE_LOCK_GRACE_S = 30.0
+
+
+class RunDirectoryError(ValueError):
+    """A run directory that this run may not use; the message says why and what to do."""
+
+
+def default_path(task: str) -> Path:
+    """``runs/TASK-YYYYmmdd-HHMMSS-xxxxxx``: the time and a random suffix, so two runs never share one."""
+    return Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+# --- the lock --------------------------------------------------------------------------------
+def _holder() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def read_lock(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The holder named by ``folder``'s lock file, or None when there is none or it cannot be read."""
+    try:
+        document = json.loads((Path(folder) / LOCK_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) and isinstance(document.get("pid"), int) else None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:             # someone else's process: it exists
+        return True
+    except (OSError, OverflowError):
+        return False
+    return True
+
+
+def acquire_lock(folder: Path, log: Callable[[str], None] = print) -> None:
+    """Make this process the owner of ``folder`` or raise :class:`RunDirectoryError` naming the owner."""
+    path = folder / LOCK_FILE
+    payload = json.dumps(_holder()).encode()
+    for _ in range(5):
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = read_lock(folder)
+            if holder is None:
+                try:
+                    age = time.time() - path.stat().st_mtime
+                except FileNotFoundError:
+                    continue                                   # released meanwhile: try again
+                if age < UNREADABLE_LOCK_GRACE_S:
+                    raise RunDirectoryError(f"{folder} is in use: another run is just taking it ({LOCK_FILE} "
+                                            f"was created {age:.0f} s ago); choose another --out") from None
+                log(f"note: {folder}: taking over an unreadable {LOCK_FILE} left {age:.0f} s ago")
+            elif holder.get("host") != socket.gethostname() or _process_alive(holder["pid"]):
+                raise RunDirectoryError(
+                    f"{folder} is in use by the run of process {holder['pid']} on {holder.get('host')} (started "
+                    f"{holder.get('started')}): wait for it to finish, or choose another --out. If that process "
+                    f"is gone, delete {path}") from None
+            else:
+                log(f"note: {folder}: taking over the lock of process {holder['pid']}, which is no longer running "
+                    f"(a run that crashed or was killed)")
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            continue
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        return
+    raise RunDirectoryError(f"{folder}: could not take {LOCK_FILE}; another run keeps taking it")
+
+
+def release_lock(folder: Path) -> None:
+    """Remove ``folder``'s lock if this process holds it."""
+    holder = read_lock(folder)
+    if holder is not None and holder["pid"] == os.getpid() and holder.get("host") == socket.gethostname():
+        try:
+            (folder / LOCK_FILE).unlink()
+        except FileNotFoundError:
+            pass
+
+
+# --- what a run directory may hold -------------------------------------------------------------
+def _is_temporary(name: str) -> bool:
+    """The hidden temporary files of an atomic write (``.config.json.x1y2.tmp``, ``.tmp-x.safetensors``)."""
+    return name.startswith(".") and (name.endswith(".tmp") or name.startswith(".tmp-"))
+
+
+def foreign_entries(folder: Path, run_files: Iterable[str]) -> list[str]:
+    """The entries of ``folder`` that rnnkit's runs do not write (relative paths)."""
+    known = {*run_files, MARKER_FILE, LOCK_FILE}
+    checkpoint_names = {"best", "last", ".best.old", ".last.old", ".best.tmp", ".last.tmp"}
+    foreign = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name not in known and not _is_temporary(entry.name):
+            foreign.append(entry.name)
+        elif entry.name == "checkpoints" and entry.is_dir():
+            for child in sorted(entry.iterdir()):
+                if child.name not in checkpoint_names or not child.is_dir():
+                    foreign.append(f"checkpoints/{child.name}")
+                    continue
+                foreign.extend(f"checkpoints/{child.name}/{item.name}" for item in sorted(child.iterdir())
+                               if item.name not in CHECKPOINT_FILES and not _is_temporary(item.name))
+    return foreign
+
+
+def is_run_directory(folder: Path) -> bool:
+    """True for a directory rnnkit made: its marker, or (older runs) a ``config.json`` that describes a run."""
+    try:
+        marker = json.loads((folder / MARKER_FILE).read_text(encoding="utf-8"))
+        return isinstance(marker, dict) and marker.get("format") == MARKER_FORMAT
+    except (OSError, ValueError):
+        pass
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and isinstance(config.get("task"), str) and isinstance(config.get("options"), dict)
+
+
+def check_replaceable(folder: Path, run_files: Iterable[str]) -> None:
+    """Refuse ``--force`` on a directory that is not an rnnkit run, or that holds files rnnkit did not write."""
+    if not is_run_directory(folder):
+        raise RunDirectoryError(f"--out {folder} is not an rnnkit run directory (no {MARKER_FILE} and no config.json "
+                                f"of a run), so --force will not replace it: choose another --out, or empty it "
+                                f"yourself")
+    foreign = foreign_entries(folder, run_files)
+    if foreign:
+        shown = ", ".join(foreign[:10]) + (", ..." if len(foreign) > 10 else "")
+        raise RunDirectoryError(f"--force would replace the run in {folder}, but it also holds files rnnkit did not "
+                                f"write: {shown}. Move them out first, or choose another --out")
+
+
+# --- the directory of one run ---------------------------------------------------------------------
+class RunDirectory:
+    """The directory a training run owns: ``folder`` is where it writes now, ``path`` where it ends up.
+
+    Use :meth:`create` for a new run and :meth:`open_existing` for ``--resume``; then
+    :meth:`commit` once the first checkpoint exists, and :meth:`close` (or :meth:`abandon` on failure).
+    """
+
+    def __init__(self, path: Path, building: Path | None, created: bool):
+        self.path = path                    # the final place (--out)
+        self.building = building            # the hidden sibling a new run is built in, until commit()
+        self.created = created              # whether this run made ``path`` (removed again on failure)
+
+    @property
+    def folder(self) -> Path:
+        return self.building if self.building is not None else self.path
+
+    @classmethod
+    def create(cls, out: str | os.PathLike | None, task: str, force: bool, run_files: Iterable[str],
+               log: Callable[[str], None] = print) -> "RunDirectory":
+        """Own ``out`` (or a new default name), check that it may be used, and start building the run beside it."""
+        path = Path(out) if out else default_path(task)
+        if path.exists() and not path.is_dir():
+            raise FileExistsError(f"--out {path} is a file, not a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir()
+            created = True
+        except FileExistsError:
+            created = False
+        try:
+            acquire_lock(path, log)
+        except BaseException:
+            if created:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        run = cls(path, None, created)
+        try:
+            if any(entry.name != LOCK_FILE for entry in path.iterdir()):
+                if not force:
+                    raise FileExistsError(f"--out {path} already exists and is not empty: choose another directory, "
+                                          f"pass --force to replace the run in it, or --resume to continue it")
+                check_replaceable(path, run_files)
+            building = path.parent / f".{path.name}.new-{os.getpid()}"
+            shutil.rmtree(building, ignore_errors=True)
+            building.mkdir()
+            run.building = building
+            shutil.copyfile(path / LOCK_FILE, building / LOCK_FILE)       # the owner moves in with the run
+            atomic_write_json(building / MARKER_FILE, {"format": MARKER_FORMAT, "version": 1, "task": task,
+                                                       "created": time.strftime("%Y-%m-%d %H:%M:%S")})
+        except BaseException:
+            run.abandon()
+            raise
+        return run
+
+    @classmethod
+    def open_existing(cls, out: str | os.PathLike, log: Callable[[str], None] = print) -> "RunDirectory":
+        """Own the existing run directory ``out`` (for --resume)."""
+        path = Path(out)
+        if not path.is_dir():
+            raise FileNotFoundError(f"run directory not found: {path}")
+        acquire_lock(path, log)
+        return cls(path, None, False)
+
+    def commit(self) -> None:
+        """Move the new run into place (replacing the old one, if any); from now on ``folder`` is ``path``."""
+        if self.building is None:
+            return
+        old = self.path.parent / f".{self.path.name}.old-{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(self.path, old)
+        try:
+            os.replace(self.building, self.path)
+        except BaseException:
+            os.replace(old, self.path)                 # put the old run back
+            raise
+        self.building = None
+        shutil.rmtree(old, ignore_errors=True)
+
+    def abandon(self) -> None:
+        """A run that failed before its first checkpoint: remove what it built; the old run (if any) stays."""
+        if self.building is not None:
+            shutil.rmtree(self.building, ignore_errors=True)
+            self.building = None
+            release_lock(self.path)
+            if self.created:
+                try:
+                    self.path.rmdir()
+                except OSError:
+                    pass
+        else:
+            release_lock(self.path)
+
+    def close(self) -> None:
+        """The run is over: give up ownership (a run never committed is abandoned)."""
+        if self.building is not None:
+            self.abandon()
+        else:
+            release_lock(self.path)
+
+
+# --- where the data came from -----------------------------------------------------------------------
+def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
+    """``{"path": absolute path, "size": bytes, "sha256": hex}`` of a data file."""
+    file = Path(path).resolve()
+    return {"path": str(file), "size": file.stat().st_size, "sha256": file_sha256(file)}
+
+
+def data_differences(recorded: dict[str, Any], path: str | os.PathLike) -> list[str]:
+    """How the file at ``path`` differs from a recorded fingerprint (empty: the same data)."""
+    file = Path(path).resolve()
+    differences = []
+    if str(file) != recorded.get("path"):
+        differences.append(f"the run read {recorded.get('path')}, this is {file}")
+    if not file.is_file():
+        return differences + [f"{file} does not exist or is not a file"]
+    size = file.stat().st_size
+    if size != recorded.get("size"):
+        differences.append(f"size {size:,} bytes, the run's data had {recorded.get('size'):,}")
+    elif file_sha256(file) != recorded.get("sha256"):
+        differences.append("same size but different contents (SHA-256 differs)")
+    return differences
+
+
+def check_data(recorded: dict[str, dict[str, Any]], paths: dict[str, str | None], allow_other: bool,
+               log: Callable[[str], None] = print) -> None:
+    """Refuse to resume on data other than the run's (unless ``allow_other``), saying what differs."""
+    problems = []
+    for name, print_ in recorded.items():
+        path = paths.get(name)
+        differences = [f"no --{name.replace('_', '-')} given"] if path is None else data_differences(print_, path)
+        if differences:
+            problems.append(f"--{name.replace('_', '-')}: {'; '.join(differences)}")
+    if not problems:
+        return
+    if not allow_other:
+        raise RunDirectoryError(f"--resume would train on other data than the run was started on: "
+                                f"{' | '.join(problems)}. Pass --allow-other-data to continue on it anyway")
+    log(f"note: resuming on other data (--allow-other-data): {' | '.join(problems)}")
