@@ -14,7 +14,7 @@ from rnnkit import losses, models, optim
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.clip import clip_grad_norm_, clip_grad_value_
 from rnnkit.grad_mode import is_grad_enabled, no_grad
-from rnnkit.layers import CRF, GRU, LSTM, RNN, Dropout, Embedding, Linear, RecurrentLayer
+from rnnkit.layers import CRF, GRU, CharCNN, CharLSTM, LSTM, RNN, Dropout, Embedding, Linear, RecurrentLayer
 from rnnkit.module import Module, Parameter
 from rnnkit.serialization import load, save
 
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Module", "Parameter",
     "RNN", "LSTM", "GRU", "RecurrentLayer", "RNNCell", "LSTMCell", "GRUCell",
-    "Linear", "Embedding", "Dropout", "CRF",
+    "Linear", "Embedding", "Dropout", "CRF", "CharCNN", "CharLSTM",
     "losses", "optim", "models", "clip_grad_norm_", "clip_grad_value_",
     "save", "load", "no_grad", "is_grad_enabled",
     "__version__",

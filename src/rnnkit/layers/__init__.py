@@ -1,5 +1,6 @@
 """Layers: recurrent layers that own the time loop, and the feed-forward pieces around them."""
 
+from rnnkit.layers.char_encoder import CharCNN, CharLSTM
 from rnnkit.layers.crf import CRF
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding
@@ -9,4 +10,4 @@ from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.recurrent import RecurrentLayer
 from rnnkit.layers.rnn import RNN
 
-__all__ = ["RNN", "LSTM", "GRU", "RecurrentLayer", "Linear", "Embedding", "Dropout", "CRF"]
+__all__ = ["RNN", "LSTM", "GRU", "RecurrentLayer", "Linear", "Embedding", "Dropout", "CRF", "CharCNN", "CharLSTM"]
