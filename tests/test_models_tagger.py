@@ -124,3 +124,92 @@ def test_bad_inputs_name_expected_and_given(rng):
         model.backward(np.zeros((1, 3, 4)))
     with pytest.raises(ValueError, match="num_tags must be an int >= 2, got 1"):
         SequenceTagger(1, vocab_size=3)
+
+
+# --- CRF output layer, character features, feature columns ---------------------------------------------
+def crf_char_batch():
+    from rnnkit.layers.char_encoder import CHAR_SPECIALS, character_ids
+
+    index = {character: number for number, character in enumerate(CHAR_SPECIALS + tuple("abcdef"))}
+    sentences = [["ab", "c", "def", "a"], ["fed", "", "x", "x"]]           # an empty token, an unknown char
+    lengths = np.array([4, 2])
+    width = 8
+    chars = np.zeros((2, 4, width), dtype=np.int64)
+    char_lengths = np.zeros((2, 4), dtype=np.int64)
+    for row, words in enumerate(sentences):
+        ids, word_lengths = character_ids(words[:lengths[row]], index)
+        chars[row, :lengths[row], :ids.shape[1]] = ids
+        char_lengths[row, :lengths[row]] = word_lengths
+    features = np.array([[[1, 2], [2, 1], [1, 1], [3, 2]], [[2, 2], [1, 1], [0, 0], [0, 0]]])
+    return len(index), chars, char_lengths, features, lengths
+
+
+@pytest.mark.parametrize("char_encoder", ["cnn", "lstm"])
+def test_crf_tagger_with_characters_and_features_matches_central_differences(char_encoder):
+    """ids + chars + feature columns -> BiLSTM -> CRF negative log-likelihood, every parameter."""
+    num_chars, chars, char_lengths, features, lengths = crf_char_batch()
+    names = ["B-X", "I-X", "O"]
+    model = SequenceTagger(3, vocab_size=6, embedding_dim=3, hidden_size=3, crf=True, crf_tags=names,
+                           char_encoder=char_encoder, num_chars=num_chars, char_embedding_dim=2,
+                           char_hidden_size=3, feature_sizes=[4, 3], feature_embedding_dim=2,
+                           dtype=np.float64, seed=2)
+    ids = np.array([[1, 2, 3, 4], [5, 1, 0, 0]])
+    tags = np.array([[2, 0, 1, 2], [0, 1, -1, -1]])
+
+    def loss_and_grad():
+        return model.loss(model(ids, lengths, chars=chars, char_lengths=char_lengths, features=features),
+                          tags, lengths)
+
+    model.zero_grad()
+    _, d_logits = loss_and_grad()
+    model.backward(d_logits)
+    names_checked = []
+    for name, parameter in model.named_parameters():
+        flat = parameter.data.reshape(-1)
+        numeric = np.empty(flat.size)
+        for index in range(flat.size):
+            original = flat[index]
+            flat[index] = original + 1e-6
+            with rnnkit.no_grad():
+                plus = loss_and_grad()[0]
+            flat[index] = original - 1e-6
+            with rnnkit.no_grad():
+                minus = loss_and_grad()[0]
+            flat[index] = original
+            numeric[index] = (plus - minus) / 2e-6
+        scale = max(np.abs(numeric).max(), np.abs(parameter.grad).max(), 1e-8)
+        assert np.abs(parameter.grad.reshape(-1) - numeric).max() / scale < TOLERANCE, name
+        names_checked.append(name)
+    assert {"crf.transitions", "chars.embedding.weight", "feature_embedding_1.weight"} <= set(names_checked)
+
+
+def test_crf_tagger_decodes_with_viterbi_and_round_trips(tmp_path):
+    num_chars, chars, char_lengths, features, lengths = crf_char_batch()
+    model = SequenceTagger(3, vocab_size=6, embedding_dim=3, hidden_size=4, crf=True, crf_tags=["B-X", "I-X", "O"],
+                           char_encoder="cnn", num_chars=num_chars, feature_sizes=[4, 3], seed=0)
+    model.crf.transitions.data[2, 1] = 50.0                     # O -> I-X would win, but is forbidden
+    ids = np.array([[1, 2, 3, 4], [5, 1, 0, 0]])
+    inputs = {"chars": chars, "char_lengths": char_lengths, "features": features}
+    predicted = model.predict(ids, lengths, **inputs)
+    assert np.all(predicted[1, 2:] == -1)
+    with model.inference():
+        logits = model(ids, lengths, **inputs)
+    np.testing.assert_array_equal(predicted, model.crf.decode(logits, np.arange(4)[None] < lengths[:, None]))
+    rnnkit.save(model, tmp_path / "tagger.safetensors")
+    again = rnnkit.load(tmp_path / "tagger.safetensors")
+    np.testing.assert_array_equal(again.crf.transitions.data, model.crf.transitions.data)
+    np.testing.assert_array_equal(again.predict(ids, lengths, **inputs), predicted)
+    assert again.crf.allowed.tolist() == model.crf.allowed.tolist()
+
+
+def test_tagger_new_options_are_checked():
+    with pytest.raises(ValueError, match="'NOUN'"):
+        SequenceTagger(2, vocab_size=5, crf=True, crf_tags=["NOUN", "VERB"])
+    with pytest.raises(ValueError, match="need crf=True"):
+        SequenceTagger(2, vocab_size=5, crf_tags=["B-X", "O"])
+    with pytest.raises(ValueError, match="num_chars"):
+        SequenceTagger(2, vocab_size=5, char_encoder="cnn")
+    model = SequenceTagger(2, vocab_size=5, char_encoder="cnn", num_chars=6, seed=0)
+    with pytest.raises(ValueError, match="reads characters"):
+        model(np.array([[1, 2]]))
+    assert "crf" not in SequenceTagger(2, vocab_size=5).config     # old configs stay as they were
