@@ -247,3 +247,87 @@ def test_unknown_words_map_to_their_shape_token():
     assert token_id("2024", vocab) == vocab.token_to_id("<unk-digit>")
     plain = WordVocab(specials=["<pad>", "<unk>"], tokenizer=str.split).fit(["the cat"])
     assert token_id("Zanzibar", plain) == plain.unk_id
+
+
+# --- tagging: CRF, character features, casing, feature columns -----------------------------------------
+@pytest.fixture
+def chunk_file(tmp_path):
+    """word POS chunk NER columns, CoNLL-2003 style."""
+    sentences = []
+    for index in range(10):
+        sentences.append(f"John NNP B-NP B-PER\nSmith NNP I-NP I-PER\nvisited VBD B-VP O\nParis NNP B-NP B-LOC\n"
+                         f"day{index} NN B-NP O\n")
+        sentences.append(f"the DT B-NP O\nshop NN I-NP O\nsold VBD B-VP O\nthing{index} NN B-NP O\n")
+    path = tmp_path / "chunks.conll"
+    path.write_text("-DOCSTART- -X- -X- O\n\n" + "\n".join(sentences), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("chars", ["cnn", "lstm"])
+def test_tag_with_crf_characters_casing_and_feature_columns(tmp_path, chunk_file, capsys, chars):
+    assert train("tag", tmp_path, "--data", str(chunk_file), "--embedding", "4", "--lr", "0.05", "--crf",
+                 "--char-features", chars, "--char-embedding", "3", "--char-hidden", "4", "--casing",
+                 "--feature-columns", "1,2", "--feature-embedding", "3") == 0
+    printed = capsys.readouterr().out
+    assert "CRF with BIO constraints" in printed and f"{chars} character features" in printed
+    run = tmp_path / "run"
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["config"]["char_encoder"] == chars and config["model"]["config"]["crf"] is True
+    artifacts = config["artifacts"]
+    assert "J" in artifacts["chars"] and artifacts["casing"] is True
+    assert artifacts["features"][0][2:] == ["DT", "NN", "NNP", "VBD"] and len(artifacts["features"]) == 3
+    metrics = evaluate_run(str(run), str(chunk_file))
+    assert {"f1", "f1_PER", "accuracy"} <= set(metrics)
+    # the checkpoint carries the CRF and the character encoder
+    from rnnkit.cli.train import load_task_run
+
+    _, _, loaded = load_task_run(str(run))
+    assert loaded.crf is not None and loaded.chars is not None and len(loaded.features) == 3
+    assert not loaded.crf.allowed[loaded.config["crf_tags"].index("O"), loaded.config["crf_tags"].index("I-PER")]
+    # plain sentences cannot give the POS and chunk columns: a clear error, not a crash
+    assert main(["predict", str(run), "John Smith visited Paris"]) == 2
+    assert "feature column" in capsys.readouterr().err
+
+
+def test_tag_crf_predict_uses_viterbi_and_resumes(tmp_path, ner_file, capsys):
+    assert train("tag", tmp_path, "--data", str(ner_file), "--embedding", "4", "--lr", "0.05", "--crf",
+                 "--char-features", "cnn", "--casing") == 0
+    run = tmp_path / "run"
+    capsys.readouterr()
+    assert main(["predict", str(run), "John Smith visited Paris", "a-very-long-word-never-seen-in-training" * 5]) == 0
+    lines = capsys.readouterr().out.strip().split("\n")
+    assert lines[0].startswith("John/") and len(lines) == 2
+    tags = [item.rsplit("/", 1)[1] for item in lines[0].split()]
+    for previous, tag in zip(["O"] + tags, tags):                  # BIO constraints hold in what predict prints
+        assert not tag.startswith("I-") or previous[2:] == tag[2:]
+    before = json.loads((run / "checkpoints" / "last" / "state.json").read_text())["trainer"]["step"]
+    assert main(["train", "tag", "--resume", "--out", str(run), "--epochs", "3"]) == 0
+    after = json.loads((run / "checkpoints" / "last" / "state.json").read_text())["trainer"]["step"]
+    assert after > before
+
+
+def test_tag_crf_bad_input_is_a_clear_error(tmp_path, capsys):
+    lines = ["1\tDogs\tdog\tNOUN\t_\t_\t2\tnsubj\t_\t_", "2\tbark\tbark\tVERB\t_\t_\t0\troot\t_\t_", ""]
+    conllu = tmp_path / "tiny.conllu"
+    conllu.write_text("# sent_id = 1\n# text = Dogs bark\n" + "\n".join(lines * 10) + "\n")
+    # a CoNLL-U file without --format conllu names the option instead of finding 0 sentences
+    assert main(["train", "tag", "--data", str(conllu), "--out", str(tmp_path / "a")]) == 2
+    assert "--format conllu" in capsys.readouterr().err
+    # tags that are not BIO with --constraints bio
+    assert main(["train", "tag", "--data", str(conllu), "--format", "conllu", "--crf", "--constraints", "bio",
+                 "--out", str(tmp_path / "b")]) == 2
+    error = capsys.readouterr().err
+    assert "BIO" in error and "NOUN" in error
+    # --constraints without --crf has no effect: refused
+    assert main(["train", "tag", "--data", str(conllu), "--format", "conllu", "--constraints", "none",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "--crf" in capsys.readouterr().err
+    # an empty token is an error that names the line
+    empty = tmp_path / "empty.conll"
+    empty.write_text("John\tB-PER\n\tO\n\nParis\tB-LOC\n")
+    assert main(["train", "tag", "--data", str(empty), "--sep", "tab", "--crf", "--out", str(tmp_path / "e")]) == 2
+    assert "line 2" in capsys.readouterr().err
+    # the default (auto) trains a CRF without constraints on UPOS tags
+    assert train("tag", tmp_path, "--data", str(conllu), "--format", "conllu", "--crf", out="d") == 0
+    config = json.loads((tmp_path / "d" / "config.json").read_text())
+    assert config["model"]["config"]["crf"] is True and config["model"]["config"]["crf_tags"] is None

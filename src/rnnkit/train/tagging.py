@@ -19,6 +19,13 @@ Validation reports ``loss`` (cross entropy over real tokens), ``accuracy`` (toke
 and, when every tag is ``O``, ``B-X`` or ``I-X``, entity-level ``precision``, ``recall`` and
 ``f1`` (conlleval rules: :mod:`rnnkit.models.metrics`); ``evaluate`` adds ``f1_X`` per type.
 The best entity F1 (for tags that are not BIO: the lowest loss) picks ``checkpoints/best``.
+
+The model (:class:`~rnnkit.models.SequenceTagger`) may add a CRF output layer (``crf``: the
+loss is the CRF's negative log-likelihood, and validation, ``evaluate`` and ``predict`` decode
+with Viterbi; ``constraints`` forbids impossible BIO transitions), character features per word
+(``char_features``: ``cnn`` or ``lstm``; the character set comes from the training tokens and
+travels in ``config.json``), a casing feature (``casing``) and other columns of the file as
+embedded features (``feature_columns``; their value sets travel in ``config.json`` too).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import numpy as np
 
 from rnnkit.data.batching import pad_sequences
 from rnnkit.data.readers import CONLLU_COLUMNS, read_conll, read_conllu, read_lines
+from rnnkit.layers.char_encoder import CHAR_ENCODERS, CHAR_SPECIALS, character_ids
 from rnnkit.data.vocab import Vocab, WordVocab
 from rnnkit.models.metrics import entity_scores
 from rnnkit.models.tagger import SequenceTagger
@@ -64,6 +72,19 @@ class TagOptions(SupervisedOptions):
     max_vocab: int = option(30000, "keep at most this many words (0: all)")
     unk_replace: float = option(0.3, "probability of replacing a word seen once in training by <unk>, per batch")
     unk_shapes: bool = option(True, "unknown words keep their shape (<unk-cap>, <unk-digit>, ...) instead of one <unk>")
+    crf: bool = option(False, "a CRF output layer: train on whole tag sequences and decode with Viterbi")
+    constraints: str = option("auto", "with --crf: forbid impossible BIO transitions (O -> I-X, B-X -> I-Y): auto "
+                                      "(when every tag is O, B-X or I-X), bio (an error if the tags are not BIO) "
+                                      "or none", ("auto", "bio", "none"), only=("crf", (True,)))
+    char_features: str = option("none", "character features per word: none, cnn (convolution + max, Ma & Hovy) "
+                                        "or lstm (character BiLSTM, Lample et al.)", CHAR_ENCODERS)
+    char_embedding: int = option(25, "character embedding size", only=("char_features", ("cnn", "lstm")))
+    char_hidden: int = option(25, "character CNN filters, or character-LSTM units per direction",
+                              only=("char_features", ("cnn", "lstm")))
+    casing: bool = option(False, "add each word's casing (lower, Title, UPPER, numeric, ...) as an embedded feature")
+    feature_columns: str = option("", "other columns fed as embedded features: comma-separated field numbers for "
+                                      "conll (e.g. 1,2 for 'word POS chunk NER'), column names for conllu (e.g. xpos)")
+    feature_embedding: int = option(16, "embedding size of each feature column and of --casing")
 
 
 def check_options(options: TagOptions) -> None:
@@ -75,21 +96,62 @@ def check_options(options: TagOptions) -> None:
         raise ValueError(f"--min-freq must be at least 1, got {options.min_freq}")
     if not 0.0 <= options.unk_replace <= 1.0:
         raise ValueError(f"--unk-replace must lie in [0, 1], got {options.unk_replace}")
+    for name in ("char_embedding", "char_hidden", "feature_embedding"):
+        if getattr(options, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
+    feature_columns(vars(options))                     # an error now if the list does not parse
 
 
-def read_sentences(path: str | Path, options: dict[str, Any]) -> list[tuple[list[str], list[str]]]:
-    """(tokens, tags) per sentence of a file in the run's format; errors name the file and line."""
+def feature_columns(options: dict[str, Any]) -> list:
+    """The --feature-columns of a run: field numbers (conll) or column names (conllu)."""
+    text = options.get("feature_columns") or ""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if options["format"] == "conllu":
+        unknown = [item for item in items if item not in CONLLU_COLUMNS]
+        if unknown:
+            raise ValueError(f"--feature-columns: with --format conllu give column names from "
+                             f"{list(CONLLU_COLUMNS)}, got {unknown[0]!r}")
+        return items
+    try:
+        return [int(item) for item in items]
+    except ValueError:
+        raise ValueError(f"--feature-columns: give field numbers separated by commas (e.g. 1,2), got {text!r}") \
+            from None
+
+
+def looks_like_conllu(path: Path) -> bool:
+    """True when the file's first lines are CoNLL-U: ``# sent_id`` / ``# text`` comments or 10 tab fields."""
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        for number, line in enumerate(stream):
+            if number > 200:
+                break
+            if line.startswith(("# sent_id", "# text", "# newdoc", "# newpar")):
+                return True
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) == 10 and fields[0].replace("-", "").replace(".", "").isdigit():
+                return True
+    return False
+
+
+def read_sentences(path: str | Path, options: dict[str, Any]) -> list[tuple[list[str], list[str], list[list[str]]]]:
+    """(tokens, tags, feature columns) per sentence of a file in the run's format; errors name the file and line."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file not found: {path}")
+    extra = feature_columns(options)
     if options["format"] == "conllu":
-        sentences = read_conllu(path, tag=options["tag_field"])
+        sentences = read_conllu(path, tag=options["tag_field"], features=extra)
     else:
+        if looks_like_conllu(path):
+            raise ValueError(f"{path} is a CoNLL-U file (Universal Dependencies: '# text' comments, 10 tab-separated "
+                             f"columns); give --format conllu to read it (its UPOS tags by default, --tag-field "
+                             f"for another column)")
         sep = {"whitespace": None, "tab": "\t", "\\t": "\t"}.get(options["sep"], options["sep"])
-        sentences = read_conll(path, token_column=options["token_column"], tag_column=options["tag_column"], sep=sep)
+        sentences = read_conll(path, token_column=options["token_column"], tag_column=options["tag_column"], sep=sep,
+                               feature_columns=extra)
     if not sentences:
         raise ValueError(f"{path}: no sentences found (expected {EXPECTED})")
-    return sentences
+    return [sentence if len(sentence) == 3 else (sentence[0], sentence[1], []) for sentence in sentences]
 
 
 SHAPES = ("<unk-url>", "<unk-mention>", "<unk-hashtag>", "<unk-digit>", "<unk-upper>", "<unk-cap>", "<unk-lower>",
@@ -137,15 +199,80 @@ def is_bio(tags: Sequence[str]) -> bool:
         tag != "O" for tag in tags)
 
 
+CASINGS = ("<pad>", "numeric", "mostly_numeric", "contains_digit", "lower", "upper", "title", "mixed", "punct",
+           "other")
+
+
+def casing(token: str) -> str:
+    """The casing class of a word (Reimers & Gurevych's casing feature), one of :data:`CASINGS`.
+
+    >>> [casing(word) for word in ["1984", "3.50%", "A4", "lol", "NASA", "Zanzibar", "iPhone", "?!", ""]]
+    ['numeric', 'mostly_numeric', 'contains_digit', 'lower', 'upper', 'title', 'mixed', 'punct', 'other']
+    """
+    if not token:
+        return "other"
+    digits = sum(character.isdigit() for character in token)
+    if token.isdigit():
+        return "numeric"
+    if digits / len(token) > 0.5:
+        return "mostly_numeric"
+    if digits:
+        return "contains_digit"
+    if token.islower():
+        return "lower"
+    if token.isupper():
+        return "upper"
+    if token[0].isupper() and (len(token) == 1 or token[1:].islower() or not any(c.isalpha() for c in token[1:])):
+        return "title"
+    if any(character.isalpha() for character in token):
+        return "mixed"
+    if not any(character.isalnum() for character in token):
+        return "punct"
+    return "other"
+
+
+MAX_WORD_CHARS = 30   # characters of a word that the character encoder reads (longer words: their first 30)
+
+
+@dataclass
+class Encoded:
+    """A set of sentences as arrays, one entry per sentence (L tokens each)."""
+
+    ids: list                       # (L,) word ids
+    tags: list                      # (L,) tag indices
+    chars: list                     # (L, W) character ids, or None per sentence without character features
+    char_lengths: list              # (L,) characters per word (with the <w> and </w> marks)
+    features: list                  # (L, F) feature ids (casing last), or None without feature columns
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, indices: Sequence[int]) -> "Encoded":
+        return Encoded(*([values[i] for i in indices] for values in
+                         (self.ids, self.tags, self.chars, self.char_lengths, self.features)))
+
+
 @dataclass
 class TagBatch:
     inputs: np.ndarray              # (B, T) word ids
     lengths: np.ndarray             # (B,)
     tags: np.ndarray                # (B, T) tag indices, -1 past each length
+    chars: np.ndarray | None = None          # (B, T, W) character ids
+    char_lengths: np.ndarray | None = None   # (B, T), 0 past each length
+    features: np.ndarray | None = None       # (B, T, F)
 
     @property
     def num_tokens(self) -> int:
         return int(self.lengths.sum())
+
+    def model_inputs(self) -> dict[str, Any]:
+        """The keyword arguments of :meth:`SequenceTagger.forward` beside ids and lengths."""
+        inputs = {}
+        if self.chars is not None:
+            inputs.update(chars=self.chars, char_lengths=self.char_lengths)
+        if self.features is not None:
+            inputs["features"] = self.features
+        return inputs
 
 
 def collate(ids: Sequence[np.ndarray], tags: Sequence[np.ndarray] | None = None):
@@ -154,40 +281,58 @@ def collate(ids: Sequence[np.ndarray], tags: Sequence[np.ndarray] | None = None)
     return inputs, lengths, padded_tags
 
 
+def collate_encoded(data: Encoded, indices: Sequence[int]) -> TagBatch:
+    """A padded batch of the sentences ``indices`` of ``data``."""
+    inputs, lengths, tags = collate([data.ids[i] for i in indices], [data.tags[i] for i in indices])
+    batch, steps = inputs.shape
+    chars = char_lengths = features = None
+    if data.chars[indices[0]] is not None:
+        width = max(data.chars[i].shape[1] for i in indices)
+        chars = np.zeros((batch, steps, width), dtype=np.int64)
+        char_lengths = np.zeros((batch, steps), dtype=np.int64)
+        for row, i in enumerate(indices):
+            length, word_width = data.chars[i].shape
+            chars[row, :length, :word_width] = data.chars[i]
+            char_lengths[row, :length] = data.char_lengths[i]
+    if data.features[indices[0]] is not None:
+        features = np.zeros((batch, steps, data.features[indices[0]].shape[1]), dtype=np.int64)
+        for row, i in enumerate(indices):
+            features[row, :len(data.features[i])] = data.features[i]
+    return TagBatch(inputs, lengths, tags, chars, char_lengths, features)
+
+
 class TaggingTask(BucketedTask):
     """What :class:`~rnnkit.train.Trainer` needs to train a :class:`SequenceTagger`.
 
-    ``train`` and ``val`` are (word ids per sentence, tag indices per sentence);
-    ``replacement`` (V,) int gives, for each word id, the id that replaces it with probability
-    ``unk_replace`` (its unknown-word token), or -1 for words never replaced.
+    ``train`` and ``val`` are :class:`Encoded` sentences; ``replacement`` (V,) int gives, for
+    each word id, the id that replaces it with probability ``unk_replace`` (its unknown-word
+    token), or -1 for words never replaced (their characters and features stay as they are).
     """
 
-    def __init__(self, model: SequenceTagger, train, val, tag_names: list[str], batch_size: int, seed: int = 0,
-                 replacement: np.ndarray | None = None, unk_replace: float = 0.0):
+    def __init__(self, model: SequenceTagger, train: Encoded, val: Encoded, tag_names: list[str], batch_size: int,
+                 seed: int = 0, replacement: np.ndarray | None = None, unk_replace: float = 0.0):
         self.model = model
-        self.train_ids, self.train_tags = train
-        self.val_ids, self.val_tags = val
+        self.train_data, self.val_data = train, val
         self.tag_names = tag_names
         self.bio = is_bio(tag_names)
         self.replacement, self.unk_replace, self.seed = replacement, unk_replace, seed
-        super().__init__(np.array([len(ids) for ids in self.train_ids]), batch_size, seed)
-        self._epoch_batches: dict[int, int] = {}
+        super().__init__(np.array([len(ids) for ids in train.ids]), batch_size, seed)
 
     def train_batches(self, epoch: int, start: int):
         for number, indices in enumerate(self.iterator.batches(epoch)[start:], start=start):
             yield self.make_batch(indices, epoch, number)
 
     def make_batch(self, indices: np.ndarray, epoch: int = 0, number: int = 0) -> TagBatch:
-        inputs, lengths, tags = collate([self.train_ids[i] for i in indices], [self.train_tags[i] for i in indices])
+        batch = collate_encoded(self.train_data, [int(i) for i in indices])
         if self.replacement is not None and self.unk_replace > 0:
             rng = np.random.default_rng([self.seed, epoch, number])
-            substitutes = self.replacement[inputs]                             # (B, T), -1: keep
-            replace = (substitutes >= 0) & (rng.random(inputs.shape) < self.unk_replace)
-            inputs = np.where(replace, substitutes, inputs)
-        return TagBatch(inputs, lengths, tags)
+            substitutes = self.replacement[batch.inputs]                       # (B, T), -1: keep
+            replace = (substitutes >= 0) & (rng.random(batch.inputs.shape) < self.unk_replace)
+            batch.inputs = np.where(replace, substitutes, batch.inputs)
+        return batch
 
     def forward(self, model: SequenceTagger, batch: TagBatch) -> np.ndarray:
-        return model(batch.inputs, batch.lengths)                              # (B, T, C)
+        return model(batch.inputs, batch.lengths, **batch.model_inputs())      # (B, T, C)
 
     def loss(self, logits: np.ndarray, batch: TagBatch) -> tuple[float, np.ndarray]:
         return self.model.loss(logits, batch.tags, batch.lengths)
@@ -196,29 +341,32 @@ class TaggingTask(BucketedTask):
         model.backward(d_logits)
 
     def evaluate(self, model: SequenceTagger) -> dict[str, float]:
-        metrics = evaluate_sentences(model, self.val_ids, self.val_tags, self.tag_names, self.bio)
+        metrics = evaluate_sentences(model, self.val_data, self.tag_names, self.bio)
         return {key: value for key, value in metrics.items() if not key.startswith("f1_")}
 
 
-def evaluate_sentences(model: SequenceTagger, ids: list, tags: list, tag_names: list[str], bio: bool,
+def evaluate_sentences(model: SequenceTagger, data: Encoded, tag_names: list[str], bio: bool,
                        batch_size: int = 128) -> dict[str, float]:
-    """Loss, token accuracy and (BIO tags) entity precision / recall / F1, overall and per type."""
+    """Loss, token accuracy and (BIO tags) entity precision / recall / F1, overall and per type.
+
+    The tags are the model's decoding: Viterbi with a CRF, each token's arg max without.
+    """
     with model.inference():  # eval mode and no_grad until the block ends
         total, correct, count = 0.0, 0, 0
         gold_sequences, predicted_sequences = [], []
-        for indices in eval_batches(np.array([len(item) for item in ids]), batch_size):
-            inputs, lengths, gold = collate([ids[i] for i in indices], [tags[i] for i in indices])
-            logits = model(inputs, lengths)                                    # (B, T, C)
-            loss, _ = model.loss(logits, gold, lengths)
-            tokens = int(lengths.sum())
+        for indices in eval_batches(np.array([len(item) for item in data.ids]), batch_size):
+            batch = collate_encoded(data, [int(i) for i in indices])
+            logits = model(batch.inputs, batch.lengths, **batch.model_inputs())   # (B, T, C)
+            loss, _ = model.loss(logits, batch.tags, batch.lengths)
+            tokens = batch.num_tokens
             total += loss * tokens
-            predicted = np.argmax(logits, axis=-1)
-            valid = gold >= 0
-            correct += int(np.sum((predicted == gold) & valid))
+            predicted = model.decode(logits, batch.lengths)                   # (B, T), -1 past lengths
+            valid = batch.tags >= 0
+            correct += int(np.sum((predicted == batch.tags) & valid))
             count += tokens
             if bio:
-                for row, length in enumerate(lengths):
-                    gold_sequences.append([tag_names[t] for t in gold[row, :length]])
+                for row, length in enumerate(batch.lengths):
+                    gold_sequences.append([tag_names[t] for t in batch.tags[row, :length]])
                     predicted_sequences.append([tag_names[t] for t in predicted[row, :length]])
     metrics = {"loss": total / count, "accuracy": correct / count}
     if bio:
@@ -234,32 +382,106 @@ def train_rare_tags(train: list, held: list) -> tuple[list, list]:
     A random validation split can take all sentences of a rare tag; the model then has no output
     for it and cannot be validated on those sentences.
     """
-    seen = {tag for _, tags in train for tag in tags}
+    seen = {tag for sentence in train for tag in sentence[1]}
     moved = [sentence for sentence in held if not set(sentence[1]) <= seen]
     if not moved:
         return train, held
-    rare = sorted({tag for _, tags in moved for tag in tags} - seen)
+    rare = sorted({tag for sentence in moved for tag in sentence[1]} - seen)
     print(f"note: {len(moved)} held-out sentence{'s' if len(moved) > 1 else ''} moved into training: "
           f"tag{'s' if len(rare) > 1 else ''} {', '.join(rare)} occurred in no training sentence")
     return train + moved, [sentence for sentence in held if set(sentence[1]) <= seen]
 
 
-def encode(sentences, vocab: Vocab, tag_names: list[str], source: str, known: str = "one the model knows"):
-    """Word ids and tag indices per sentence; a tag the run does not know is an error."""
+def repair_bio(sentences: list, source: str) -> list:
+    """Strict BIO for a constrained CRF: an ``I-X`` that follows neither ``B-X`` nor ``I-X`` becomes ``B-X``.
+
+    conlleval reads such an ``I-X`` as the start of an entity anyway, so the entities stay the same.
+
+    >>> repair_bio([(["a", "b", "c"], ["I-PER", "I-PER", "I-LOC"], [])], "x.conll")[0][1]
+    note: x.conll: 2 I-X tags that followed no B-X or I-X read as B-X (strict BIO for the CRF's constraints; the entities are the same)
+    ['B-PER', 'I-PER', 'B-LOC']
+    """
+    repaired, changed = [], 0
+    for tokens, tags, columns in sentences:
+        fixed, previous = [], "O"
+        for tag in tags:
+            if tag.startswith("I-") and previous[2:] != tag[2:]:
+                tag = "B-" + tag[2:]
+                changed += 1
+            fixed.append(tag)
+            previous = tag
+        repaired.append((tokens, fixed, columns))
+    if changed:
+        print(f"note: {source}: {changed} I-X tag{'s' if changed > 1 else ''} that followed no B-X or I-X "
+              f"read as B-X (strict BIO for the CRF's constraints; the entities are the same)")
+    return repaired
+
+
+def input_tables(document_artifacts: dict[str, Any]) -> tuple[dict[str, int] | None, list[dict[str, int]]]:
+    """The character index and one value index per feature column, from a run's artifacts."""
+    chars = document_artifacts.get("chars")
+    char_index = None if chars is None else {character: number for number, character in enumerate(chars)}
+    feature_index = [{value: number for number, value in enumerate(values)}
+                     for values in document_artifacts.get("features", [])]
+    return char_index, feature_index
+
+
+def encode(sentences, vocab: Vocab, tag_names: list[str], source: str, known: str = "one the model knows",
+           artifacts: dict[str, Any] | None = None) -> Encoded:
+    """Word ids, tag indices, characters and feature ids per sentence; a tag the run does not know is an error.
+
+    ``artifacts`` holds the run's character set (``chars``) and feature values (``features``;
+    ``casing`` True adds the casing column last); values a run has not seen become id 1 (<unk>).
+    """
+    artifacts = artifacts or {}
+    char_index, feature_index = input_tables(artifacts)
     index = {tag: position for position, tag in enumerate(tag_names)}
-    ids, tags = [], []
-    for number, (tokens, sentence_tags) in enumerate(sentences, start=1):
+    data = Encoded([], [], [], [], [])
+    for number, (tokens, sentence_tags, columns) in enumerate(sentences, start=1):
         unknown = [tag for tag in sentence_tags if tag not in index]
         if unknown:
             raise ValueError(f"{source}, sentence {number}: tag {unknown[0]!r} is not {known} "
                              f"({tag_names})")
-        ids.append(np.array([token_id(token, vocab) for token in tokens], dtype=np.int64))
-        tags.append(np.array([index[tag] for tag in sentence_tags], dtype=np.int64))
-    return ids, tags
+        data.ids.append(np.array([token_id(token, vocab) for token in tokens], dtype=np.int64))
+        data.tags.append(np.array([index[tag] for tag in sentence_tags], dtype=np.int64))
+        if char_index is not None:
+            chars, lengths = character_ids(tokens, char_index, MAX_WORD_CHARS)
+            data.chars.append(chars)
+            data.char_lengths.append(lengths)
+        else:
+            data.chars.append(None)
+            data.char_lengths.append(None)
+        data.features.append(feature_ids(tokens, columns, feature_index, artifacts.get("casing", False)))
+    return data
+
+
+def feature_ids(tokens: list[str], columns: list[list[str]], feature_index: list[dict[str, int]],
+                with_casing: bool) -> np.ndarray | None:
+    """(L, F) ids of a sentence's feature columns (then its casing), or None when the run has none."""
+    values = list(columns) + ([[casing(token) for token in tokens]] if with_casing else [])
+    if not feature_index:
+        return None
+    if len(values) != len(feature_index):
+        raise ValueError(f"the run reads {len(feature_index)} feature column(s), the sentence has {len(values)}")
+    return np.array([[table.get(value, 1) for value in column] for column, table in zip(values, feature_index)],
+                    dtype=np.int64).T.reshape(len(tokens), len(feature_index))
 
 
 def vocab_token(token: str, vocab: Vocab) -> str:
     return token.lower() if vocab.lower else token
+
+
+def crf_constraint_tags(options: TagOptions, tag_names: list[str]) -> list[str] | None:
+    """The tag names the CRF's BIO constraints come from, or None (no constraints)."""
+    if not options.crf or options.constraints == "none":
+        return None
+    if is_bio(tag_names):
+        return tag_names
+    if options.constraints == "bio":
+        bad = [tag for tag in tag_names if not (tag == "O" or (tag[:2] in ("B-", "I-") and len(tag) > 2))]
+        raise ValueError(f"{options.data}: --constraints bio needs BIO tags (O, B-X, I-X), but the tags include "
+                         f"{bad[:3] if bad else tag_names[:3]}; use --constraints none (or auto) for other tag sets")
+    return None
 
 
 def prepare(options: TagOptions) -> Prepared:
@@ -274,23 +496,38 @@ def prepare(options: TagOptions) -> Prepared:
         train_sentences, val_sentences = train_rare_tags(train_sentences, val_sentences)
     need_examples(len(train_sentences), 1, options.data, "training sentences")
     need_examples(len(val_sentences), 1, options.val_data or options.data, "validation sentences")
+    if options.crf and options.constraints != "none" and is_bio({t for s in train_sentences for t in s[1]}):
+        train_sentences = repair_bio(train_sentences, options.data)
+        val_sentences = repair_bio(val_sentences, options.val_data or options.data)
     # One token per word: WordVocab's own tokenizer would split "don't" or "#tag", so fit on the words as given.
     vocab = WordVocab(specials=["<pad>", "<unk>"], min_freq=options.min_freq, max_size=options.max_vocab or None,
                       lower=options.lower, tokenizer=str.split)
-    words = [vocab_token(token, vocab) for tokens, _ in train_sentences for token in tokens]
+    words = [vocab_token(token, vocab) for tokens, _, _ in train_sentences for token in tokens]
     if options.unk_shapes:                        # one text repeating each shape token: kept whatever max_vocab
         words += [" ".join([shape] * len(words)) for shape in SHAPES]
     vocab.fit(words)
     vocab.tokenizer = None                        # saved as "default": the run never tokenizes text itself
-    tag_names = sorted({tag for _, tags in train_sentences for tag in tags})
+    tag_names = sorted({tag for _, tags, _ in train_sentences for tag in tags})
     if len(tag_names) < 2:
         raise ValueError(f"{options.data}: every token has the tag {tag_names}; a tagger needs two or more tags "
                          f"(is --tag-column right?)")
-    train = encode(train_sentences, vocab, tag_names, options.data)
+    crf_tags = crf_constraint_tags(options, tag_names)
+    artifacts: dict[str, Any] = {"tags": tag_names}
+    if options.char_features != "none":           # every character of the training tokens, in order of first use
+        seen = dict.fromkeys(character for tokens, _, _ in train_sentences for token in tokens for character in token)
+        artifacts["chars"] = list(CHAR_SPECIALS) + [character for character in seen if character not in CHAR_SPECIALS]
+    columns = len(train_sentences[0][2])
+    if columns or options.casing:                  # each column's values, <pad> 0 and <unk> 1 first
+        values = [["<pad>", "<unk>"] + sorted({value for _, _, cols in train_sentences for value in cols[column]})
+                  for column in range(columns)]
+        artifacts["features"] = values + ([list(CASINGS[:1]) + ["<unk>"] + list(CASINGS[1:])] if options.casing
+                                          else [])
+        artifacts["casing"] = bool(options.casing)
+    train = encode(train_sentences, vocab, tag_names, options.data, artifacts=artifacts)
     val = encode(val_sentences, vocab, tag_names, options.val_data or options.data,
-                 known="one of the tags in the training data, so the model cannot predict it")
+                 known="one of the tags in the training data, so the model cannot predict it", artifacts=artifacts)
     replacement = np.full(len(vocab), -1, dtype=np.int64)
-    originals = {vocab_token(token, vocab): token for tokens, _ in train_sentences for token in tokens}
+    originals = {vocab_token(token, vocab): token for tokens, _, _ in train_sentences for token in tokens}
     for token, count in vocab.counts.items():
         if count == 1:
             shape = word_shape(originals.get(token, token)) if options.unk_shapes else None
@@ -298,41 +535,61 @@ def prepare(options: TagOptions) -> Prepared:
     model = SequenceTagger(len(tag_names), vocab_size=len(vocab), embedding_dim=options.embedding,
                            hidden_size=options.hidden, cell=options.cell, num_layers=options.layers,
                            bidirectional=options.bidirectional, dropout=options.dropout, padding_idx=vocab.pad_id,
-                           seed=options.seed)
+                           crf=options.crf, crf_tags=crf_tags, char_encoder=options.char_features,
+                           num_chars=len(artifacts["chars"]) if "chars" in artifacts else None,
+                           char_embedding_dim=options.char_embedding, char_hidden_size=options.char_hidden,
+                           feature_sizes=[len(values) for values in artifacts.get("features", [])] or None,
+                           feature_embedding_dim=options.feature_embedding, seed=options.seed)
     task = TaggingTask(model, train, val, tag_names, options.batch, options.seed, replacement=replacement,
                        unk_replace=options.unk_replace)
     task.monitor = resolve_monitor(options.monitor, "f1" if task.bio else "loss",
                                    ("loss", "accuracy", "f1") if task.bio else ("loss", "accuracy"))
-    tokens = sum(len(ids) for ids in train[0])
-    description = [f"data: {options.data}: {len(train[0]):,} training sentences ({tokens:,} tokens) and "
-                   f"{len(val[0]):,} validation sentences; {len(tag_names)} tags"
-                   f"{' (BIO: entity F1 reported)' if task.bio else ''}, vocabulary {len(vocab):,}"]
-    return Prepared(model, task, {"tags": tag_names}, {"vocab.json": vocab}, description)
+    tokens = sum(len(ids) for ids in train.ids)
+    pieces = [name for name, used in (("CRF" + (" with BIO constraints" if crf_tags else ""), options.crf),
+                                      (f"{options.char_features} character features", options.char_features != "none"),
+                                      (f"{columns} feature column{'s' if columns != 1 else ''}", columns),
+                                      ("casing", options.casing)) if used]
+    description = [f"data: {options.data}: {len(train):,} training sentences ({tokens:,} tokens) and "
+                   f"{len(val):,} validation sentences; {len(tag_names)} tags"
+                   f"{' (BIO: entity F1 reported)' if task.bio else ''}, vocabulary {len(vocab):,}"
+                   + (f"; {', '.join(pieces)}" if pieces else "")]
+    return Prepared(model, task, artifacts, {"vocab.json": vocab}, description)
 
 
 def evaluate_file(model: SequenceTagger, document: dict[str, Any], vocabs: dict[str, Vocab],
                   path: str) -> dict[str, float]:
     """Loss, token accuracy and entity scores (BIO tags) of a run's model on a tagged file."""
-    tag_names = document["artifacts"]["tags"]
+    artifacts = document["artifacts"]
+    tag_names = artifacts["tags"]
     sentences = read_sentences(path, document["options"])
-    ids, tags = encode(sentences, vocabs["vocab.json"], tag_names, path)
-    metrics = evaluate_sentences(model, ids, tags, tag_names, is_bio(tag_names))
-    return {**metrics, "sentences": len(ids), "tokens": int(sum(len(item) for item in ids))}
+    if model.crf is not None and model.crf.config.get("allowed") is not None:
+        sentences = repair_bio(sentences, path)
+    data = encode(sentences, vocabs["vocab.json"], tag_names, path, artifacts=artifacts)
+    metrics = evaluate_sentences(model, data, tag_names, is_bio(tag_names))
+    return {**metrics, "sentences": len(data), "tokens": int(sum(len(item) for item in data.ids))}
 
 
 def predict(model: SequenceTagger, document: dict[str, Any], vocabs: dict[str, Vocab],
             inputs: list[str] | None, file: str | None) -> list[str]:
-    """``token/TAG`` for every token of each sentence (sentences split at whitespace)."""
+    """``token/TAG`` for every token of each sentence (sentences split at whitespace); Viterbi with a CRF."""
     texts = read_lines(file) if file is not None else list(inputs or [])
     sentences = [text.split() for text in texts if text.split()]
     if not sentences:
         raise ValueError("nothing to predict: give sentences as arguments or --file PATH (one sentence per line)")
-    vocab, tag_names = vocabs["vocab.json"], document["artifacts"]["tags"]
-    ids = [np.array([token_id(token, vocab) for token in tokens], dtype=np.int64) for tokens in sentences]
+    artifacts = document["artifacts"]
+    given = len(artifacts.get("features", [])) - bool(artifacts.get("casing"))
+    if given:
+        raise ValueError(f"this run reads {given} feature column(s) of its CoNLL files (--feature-columns "
+                         f"{document['options'].get('feature_columns')}), which plain sentences do not have; "
+                         f"use rnnkit evaluate RUN --data FILE on a file with those columns")
+    vocab, tag_names = vocabs["vocab.json"], artifacts["tags"]
+    data = encode([(tokens, [tag_names[0]] * len(tokens), []) for tokens in sentences], vocab, tag_names, "input",
+                  artifacts=artifacts)
     lines = []
-    for start in range(0, len(ids), 128):
-        inputs, lengths, _ = collate(ids[start:start + 128])
-        predicted = model.predict(inputs, lengths)                             # (B, T)
+    for start in range(0, len(data), 128):
+        indices = list(range(start, min(start + 128, len(data))))
+        batch = collate_encoded(data, indices)
+        predicted = model.predict(batch.inputs, batch.lengths, **batch.model_inputs())   # (B, T)
         for row, tokens in enumerate(sentences[start:start + 128]):
             lines.append(" ".join(f"{token}/{tag_names[tag]}" for token, tag in zip(tokens, predicted[row])))
     return lines
