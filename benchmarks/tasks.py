@@ -347,8 +347,8 @@ def task_translation_tuned(folder, cell, quick, run, scratch, log):
     return translation_result(run, arguments, test, train, started, log)
 
 
-TUNED = {"hidden": 256, "epochs": 7, "embedding": 128, "dropout": 0.2, "lr": 5e-3, "batch": 32,
-         "label_smoothing": 0.1}
+TUNED = {"hidden": 256, "epochs": 5, "embedding": 256, "dropout": 0.4, "lr": 5e-3, "batch": 32,
+         "label_smoothing": 0.1, "min_freq": 2}
 
 
 TASKS: dict[str, tuple[str, Callable]] = {

@@ -62,9 +62,13 @@ class Seq2SeqOptions(SupervisedOptions):
 
     data: str | None = option(None, "text file of source<TAB>target pairs (default: the generated "
                                     "date-rewriting task, rnnkit.data.dates)")
+    # Defaults of their own (tuned on Tatoeba English-French within 10 minutes of CPU; RESULTS.md).
+    hidden: int = option(256, "hidden units per layer and direction")
+    dropout: float = option(0.3, "dropout between layers and on the attentional vector before the output layer")
+    epochs: int = option(6, "passes over the training data (the time budget may stop it sooner)")
     sep: str = option("tab", "separator between source and target: 'tab' or another string")
     level: str = option("char", "read characters or words", ("char", "word"))
-    embedding: int = option(32, "embedding size (source and target)")
+    embedding: int = option(256, "embedding size (source and target)")
     attention: str = option("general", "Luong attention score ('none': the decoder sees only the final state)",
                             ATTENTION)
     train_size: int = option(10000, "generated task: training pairs (validation is --val-fraction of them)",
@@ -72,11 +76,14 @@ class Seq2SeqOptions(SupervisedOptions):
     test_size: int = option(1000, "generated task: held-out test pairs (dates never seen in training)",
                             only=("data", (None,)))
     max_length: int = option(0, "longest output decoded (0: the longest training target + 5)")
+    min_freq: int = option(1, "words (or characters) seen fewer times in training become <unk> (a smaller, "
+                              "faster output layer)")
     lower: bool = option(False, "lower-case sources and targets (outputs are then lower-case too)")
     strip_accents: bool = option(False, "drop accents from sources and targets ('élève' -> 'eleve'; outputs too)")
     input_feeding: bool = option(True, "feed the previous attentional vector with the next decoder input "
                                        "(Luong; --no-input-feeding: off)", only=("attention", ("dot", "general")))
-    label_smoothing: float = option(0.0, "train towards (1 - eps) one-hot + eps / V (0: plain cross entropy)")
+    label_smoothing: float = option(0.1, "train towards (1 - eps) one-hot + eps / V (0: plain cross entropy; "
+                                         "validation loss is always plain)")
     beam: int = option(DEFAULT_BEAM, "beam size of rnnkit evaluate / predict and the final test report "
                                      "(1: greedy); validation during training decodes greedily")
     length_penalty: float = option(DEFAULT_LENGTH_PENALTY, "beam search ranks finished outputs by summed "
@@ -85,7 +92,7 @@ class Seq2SeqOptions(SupervisedOptions):
 
 def check_options(options: Seq2SeqOptions) -> None:
     check_common(options)
-    for name in ("embedding", "train_size", "test_size"):
+    for name in ("embedding", "train_size", "test_size", "min_freq"):
         if getattr(options, name) < 1:
             raise ValueError(f"{flag(name)} must be at least 1, got {getattr(options, name)}")
     if options.max_length < 0:
@@ -115,13 +122,13 @@ def read_pairs(path: str | Path, sep: str = "tab") -> list[tuple[str, str]]:
     return pairs
 
 
-def make_vocab(level: str, lower: bool, strip_accents: bool = False) -> Vocab:
+def make_vocab(level: str, lower: bool, strip_accents: bool = False, min_freq: int = 1) -> Vocab:
     specials = ["<pad>", "<unk>", "<bos>", "<eos>"]
     if level == "char":
         if strip_accents:
             raise ValueError("--strip-accents is for --level word")
-        return CharVocab(specials=specials, lower=lower)
-    return ReversibleWordVocab(specials=specials, lower=lower, strip_accents=strip_accents)
+        return CharVocab(specials=specials, lower=lower, min_freq=min_freq)
+    return ReversibleWordVocab(specials=specials, lower=lower, strip_accents=strip_accents, min_freq=min_freq)
 
 
 def reference_text(text: str, vocab: Vocab) -> str:
@@ -240,9 +247,9 @@ def prepare(options: Seq2SeqOptions) -> Prepared:
         train_pairs, val_pairs = [pairs[i] for i in kept], [pairs[i] for i in held]
     need_examples(len(train_pairs), 1, options.data or "the generated task", "training pairs")
     need_examples(len(val_pairs), 1, options.val_data or options.data or "the generated task", "validation pairs")
-    source_vocab = make_vocab(options.level, options.lower, options.strip_accents).fit(
+    source_vocab = make_vocab(options.level, options.lower, options.strip_accents, options.min_freq).fit(
         [source for source, _ in train_pairs])
-    target_vocab = make_vocab(options.level, options.lower, options.strip_accents).fit(
+    target_vocab = make_vocab(options.level, options.lower, options.strip_accents, options.min_freq).fit(
         [target for _, target in train_pairs])
     train = encode_pairs(train_pairs, source_vocab, target_vocab)
     val = encode_pairs(val_pairs, source_vocab, target_vocab)
