@@ -265,6 +265,8 @@ def prepare(options: Seq2SeqOptions) -> Prepared:
                            options.label_smoothing)
     if options.monitor == "auto":          # translation data: BLEU; the generated dates: exact match
         task.monitor = ("bleu", "max") if options.data is not None else ("exact_match", "max")
+    elif options.monitor in ("bleu", "chrf"):
+        task.monitor = (options.monitor, "max")
     else:
         task.monitor = resolve_monitor(options.monitor, "exact_match", METRICS)
     test = encode_pairs(test_pairs, source_vocab, target_vocab) if test_pairs else None
