@@ -65,6 +65,8 @@ class SequenceTagger(Module):
         Character features per word (:class:`~rnnkit.CharCNN` or :class:`~rnnkit.CharLSTM`),
         concatenated to the word embedding; needs ``num_chars``, ``char_embedding_dim`` and
         ``char_hidden_size`` (CNN filters, or LSTM units per direction).
+    input_dropout : float
+        Dropout on the concatenated word representation, before the recurrent layer (training mode).
     feature_sizes : list of int or None
         One vocabulary size per extra input column (POS, chunk, casing, ...), each embedded in
         ``feature_embedding_dim`` and concatenated; id 0 is padding.
@@ -100,7 +102,7 @@ class SequenceTagger(Module):
                  crf: bool = False, crf_tags: Sequence[str] | None = None, char_encoder: str = "none",
                  num_chars: int | None = None, char_embedding_dim: int = 25, char_hidden_size: int = 25,
                  feature_sizes: Sequence[int] | None = None, feature_embedding_dim: int = 16,
-                 dtype: Any = np.float32, seed: Any = None):
+                 input_dropout: float = 0.0, dtype: Any = np.float32, seed: Any = None):
         super().__init__(dtype=dtype, seed=seed)
         self.num_tags = check_positive_int(num_tags, "num_tags", minimum=2)
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -109,6 +111,7 @@ class SequenceTagger(Module):
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if self.bidirectional else 1
         dropout = check_probability(dropout, "dropout")
+        input_dropout = check_probability(input_dropout, "input_dropout")
         char_encoder = check_choice(char_encoder, "char_encoder", CHAR_ENCODERS)
         feature_sizes = [check_positive_int(size, "feature_sizes[i]") for size in (feature_sizes or [])]
         if crf_tags is not None:
@@ -132,6 +135,7 @@ class SequenceTagger(Module):
         # the widths of the concatenated word representation: [word; chars; feature 0; feature 1; ...]
         self.widths = [self.inputs.output_size] + ([self.chars.output_size] if self.chars is not None else []) \
             + [feature_embedding_dim] * len(feature_sizes)
+        self.input_dropout = Dropout(input_dropout, dtype=self.dtype, seed=self.rng)
         self.recurrent = make_recurrent_layer(cell, sum(self.widths), hidden_size, num_layers,
                                               self.bidirectional, dropout, self.dtype, self.rng)
         self.dropout = Dropout(dropout, dtype=self.dtype, seed=self.rng)
@@ -152,6 +156,8 @@ class SequenceTagger(Module):
                                char_hidden_size=char_hidden_size)
         if feature_sizes:
             self.config.update(feature_sizes=feature_sizes, feature_embedding_dim=feature_embedding_dim)
+        if input_dropout:
+            self.config.update(input_dropout=input_dropout)
         self._cache: Any = None
 
     def forward(self, x: Any, lengths: Any = None, chars: Any = None, char_lengths: Any = None,
@@ -187,6 +193,7 @@ class SequenceTagger(Module):
                                  f"got {features.shape}")
             parts += [table(np.where(valid, features[:, :, column], 0)) for column, table in enumerate(self.features)]
         inputs = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)   # (B, T, sum of widths)
+        inputs = self.input_dropout(inputs)
         y, _ = self.recurrent(inputs, None, lengths)                         # (B, T, K*H)
         logits = self.output(self.dropout(y))                                # (B, T, C)
         self._cache = self._keep((logits.shape, valid))
@@ -197,6 +204,7 @@ class SequenceTagger(Module):
         d_logits = as_float_array(d_logits, "d_logits", self.dtype, shape, "(B, T, C), the shape of the logits")
         dy = self.dropout.backward(self.output.backward(d_logits))          # (B, T, K*H)
         d_inputs, _ = self.recurrent.backward(dy)                            # (B, T, sum of widths)
+        d_inputs = self.input_dropout.backward(d_inputs)
         pieces = np.split(d_inputs, np.cumsum(self.widths)[:-1], axis=2)
         result = self.inputs.backward(np.ascontiguousarray(pieces[0]))
         rest = pieces[1:]

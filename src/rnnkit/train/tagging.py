@@ -85,6 +85,8 @@ class TagOptions(SupervisedOptions):
     feature_columns: str = option("", "other columns fed as embedded features: comma-separated field numbers for "
                                       "conll (e.g. 1,2 for 'word POS chunk NER'), column names for conllu (e.g. xpos)")
     feature_embedding: int = option(16, "embedding size of each feature column and of --casing")
+    input_dropout: float = option(0.0, "dropout on each word's representation (word, characters, features) before "
+                                       "the recurrent layer")
 
 
 def check_options(options: TagOptions) -> None:
@@ -96,6 +98,8 @@ def check_options(options: TagOptions) -> None:
         raise ValueError(f"--min-freq must be at least 1, got {options.min_freq}")
     if not 0.0 <= options.unk_replace <= 1.0:
         raise ValueError(f"--unk-replace must lie in [0, 1], got {options.unk_replace}")
+    if not 0.0 <= options.input_dropout < 1.0:
+        raise ValueError(f"--input-dropout must lie in [0, 1), got {options.input_dropout}")
     for name in ("char_embedding", "char_hidden", "feature_embedding"):
         if getattr(options, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
@@ -539,7 +543,8 @@ def prepare(options: TagOptions) -> Prepared:
                            num_chars=len(artifacts["chars"]) if "chars" in artifacts else None,
                            char_embedding_dim=options.char_embedding, char_hidden_size=options.char_hidden,
                            feature_sizes=[len(values) for values in artifacts.get("features", [])] or None,
-                           feature_embedding_dim=options.feature_embedding, seed=options.seed)
+                           feature_embedding_dim=options.feature_embedding, input_dropout=options.input_dropout,
+                           seed=options.seed)
     task = TaggingTask(model, train, val, tag_names, options.batch, options.seed, replacement=replacement,
                        unk_replace=options.unk_replace)
     task.monitor = resolve_monitor(options.monitor, "f1" if task.bio else "loss",
