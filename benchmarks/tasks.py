@@ -223,6 +223,81 @@ def task_wnut(folder, cell, quick, run, scratch, log):
                          "rnnkit evaluate RUN --data DATA/tagging/wnut17_emerging.test.annotated"]}
 
 
+# --- tagging with a CRF and character features: the chosen settings, and the ablation ---------------------
+# Same data, split and budget for every variant; only --crf and --char-features change.
+WNUT_SETTINGS = {"embedding": 100, "lr": 5e-3, "batch": 16, "dropout": 0.5, "input_dropout": 0.5, "casing": True,
+                 "patience": 6, "max_minutes": 3}
+EWT_SETTINGS = {"embedding": 100, "layers": 1, "lr": 5e-3, "batch": 16, "val_fraction": 0.1, "dropout": 0.5,
+                "input_dropout": 0.3, "unk_replace": 0.5, "casing": True, "patience": 6, "max_minutes": 3}
+TAGGING_NOTE = ("no pretrained embeddings and no gazetteers (the WNUT-17 systems used both); 2-core machine "
+                "shared with other jobs, so the 3-minute budget buys fewer epochs than on an idle one")
+
+
+def tagging_variant(dataset: str, crf: bool, chars: str) -> Callable:
+    """A task function: WNUT-17 or EWT with --crf on/off and --char-features chars, else the same settings."""
+    def task(folder, cell, quick, run, scratch, log):
+        settings = dict(WNUT_SETTINGS if dataset == "wnut" else EWT_SETTINGS)
+        if quick:
+            settings.update(embedding=8, max_minutes=0.2)
+        extra = {"crf": crf, "char_features": chars, "char_hidden": 4 if quick else 30 if chars == "cnn" else 25,
+                 "char_embedding": 4 if quick else 30 if chars == "cnn" else 25} if chars != "none" else {"crf": crf}
+        if dataset == "wnut":
+            train = head_sentences(folder / "tagging" / "wnut17_wnut17train.conll", scratch, 60 if quick else None)
+            dev = head_sentences(folder / "tagging" / "wnut17_emerging.dev.conll", scratch, 30 if quick else None)
+            test_name = "wnut17_emerging.test.annotated"
+            arguments = ["train", "tag", "--data", str(train), "--val-data", str(dev), "--sep", "tab"]
+        else:
+            train = head_sentences(folder / "tagging" / "en_ewt-ud-dev.conllu", scratch, 60 if quick else None)
+            test_name = "en_ewt-ud-test.conllu"
+            arguments = ["train", "tag", "--data", str(train), "--format", "conllu"]
+        test = head_sentences(folder / "tagging" / test_name, scratch, 30 if quick else None)
+        max_minutes = settings.pop("max_minutes")
+        arguments += common(cell, quick, 100, 40, run, **settings, **extra) + ["--max-minutes", str(max_minutes)]
+        started = time.perf_counter()
+        run_cli(arguments, log)
+        trained = time.perf_counter() - started
+        metrics = evaluate(run, str(test))
+        summary = summary_of(run)
+        extra_numbers = {"crf": "on" if crf else "off", "characters": chars, "training s": round(trained),
+                         "epochs": summary.get("epochs"),
+                         "validation": round(float(summary["best"].get("f1" if dataset == "wnut" else "accuracy", 0)), 4)}
+        commands = [shown(arguments, {str(folder): "DATA", str(run): "RUN"}),
+                    f"rnnkit evaluate RUN --data DATA/tagging/{test_name}"]
+        if dataset == "wnut":
+            extra_numbers.update({"F1 person": metrics.get("f1_person", 0.0), "precision": metrics.get("precision", 0.0),
+                                  "recall": metrics.get("recall", 0.0), "token accuracy": metrics["accuracy"]})
+            return {"metric": "test entity F1 (overall)", "value": metrics.get("f1", 0.0), "target": 0.40,
+                    "higher": True, "extra": extra_numbers, "note": TAGGING_NOTE, "commands": commands}
+        extra_numbers["test tokens"] = metrics["tokens"]
+        return {"metric": "test UPOS accuracy", "value": metrics["accuracy"], "target": 0.93, "higher": True,
+                "extra": extra_numbers, "note": TAGGING_NOTE, "commands": commands}
+    return task
+
+
+# name -> (dataset, crf, characters); each is also a task of its own (python -m benchmarks.tasks --tasks NAME)
+TAGGING_ABLATION = {f"{dataset}_{'crf' if crf else 'softmax'}_{chars}": (dataset, crf, chars)
+                    for dataset in ("wnut", "ewt") for crf in (False, True) for chars in ("none", "cnn", "lstm")}
+
+
+def ablation_markdown(results: dict[str, Any]) -> list[str]:
+    """The tagging ablation table: what the CRF and each character encoder buy, with training times."""
+    rows = []
+    for name, (dataset, crf, chars) in TAGGING_ABLATION.items():
+        for cell, entry in results.get(name, {}).items():
+            extra = entry.get("extra", {})
+            rows.append(f"| {'WNUT-17 test entity F1' if dataset == 'wnut' else 'EWT test UPOS accuracy'} | {cell} | "
+                        f"{'on' if crf else 'off'} | {chars} | {entry['value']:.4f} | {extra.get('validation', '-')} | "
+                        f"{extra.get('epochs', '-')} | {extra.get('training s', '-')} s |")
+    if not rows:
+        return []
+    return ["", "## Tagging: what the CRF and character features buy", "",
+            "Same data, settings and 3-minute training budget for every row (`python -m benchmarks.tasks --tasks "
+            "wnut_softmax_none,...`; the commands are in the details below); the model with the best validation "
+            "score (dev entity F1 for WNUT-17, held-out 10% accuracy for EWT) is evaluated on the test file.", "",
+            "| task | cell | CRF | characters | test | best validation | epochs | training |",
+            "|---|---|---|---|---|---|---|---|", *rows]
+
+
 def forecast_result(run: Path, arguments: list[str], replacements: dict[str, str]) -> dict[str, Any]:
     test = summary_of(run)["test"]
     return {"metric": "test RMSE (last 20%)", "value": test["rmse"], "target": test["persistence_rmse"],
@@ -361,6 +436,9 @@ TASKS: dict[str, tuple[str, Callable]] = {
     "ewt": ("UD English EWT UPOS, train dev / test test (tag)", task_ewt),
     "wnut": ("WNUT-17 NER, train / test (tag)", task_wnut),
     "shakespeare": ("tinyshakespeare char LM, 15 min (lm)", task_shakespeare),
+    **{name: (f"{'WNUT-17 NER' if dataset == 'wnut' else 'UD English EWT UPOS'}, CRF {'on' if crf else 'off'}, "
+              f"characters {chars} (tag)", tagging_variant(dataset, crf, chars))
+       for name, (dataset, crf, chars) in TAGGING_ABLATION.items()},
     "translation": ("Tatoeba English-French, held-out 10%, defaults, 10 min (seq2seq)", task_translation),
     "translation_tuned": ("Tatoeba English-French, held-out 10%, best settings, 10 min (seq2seq)",
                           task_translation_tuned),
@@ -384,7 +462,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
              "| task | metric | target | rnn | lstm | gru | best |", "|---|---|---|---|---|---|---|"]
     for name, (title, _) in TASKS.items():
         entries = results.get(name, {})
-        if not entries:
+        if not entries or name in TAGGING_ABLATION:
             continue
         any_entry = next(iter(entries.values()))
         target = any_entry.get("target_text") or ("-" if any_entry.get("target") is None else
@@ -403,6 +481,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         top = (max if any_entry["higher"] else min)(values.values())
         best = ", ".join(cell for cell in CELLS if values.get(cell) == top)
         lines.append(f"| {title} | {any_entry['metric']} | {target} | " + " | ".join(cells) + f" | {best} |")
+    lines += ablation_markdown(results)
     lines += ["", "## Details", ""]
     for name, (title, _) in TASKS.items():
         for cell, entry in results.get(name, {}).items():
