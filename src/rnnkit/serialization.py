@@ -30,6 +30,12 @@ from rnnkit.module import MODULE_REGISTRY, Module
 
 FORMAT_KEY = "rnnkit.format"
 FORMAT_VERSION = "1"
+# Constructor arguments that size the weights: each must show up in the file's tensors (as a
+# dimension, or for layer counts as a number of tensors) before a module is built from them.
+SIZE_ARGUMENTS = frozenset({
+    "hidden_size", "input_size", "embedding_dim", "num_embeddings", "vocab_size", "source_vocab_size",
+    "target_vocab_size", "num_layers", "decoder_layers", "proj_size", "in_features", "out_features", "num_classes",
+    "num_tags", "num_chars", "num_filters", "kernel_size", "horizon", "output_size", "query_size", "key_size"})
 
 
 def save(module: Module, path: str | os.PathLike) -> None:
@@ -55,12 +61,19 @@ def save(module: Module, path: str | os.PathLike) -> None:
     }
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
+    except OSError as error:
+        raise OSError(f"cannot save {path}: cannot write in {folder} ({error.strerror or error})") from error
     os.close(handle)
     try:
-        save_file(tensors, temporary, metadata=metadata)
-        os.chmod(temporary, 0o644)              # mkstemp makes 0600; a checkpoint is for reading
-        os.replace(temporary, path)
+        try:
+            save_file(tensors, temporary, metadata=metadata)
+            os.chmod(temporary, 0o644)              # mkstemp makes 0600; a checkpoint is for reading
+            os.replace(temporary, path)
+        except (OSError, SafetensorError) as error:   # name the file the caller asked for, not our temporary one
+            reason = getattr(error, "strerror", None) or str(error).replace(temporary, "its temporary file")
+            raise OSError(f"cannot save {path}: {reason}") from error
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -106,6 +119,7 @@ def load(path: str | os.PathLike, module: Module | None = None) -> Module:
         raise ValueError(f"{os.fspath(path)}: its metadata names an unknown dtype "
                          f"{metadata.get('rnnkit.dtype')!r}") from error
     if module is None:
+        check_sizes_against_tensors(config, tensors, os.fspath(path))
         if class_name not in MODULE_REGISTRY:
             raise ValueError(f"{os.fspath(path)} holds a {class_name!r}, which is not a known rnnkit module class")
         try:
@@ -129,3 +143,21 @@ def load(path: str | os.PathLike, module: Module | None = None) -> Module:
     except ValueError as error:
         raise ValueError(f"{os.fspath(path)}: {error}") from error
     return module
+
+
+def check_sizes_against_tensors(config: dict[str, Any], tensors: dict[str, np.ndarray], source: str) -> None:
+    """Refuse constructor arguments that describe weights far larger than the file holds, before building them.
+
+    Each size argument (:data:`SIZE_ARGUMENTS`) must be at most the largest tensor dimension in
+    the file, or (layer counts) the number of tensors: a 32 KB file whose metadata claims
+    ``hidden_size`` 8000 is refused here instead of allocating gigabytes first.
+    """
+    if not tensors:
+        return
+    largest = max((max(array.shape, default=1) for array in tensors.values()), default=1)
+    bound = max(largest, len(tensors))
+    for name, value in config.items():
+        if name in SIZE_ARGUMENTS and isinstance(value, int) and not isinstance(value, bool) and value > bound:
+            raise ValueError(f"{source}: its metadata says {name}={value}, but the largest tensor in the file has "
+                             f"{largest} rows or columns ({len(tensors)} tensors): the metadata does not describe "
+                             f"these weights")

@@ -53,7 +53,7 @@ from rnnkit.train.run_dir import RunDirectory, check_data, fingerprint
 from rnnkit.train.language_modeling import (LEVELS, LanguageModelTask, build_vocab, generate_text, load_corpus,
                                             split_text)
 from rnnkit.train import classification, forecasting, tagging, translation
-from rnnkit.train.options import check_max_vocab, check_scoped, flag, option
+from rnnkit.train.options import check_data_files, check_max_vocab, check_model_size, check_scoped, flag, option
 from rnnkit.train.options import field_type as _field_type
 from rnnkit.train.schedules import SCHEDULES, LearningRateSchedule
 from rnnkit.train.trainer import CHECKPOINT_FOLDER, Trainer, TrainerConfig, TrainingDiverged
@@ -220,6 +220,7 @@ def resolve_options(args: argparse.Namespace, task: str = "lm") -> Any:
         options = TASKS[task].OPTIONS(**values)
         TASKS[task].check_options(options)
     check_scoped(options)
+    check_data_files(options)
     return options
 
 
@@ -270,6 +271,7 @@ def check_options(options: LMOptions) -> None:
         if not low <= getattr(options, name) <= high:
             raise ValueError(f"{flag(name)} must lie in [{low}, {high}], got {getattr(options, name)}")
     check_max_vocab(options.max_vocab, 1)
+    check_model_size(options, options.max_vocab)
     for name in ("lr", "clip"):
         if not getattr(options, name) > 0:
             raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")
@@ -579,8 +581,13 @@ def _report_task(task: str, trainer: Trainer, prepared: Any, run: RunDirectory) 
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
-    return ", ".join(f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}"
+    """``name value, ...``; values beyond a million in scientific notation (never a 300-digit number)."""
+    return ", ".join(f"{key} {format_number(value)}" if isinstance(value, float) else f"{key} {value}"
                      for key, value in metrics.items() if not isinstance(value, (dict, list)))
+
+
+def format_number(value: float) -> str:
+    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
 
 
 # --- reading a run directory (also used by rnnkit generate / evaluate / predict) -----------------------

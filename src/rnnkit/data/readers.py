@@ -1,7 +1,10 @@
 """Readers for the plain-text formats sequence data comes in.
 
 Every reader raises ``ValueError`` naming the file, the line (1-based) and the reason when the
-input is not what it should be, rather than returning something half-read.
+input is not what it should be, rather than returning something half-read. Numbers must be
+finite: NaN or infinity in a numeric field is refused with the file, line and column (the
+time-series reader's missing-value markers excepted). A UTF-8 byte-order mark at the start of a
+file is dropped, and a directory given for a file is named as such.
 
 Files are split into lines on ``"\\n"`` only (a trailing ``"\\r"`` is dropped), never with
 ``str.splitlines()``, which also breaks at characters such as U+0085 that occur inside real
@@ -28,6 +31,7 @@ import io
 import math
 import numbers
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -50,11 +54,25 @@ MISSING_MARKERS = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "null", "NULL
 
 def _read(path: PathLike, encoding: str) -> str:
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a regular file (expected a data file)")
     try:
         with open(path, encoding=encoding, newline="") as handle:  # newline="": keep "\r" so we see it
-            return handle.read()
+            text = handle.read()
     except UnicodeDecodeError as error:
         raise ValueError(f"{path}: cannot decode the file as {encoding} ({error})") from error
+    return text[1:] if text.startswith("\ufeff") else text       # a byte-order mark is not part of the text
+
+
+def finite_number(text: str, where: str) -> float:
+    """``float(text)``, refusing a field that is not a finite number; ``where`` names file, line and column."""
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise ValueError(f"{where}: {text.strip()[:40]!r} is not a number") from error
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: {text.strip()[:40]!r} is not a finite number (NaN and infinity are refused)")
+    return value
 
 
 def _lines(text: str) -> list[str]:
@@ -131,7 +149,7 @@ def read_labelled_text(
     text = _read(path, encoding)
     if not text.strip():
         raise ValueError(f"{path}: the file is empty")
-    rows = _csv_rows(text) if sep == "," else _split_rows(text, sep)
+    rows = _csv_rows(text, path=path) if sep == "," else _split_rows(text, sep)
     rows = [(number, fields) for number, fields in rows if any(field.strip() for field in fields)]
     if not rows:
         raise ValueError(f"{path}: the file is empty")
@@ -179,14 +197,21 @@ def _split_rows(text: str, sep: str) -> list[tuple[int, list[str]]]:
     return [(number, line.split(sep)) for number, line in enumerate(_lines(text), start=1)]
 
 
-def _csv_rows(text: str, sep: str = ",") -> list[tuple[int, list[str]]]:
-    """CSV rows with the line number each starts on (a quoted field may span lines)."""
+def _csv_rows(text: str, sep: str = ",", path: PathLike = "the CSV text") -> list[tuple[int, list[str]]]:
+    """CSV rows with the line number each starts on (a quoted field may span lines).
+
+    Fields may be as long as the text (the csv module's default limit is 131,072 characters).
+    """
+    csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2 ** 31 - 1)))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     rows = []
     start = 1
-    for fields in reader:
-        rows.append((start, fields))  # the line the row starts on
-        start = reader.line_num + 1
+    try:
+        for fields in reader:
+            rows.append((start, fields))  # the line the row starts on
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise ValueError(f"{path}, line {start}: not valid CSV ({error})") from error
     return rows
 
 
@@ -211,6 +236,7 @@ def read_conll(
     comment_prefix: str | None = None,
     skip_docstart: bool = True,
     encoding: str = "utf-8",
+    feature_columns: tuple[int, ...] | list[int] = (),
 ) -> list[tuple[list[str], list[str]]]:
     """Sentences of a CoNLL-style file: one token per line, blank lines between sentences.
 
@@ -226,21 +252,29 @@ def read_conll(
         in tweets a line such as ``#hashtag<TAB>O`` is a token.
     skip_docstart : bool
         Skip ``-DOCSTART-`` lines (CoNLL-2003 document breaks).
+    feature_columns : sequence of int
+        Other fields to return beside the token and the tag (e.g. ``(1, 2)`` for the POS and
+        chunk columns of ``word POS chunk NER``); each must differ from both and be non-empty.
 
     Returns
     -------
-    list of (tokens, tags)
-        One pair of equally long lists of str per sentence.
+    list of (tokens, tags), or of (tokens, tags, columns) with ``feature_columns``
+        Equally long lists of str per sentence; ``columns`` holds one such list per feature column.
     """
     path = Path(path)
-    sentences: list[tuple[list[str], list[str]]] = []
+    feature_columns = tuple(int(column) for column in feature_columns)
+    sentences: list = []
     tokens: list[str] = []
     tags: list[str] = []
+    columns: list[list[str]] = [[] for _ in feature_columns]
+
+    def finish() -> None:
+        sentences.append((tokens, tags, columns) if feature_columns else (tokens, tags))
     for number, line in enumerate(_lines(_read(path, encoding)), start=1):
         if not line.strip():
             if tokens:
-                sentences.append((tokens, tags))
-                tokens, tags = [], []
+                finish()
+                tokens, tags, columns = [], [], [[] for _ in feature_columns]
             continue
         if comment_prefix is not None and line.startswith(comment_prefix):
             continue
@@ -260,14 +294,25 @@ def read_conll(
                 f"{path}, line {number}: a token line needs a token (column {token_column}) and a different "
                 f"tag column ({tag_column}), but one of them is empty: {line[:80]!r}"
             )
+        for column, values in zip(feature_columns, columns):
+            if not -width <= column < width or column % width in (token_column % width, tag_column % width):
+                raise ValueError(
+                    f"{path}, line {number}: feature column {column} must be a field other than the token "
+                    f"({token_column}) and the tag ({tag_column}), got {width} field{'s' if width != 1 else ''}: "
+                    f"{line[:80]!r}"
+                )
+            if not fields[column].strip():
+                raise ValueError(f"{path}, line {number}: feature column {column} is empty: {line[:80]!r}")
+            values.append(fields[column])
         tokens.append(fields[token_column])
         tags.append(fields[tag_column])
     if tokens:
-        sentences.append((tokens, tags))
+        finish()
     return sentences
 
 
-def read_conllu(path: PathLike, tag: str = "upos", *, encoding: str = "utf-8") -> list[tuple[list[str], list[str]]]:
+def read_conllu(path: PathLike, tag: str = "upos", *, encoding: str = "utf-8",
+                features: tuple[str, ...] | list[str] = ()) -> list[tuple[list[str], list[str]]]:
     """Sentences of a CoNLL-U file (Universal Dependencies) as (words, tags).
 
     Comment lines (``#``) are skipped, as are multiword-token ranges (ID ``3-4``: their parts
@@ -280,18 +325,28 @@ def read_conllu(path: PathLike, tag: str = "upos", *, encoding: str = "utf-8") -
         The column to return as the tag: ``"upos"`` (column 4, the 17 universal POS tags),
         ``"xpos"``, ``"deprel"``, ``"lemma"``, ... (any name in :data:`CONLLU_COLUMNS`).
         A word whose tag field is empty or ``_`` is an error.
+    features : sequence of str
+        Other columns to return as features (names from :data:`CONLLU_COLUMNS`, e.g. ``("upos",)``
+        when the tag is ``"xpos"``); then each sentence is (words, tags, columns), one list of
+        str per feature column (``_`` kept as it is).
     """
     check_choice(tag, "tag", list(CONLLU_COLUMNS))
     column = CONLLU_COLUMNS[tag]
+    extra = [CONLLU_COLUMNS[check_choice(name, "features", list(CONLLU_COLUMNS))] for name in features]
     path = Path(path)
-    sentences: list[tuple[list[str], list[str]]] = []
+    sentences: list = []
     words: list[str] = []
     tags: list[str] = []
+    columns: list[list[str]] = [[] for _ in extra]
+
+    def finish() -> None:
+        sentences.append((words, tags, columns) if extra else (words, tags))
+
     for number, line in enumerate(_lines(_read(path, encoding)), start=1):
         if not line.strip():
             if words:
-                sentences.append((words, tags))
-                words, tags = [], []
+                finish()
+                words, tags, columns = [], [], [[] for _ in extra]
             continue
         if line.startswith("#"):
             continue
@@ -307,8 +362,10 @@ def read_conllu(path: PathLike, tag: str = "upos", *, encoding: str = "utf-8") -
             raise ValueError(f"{path}, line {number}: the word {fields[1]!r} has no {tag} tag (the field is {fields[column]!r})")
         words.append(fields[1])
         tags.append(value)
+        for index, values in zip(extra, columns):
+            values.append(fields[index].strip() or "_")
     if words:
-        sentences.append((words, tags))
+        finish()
     return sentences
 
 
@@ -347,7 +404,7 @@ def read_time_series_csv(
     text = _read(path, encoding)
     if not text.strip():
         raise ValueError(f"{path}: the file is empty")
-    rows = [row for row in _csv_rows(text, sep) if any(field.strip() for field in row[1])]
+    rows = [row for row in _csv_rows(text, sep, path) if any(field.strip() for field in row[1])]
     if not rows:
         raise ValueError(f"{path}: the file holds only separators and blanks, no header line or values")
     names = rows[0][1]
@@ -373,9 +430,9 @@ def read_time_series_csv(
                 values[row] = float(field)
             except ValueError as error:
                 raise ValueError(f"{path}, line {number}: {field!r} in column {names[value_index]!r} is not a number") from error
-            if not math.isfinite(values[row]):
-                values[row] = np.nan
-                missing_lines.append(number)
+            if not math.isfinite(values[row]):           # a number, not a missing-value marker: refused
+                raise ValueError(f"{path}, line {number}: {field!r} in column {names[value_index]!r} is not a finite "
+                                 f"number (write a missing value as empty or NA)")
         if date_index is not None:
             dates.append(fields[date_index].strip())
 
@@ -446,6 +503,7 @@ def read_ts(path: PathLike, *, encoding: str = "utf-8") -> tuple[list[np.ndarray
             if key == "data":
                 in_data = True
                 has_labels = header.get("classlabel", "false").split()[:1] == ["true"]
+                class_labels = header.get("classlabel", "").split()[1:] if has_labels else []
                 if "dimensions" in header:
                     try:
                         dimensions = int(header["dimensions"])
@@ -465,16 +523,17 @@ def read_ts(path: PathLike, *, encoding: str = "utf-8") -> tuple[list[np.ndarray
         if dimensions is not None and len(fields) != dimensions:
             raise ValueError(f"{path}, line {number}: expected {dimensions} dimensions separated by ':' "
                              f"(@dimensions {dimensions}), got {len(fields)}")
+        if label is not None and class_labels and label not in class_labels:
+            raise ValueError(f"{path}, line {number}: the label {label!r} is not one of the classes declared by "
+                             f"@classLabel ({' '.join(class_labels)})")
         columns = []
         for dimension, text in enumerate(fields):
             parts = [part.strip() for part in text.split(",")]
             if "?" in parts:
                 raise ValueError(f"{path}, line {number}: dimension {dimension + 1} has a missing value '?'")
-            try:
-                columns.append(np.array([float(part) for part in parts], dtype=np.float64))
-            except ValueError as error:
-                raise ValueError(f"{path}, line {number}: dimension {dimension + 1} holds a value that is not a "
-                                 f"number ({error})") from error
+            columns.append(np.array([finite_number(part, f"{path}, line {number}, dimension {dimension + 1}, "
+                                                         f"value {position + 1}")
+                                     for position, part in enumerate(parts)], dtype=np.float64))
         lengths = {len(column) for column in columns}
         if len(lengths) != 1:
             raise ValueError(f"{path}, line {number}: the dimensions have different lengths {sorted(lengths)}; "

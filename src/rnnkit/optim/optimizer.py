@@ -187,7 +187,8 @@ class Optimizer:
     def step(self) -> None:
         """Update every trainable parameter once from its current ``grad``.
 
-        All gradient shapes are checked before anything is updated.
+        All gradient shapes, and the shapes of the state kept from earlier steps (a parameter
+        reshaped since then), are checked before anything is updated.
         """
         trainable = self._trainable()
         for index, parameter in trainable:
@@ -196,6 +197,13 @@ class Optimizer:
                     f"{type(self).__name__}.step: parameter {index} has shape {parameter.data.shape} "
                     f"but its grad has shape {parameter.grad.shape}"
                 )
+            for name, value in (self.state.get(index) or {}).items():
+                if isinstance(value, np.ndarray) and value.shape != parameter.data.shape:
+                    raise ValueError(
+                        f"{type(self).__name__}.step: parameter {index} has shape {parameter.data.shape} but its "
+                        f"state {name!r} from earlier steps has shape {value.shape} (was the parameter reshaped or "
+                        f"replaced?); no parameter was updated"
+                    )
         for index, parameter in trainable:
             state = self.state.get(index)
             if state is None:

@@ -22,6 +22,7 @@ best accuracy, ties kept at the first).
 from __future__ import annotations
 
 import gzip
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,11 +30,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from rnnkit.data.batching import pad_sequences
-from rnnkit.data.readers import read_labelled_text, read_ts
+from rnnkit.data.readers import finite_number, read_labelled_text, read_ts
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
 from rnnkit.models.classifier import POOLINGS, SequenceClassifier
 from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, resolve_monitor
-from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, stratified_split
+from rnnkit.train.supervised import (BucketedTask, Prepared, eval_batches, need_examples, standard_statistics,
+                                     standardise, stratified_split)
 
 HELP = "classify whole sequences (texts with labels, .ts series, rows of numbers)"
 FORMATS = ("text", "ts", "vectors")
@@ -108,12 +110,15 @@ def read_vectors(path: str | Path, steps: int, sep: str = ",", label_column: int
     the labels returned are then None.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a regular file (expected a data file)")
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as stream:
-            lines = stream.read().split("\n")
+            text = stream.read()
+            lines = (text[1:] if text.startswith("\ufeff") else text).split("\n")
     except (UnicodeDecodeError, OSError) as error:
         raise ValueError(f"{path}: cannot read the file as UTF-8 text ({error})") from error
     if isinstance(label_column, str):
@@ -135,10 +140,12 @@ def read_vectors(path: str | Path, steps: int, sep: str = ",", label_column: int
                 raise ValueError(f"{path}, line {number}: --label-column {label_column} is out of range for "
                                  f"{len(fields)} fields")
             label = fields.pop(label_column)
-        try:
-            values = np.array([float(field) for field in fields], dtype=np.float64)
-        except ValueError as error:
-            raise ValueError(f"{path}, line {number}: a value is not a number ({error})") from error
+        if not fields:
+            shown = "tab" if sep == "\t" else repr(sep)
+            raise ValueError(f"{path}, line {number}: no values besides the label when split on {shown}; is --sep "
+                             f"right (e.g. --sep , for comma-separated numbers)?")
+        values = np.array([finite_number(field, f"{path}, line {number}, column {column_number + 1}")
+                           for column_number, field in enumerate(fields)], dtype=np.float64)
         count = steps or len(values)
         if len(values) % count:
             raise ValueError(f"{path}, line {number}: {len(values)} values cannot be cut into --steps {count} "
@@ -161,13 +168,29 @@ def read_examples(path: str | Path, options: dict[str, Any], labelled: bool = Tr
         series, labels = read_ts(path)
         if labelled and labels is None:
             raise ValueError(f"{path}: the .ts file has no class labels (@classLabel false)")
-        return series, labels
+        return series, (None if labels is None else np.array([canonical_label(label) for label in labels]))
     if kind == "vectors":
-        return read_vectors(path, options["steps"], separator(options["sep"]), column(options["label_column"]),
-                            None if labelled else values_per_row)
+        series, labels = read_vectors(path, options["steps"], separator(options["sep"]),
+                                      column(options["label_column"]), None if labelled else values_per_row)
+        return series, (None if labels is None else np.array([canonical_label(label) for label in labels]))
     texts, labels = read_labelled_text(path, separator(options["sep"]), text_column=column(options["text_column"]),
-                                       label_column=column(options["label_column"]), label_type=str, min_classes=1)
+                                       label_column=column(options["label_column"]), label_type=canonical_label,
+                                       min_classes=1)
     return texts, labels
+
+
+def canonical_label(label: Any) -> str:
+    """A label as text; numbers that are whole (``1``, ``1.0``, `` 01``) all become ``"1"``.
+
+    >>> [canonical_label(text) for text in ("1", "1.0", "01", "1.5", "pos")]
+    ['1', '1', '1', '1.5', 'pos']
+    """
+    text = str(label).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if math.isfinite(number) and number == int(number) else text
 
 
 def sort_labels(labels: Sequence[str]) -> list[str]:
@@ -196,8 +219,8 @@ class Encoder:
                                 max_size=options["max_vocab"] or None, lower=options["lower"]).fit(inputs)
             return cls(options, vocab=vocab)
         frames = np.concatenate(inputs, axis=0)                                  # (sum T_n, D)
-        std = frames.std(axis=0)
-        return cls(options, mean=frames.mean(axis=0), std=np.where(std > 0, std, 1.0))
+        mean, std = standard_statistics(frames, options.get("data") or "the training data")
+        return cls(options, mean=mean, std=std)
 
     def statistics(self) -> dict[str, Any]:
         return {} if self.mean is None else {"mean": self.mean.tolist(), "std": self.std.tolist()}
@@ -214,7 +237,8 @@ class Encoder:
         for index, series in enumerate(inputs):
             if series.shape[1] != width:
                 raise ValueError(f"example {index + 1} has {series.shape[1]} features per step, the model reads {width}")
-        return [((series - self.mean) / self.std).astype(np.float32) for series in inputs]
+        return [standardise(series, self.mean, self.std, f"example {index + 1}").astype(np.float32)
+                for index, series in enumerate(inputs)]
 
 
 def collate(encoded: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -296,6 +320,8 @@ def evaluate_examples(model: SequenceClassifier, encoded: list, labels: np.ndarr
 
 def label_indices(labels: np.ndarray, classes: list[str], source: str) -> np.ndarray:
     index = {label: position for position, label in enumerate(classes)}
+    for position, label in enumerate(classes):           # runs saved with labels such as "1.0"
+        index.setdefault(canonical_label(label), position)
     unknown = sorted(set(str(label) for label in labels) - set(index))
     if unknown:
         raise ValueError(f"{source}: labels the model does not know: {unknown[:10]} (it knows {classes[:20]})")

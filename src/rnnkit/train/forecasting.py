@@ -33,7 +33,7 @@ from rnnkit.data.readers import read_time_series_csv
 from rnnkit.models.forecaster import LOSSES, Forecaster
 from rnnkit.train.classification import column
 from rnnkit.train.options import SupervisedOptions, check_common, option, resolve_monitor
-from rnnkit.train.supervised import BucketedTask, Prepared
+from rnnkit.train.supervised import BucketedTask, Prepared, standard_statistics, standardise
 
 HELP = "forecast the next values of a time series (a CSV column)"
 EXPECTED = ("a CSV file with a header line and one numeric column (--column NAME or index; optionally "
@@ -89,10 +89,34 @@ def read_series(path: str | Path, options: dict[str, Any]) -> tuple[np.ndarray, 
     for warning in caught:
         print(f"note: {warning.message}")
     values, dates = (result if date_column is not None else (result, None))
+    if dates:
+        check_dates_ascend(dates, path)
     if options["log"] and np.any(values <= 0):
         first = int(np.flatnonzero(values <= 0)[0])
         raise ValueError(f"{path}: --log needs positive values, but value {first + 1} is {values[first]}")
     return values, dates
+
+
+def check_dates_ascend(dates: list[str], path: Path) -> None:
+    """Refuse dates that go back in time (a file sorted newest first): the model would learn the series reversed.
+
+    Dates are compared as numbers (years) or as ISO dates when every one reads as such; other
+    formats are not checked.
+    """
+    import datetime
+
+    for parse in (float, lambda text: datetime.datetime.fromisoformat(text)):
+        try:
+            parsed = [parse(text) for text in dates]
+        except ValueError:
+            continue
+        for row in range(1, len(parsed)):
+            if parsed[row] < parsed[row - 1]:
+                order = "newest first" if parsed[-1] < parsed[0] else "out of order"
+                raise ValueError(f"{path}: the dates go back in time ({dates[row - 1]!r} then {dates[row]!r}, data "
+                                 f"rows {row} and {row + 1}): the series must run forward in time, but it is "
+                                 f"{order}; sort the file by date")
+        return
 
 
 class SeriesTransform:
@@ -116,7 +140,7 @@ class SeriesTransform:
 
         The first-target index is the position in ``values`` of the first value the window predicts.
         """
-        z = self.scaler.transform(self.modelled(values))
+        z = standardise(self.modelled(values), self.scaler.center_, self.scaler.scale_, "the series")
         offset = 1 if self.difference else 0                  # z[k] describes values[k + offset]
         count = len(z) - window - horizon + 1
         if count < 1:
@@ -131,6 +155,9 @@ class SeriesTransform:
     def to_original(self, predicted: np.ndarray, values: np.ndarray, first_targets: np.ndarray) -> np.ndarray:
         """Scaled model outputs (M, F) as values in the original units."""
         z = predicted * self.scaler.scale_ + self.scaler.center_
+        if not np.all(np.isfinite(z)):
+            raise ValueError(f"the forecasts overflow float64 in the original units (scale {float(self.scaler.scale_):.3g});"
+                             f" rescale the series")
         if self.difference:
             last = values[first_targets - 1]
             base = np.log(last) if self.log else last
@@ -163,9 +190,21 @@ def forecast_metrics(model: Forecaster, transform: SeriesTransform, values: np.n
     actual = truth(values, first_targets, horizon)
     predicted = transform.to_original(predictions.astype(np.float64), values, first_targets)
     persistence = np.repeat(values[first_targets - 1][:, None], horizon, axis=1)
-    error, naive = predicted - actual, persistence - actual
-    return {"loss": float(loss), "rmse": math.sqrt(float(np.mean(error ** 2))), "mae": float(np.mean(np.abs(error))),
-            "persistence_rmse": math.sqrt(float(np.mean(naive ** 2))), "persistence_mae": float(np.mean(np.abs(naive)))}
+    error, naive = predicted * 0.5 - actual * 0.5, persistence * 0.5 - actual * 0.5        # halves: no overflow
+    return {"loss": float(loss), "rmse": 2 * _rms(error), "mae": 2 * _mean_abs(error),
+            "persistence_rmse": 2 * _rms(naive), "persistence_mae": 2 * _mean_abs(naive)}
+
+
+def _rms(values: np.ndarray) -> float:
+    """The root mean square, measured in units of the largest magnitude (no overflow near 1e308)."""
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    return 0.0 if peak == 0 else \
+        peak * math.sqrt(float(np.mean((values / peak) ** 2)))
+
+
+def _mean_abs(values: np.ndarray) -> float:
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    return 0.0 if peak == 0 else peak * float(np.mean(np.abs(values) / peak))
 
 
 @dataclass
@@ -218,7 +257,9 @@ def prepare(options: ForecastOptions) -> Prepared:
     if len(train_part) < options.window + options.horizon:
         raise ValueError(f"{options.data}: the training part has {val_start} values, too few for --window "
                          f"{options.window} and --horizon {options.horizon}; lower them or the held-out fractions")
-    transform.scaler = Scaler("standard").fit(train_part)
+    center, scale = standard_statistics(train_part, options.data)
+    transform.scaler = Scaler("standard")
+    transform.scaler.center_, transform.scaler.scale_ = np.asarray(center), np.asarray(scale)
     inputs, targets, first = transform.windows(values, options.window, options.horizon)
     in_train = first + options.horizon - 1 < val_start
     in_val = (first >= val_start) & (first < test_start)
@@ -288,7 +329,7 @@ def predict(model: Forecaster, document: dict[str, Any], vocabs: dict, inputs: l
         first = len(values) - needed + int(np.flatnonzero(recent <= 0)[0])
         raise ValueError(f"the run models log values (--log), so the last {needed} values must be positive, but "
                          f"value {first + 1} of {len(values)} is {values[first]:g}")
-    z = transform.scaler.transform(transform.modelled(recent))
+    z = standardise(transform.modelled(recent), transform.scaler.center_, transform.scaler.scale_, "the history")
     predicted = model.predict(z[None, -window:, None].astype(np.float32))[..., 0]        # (1, F)
     extended = np.append(values, np.nan)                    # position len(values) is the first future step
     future = transform.to_original(predicted.astype(np.float64), extended, np.array([len(values)]))[0]

@@ -186,7 +186,8 @@ def evaluate_stream(model: LanguageModel, ids: np.ndarray, batch_size: int, seq_
             total += loss
             count += targets.size
     mean = total / count
-    return {"loss": mean, "perplexity": math.exp(min(mean, 700.0)), bits_name: mean / math.log(2)}
+    perplexity = math.exp(mean) if mean < 709.0 else math.inf        # exp overflows float64 above ~709.78
+    return {"loss": mean, "perplexity": perplexity, bits_name: mean / math.log(2)}
 
 
 def generate_text(model: LanguageModel, vocab: Vocab, prime: str, length: int, temperature: float = 1.0,

@@ -9,6 +9,7 @@ every supervised task shares are in :class:`SupervisedOptions`; each task's own 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,3 +129,44 @@ def check_common(options: Any) -> None:
             raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")
     if not 0 <= getattr(options, "max_minutes", 0) < float("inf"):          # NaN fails this too
         raise ValueError(f"--max-minutes must be a finite number >= 0, got {options.max_minutes}")
+    check_model_size(options)
+
+
+def check_data_files(options: Any) -> None:
+    """Refuse a --val-data that is the --data file itself (the validation would measure training examples)."""
+    data, val_data = getattr(options, "data", None), getattr(options, "val_data", None)
+    if data and val_data and os.path.realpath(data) == os.path.realpath(val_data):
+        raise ValueError(f"--val-data {val_data} is the same file as --data: the validation would measure the "
+                         f"training examples; give a separate file, or leave out --val-data to hold out "
+                         f"--val-fraction of --data")
+
+
+# Parameters one recurrent layer of H units has per unit of input and hidden size (LSTM: 4 gates,
+# bidirectional: 2 directions), bounded from above; what check_model_size measures with.
+_MAX_GATES, _BYTES_PER_WEIGHT = 4, 4 * 4          # float32 weights, gradients and two Adam moments
+
+
+def available_memory() -> int:
+    """The machine's physical memory in bytes (or 2**40 where it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2 ** 40
+
+
+def check_model_size(options: Any, vocab_size: int = 0) -> None:
+    """Refuse sizes whose weights alone would not fit in memory, before anything is allocated.
+
+    An upper estimate: every layer as wide as the widest of hidden, embedding and input sizes,
+    LSTM gates, both directions; times weights, gradients and the optimiser's two moments.
+    """
+    hidden, layers = int(getattr(options, "hidden", 1)), int(getattr(options, "layers", 1))
+    width = max(hidden, int(getattr(options, "embedding", 0) or 0), 1)
+    directions = 2 if getattr(options, "bidirectional", False) else 1
+    recurrent = layers * directions * _MAX_GATES * hidden * (width * directions + hidden + 2)
+    weights = recurrent + (vocab_size + hidden * directions) * width
+    needed, memory = weights * _BYTES_PER_WEIGHT, available_memory()
+    if needed > memory:
+        raise ValueError(f"--hidden {hidden} and --layers {layers} need about {needed / 2 ** 30:,.0f} GiB for the "
+                         f"weights, their gradients and the optimiser state alone; this machine has "
+                         f"{memory / 2 ** 30:,.0f} GiB")

@@ -3,9 +3,10 @@
 What rnnkit promises about a run directory (``--out``), and how this module keeps it:
 
 - **One owner.** A training run holds ``.rnnkit.lock`` in its directory, a JSON file naming the
-  process (pid, host, start time), created with ``O_CREAT | O_EXCL`` so exactly one of two
-  runs started on the same directory gets it; the other is refused with the holder's name.
-  A lock left by a process that no longer runs on this host is taken over with a note.
+  process (pid, host, start time), created exclusively (a hard link of a filled file, or
+  ``O_CREAT | O_EXCL``) so exactly one of two runs started on the same directory gets it; the
+  other is refused with the holder's name. A lock left by a process that no longer runs on
+  this host is taken over with a note.
 - **A marker.** ``.rnnkit-run`` says that rnnkit made the directory. ``--force`` replaces only
   such a directory (or one from an older rnnkit whose ``config.json`` describes a run), and
   only when it holds nothing but a run's own files: a file rnnkit did not write is never deleted.
@@ -74,13 +75,36 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _create_exclusive(path: Path, payload: bytes) -> None:
+    """Create ``path`` holding ``payload``, or raise FileExistsError if it exists.
+
+    The content is written to a private file first and linked to ``path`` (a link, like
+    ``O_CREAT | O_EXCL``, fails when the name exists), so a reader never sees an empty lock.
+    Where hard links are not supported, ``O_CREAT | O_EXCL`` and then the write.
+    """
+    private = path.parent / f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    private.write_bytes(payload)
+    try:
+        os.link(private, path)
+        return
+    except FileExistsError:
+        raise
+    except OSError:                                  # no hard links on this file system
+        pass
+    finally:
+        private.unlink()
+    handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(payload)
+
+
 def acquire_lock(folder: Path, log: Callable[[str], None] = print) -> None:
     """Make this process the owner of ``folder`` or raise :class:`RunDirectoryError` naming the owner."""
     path = folder / LOCK_FILE
     payload = json.dumps(_holder()).encode()
     for _ in range(5):
         try:
-            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            _create_exclusive(path, payload)
         except FileExistsError:
             holder = read_lock(folder)
             if holder is None:
@@ -105,8 +129,6 @@ def acquire_lock(folder: Path, log: Callable[[str], None] = print) -> None:
             except FileNotFoundError:
                 pass
             continue
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
         return
     raise RunDirectoryError(f"{folder}: could not take {LOCK_FILE}; another run keeps taking it")
 

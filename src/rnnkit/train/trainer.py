@@ -30,6 +30,10 @@ smaller) stops training the same way, and a validation whose metrics are not all
 nothing. So ``checkpoints/best`` and ``checkpoints/last`` only ever hold weights whose last
 validation (or, for a periodic save, whose training step) gave finite, unexploded losses.
 
+A periodic checkpoint (``checkpoint_every``) is written one step late: once the next step's
+forward pass has shown the weights give a finite, unexploded loss (and before that step changes
+them), with the data position and random state of the step it belongs to.
+
 A run that stops early (time budget, Ctrl-C, step limit) validates and saves unless its last
 validation was at this very step.
 """
@@ -161,6 +165,7 @@ class Trainer:
         epoch, total_epochs = self.state["epoch"], self.config.epochs
         self._open_bar(f"epoch {epoch + 1}/{total_epochs}")
         epoch_started, epoch_tokens = time.perf_counter(), 0
+        pending = None                  # a periodic checkpoint, written once the next step's loss proves it sound
         try:
             for batch in self.task.train_batches(epoch, self.state["window"]):
                 if self._must_stop():
@@ -174,6 +179,9 @@ class Trainer:
                                    "the weights were not updated")
                 self._check_finite("loss", loss)
                 self._check_not_exploded("training loss", loss)
+                if pending is not None:       # these weights gave a sound loss: now they may be saved
+                    self._save("last", pending)
+                    pending = None
                 self.task.backward(self.model, d_outputs)                     # backward
                 grad_norm = clip_grad_norm_(params, self.config.clip)         # clip: the norm before clipping
                 self._check_finite("gradient norm", grad_norm)
@@ -184,7 +192,7 @@ class Trainer:
                 self._record_step(loss, grad_norm, batch.num_tokens,
                                   epoch_tokens / max(time.perf_counter() - epoch_started, 1e-9))
                 if self.config.checkpoint_every and self.state["step"] % self.config.checkpoint_every == 0:
-                    self._save("last")
+                    pending = self._snapshot()
         finally:
             self._close_bar()
         return True
@@ -318,12 +326,29 @@ class Trainer:
     def _patience_exhausted(self) -> bool:
         return self.config.patience is not None and self.state["bad_epochs"] >= self.config.patience
 
-    def _save(self, name: str) -> None:
+    def _snapshot(self) -> dict[str, Any] | None:
+        """What a periodic checkpoint needs beside the weights, the optimiser and the trainer state, none of
+        which change before it is written: the task's arrays and the model's random generator (the next
+        forward pass moves both)."""
+        if self.run_dir is None:
+            return None
+        return {"arrays": {key: np.array(value, copy=True) for key, value in self.task.state_arrays().items()},
+                "rng": self.model.rng.bit_generator.state}
+
+    def _save(self, name: str, snapshot: dict[str, Any] | None = None) -> None:
+        """Write checkpoint ``name`` now, or (``snapshot``) as it was when the snapshot was taken."""
         if self.run_dir is None:
             return
         self.state["elapsed_s"] = self._elapsed()
-        checkpoint.save_checkpoint(self.run_dir / CHECKPOINT_FOLDER, name, self.model, self.optimizer,
-                                   self.state, self.task.state_arrays(), self.run_files)
+        arrays = self.task.state_arrays() if snapshot is None else snapshot["arrays"]
+        current_rng = self.model.rng.bit_generator.state
+        if snapshot is not None:
+            self.model.rng.bit_generator.state = snapshot["rng"]
+        try:
+            checkpoint.save_checkpoint(self.run_dir / CHECKPOINT_FOLDER, name, self.model, self.optimizer,
+                                       self.state, arrays, self.run_files)
+        finally:
+            self.model.rng.bit_generator.state = current_rng
         if name == "last":
             self.last_checkpoint_step = self.state["step"]
         if self.on_checkpoint is not None:
