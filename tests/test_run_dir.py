@@ -241,3 +241,17 @@ def test_a_stop_on_a_periodic_checkpoint_step_still_validates_and_saves_best(tmp
     assert summary["best"]["step"] == 2 and "loss" in summary["best"]
     assert (tmp_path / "metrics.csv").is_file() and (tmp_path / "loss.png").is_file()
     checkpoint.read_checkpoint(tmp_path / "checkpoints" / "best")
+
+
+def test_a_build_left_by_a_killed_run_is_cleaned_up_by_the_next_run(tmp_path, corpus, capsys):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    run = tmp_path / "run"
+    run.mkdir()
+    write_lock(run, dead.pid)                                   # killed while building its first checkpoint
+    left = tmp_path / f".run.new-{dead.pid}"
+    left.mkdir()
+    (left / "config.json").write_text("{}")
+    assert lm(run) == 0                                         # no --force: nothing was ever committed
+    assert not left.exists() and "unfinished build" in capsys.readouterr().out
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a", "run"]

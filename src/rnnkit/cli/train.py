@@ -353,17 +353,20 @@ def run_lm(args: argparse.Namespace) -> int:
         "model": {"class": type(model).__name__, "config": model.config},
         "data": source, "data_files": data_files, "vocab": VOCAB_FILE, "rnnkit": rnnkit.__version__},
         {VOCAB_FILE: vocab})
-    out = run.path
-    print(f"data: {source}; {len(task.train_ids):,} training and {len(task.val_ids):,} validation "
-          f"{'characters' if options.level == 'char' else 'words'}, vocabulary {len(vocab)}")
-    print(f"model: {options.cell.upper()} {options.layers} x {options.hidden}, {model.num_parameters():,} parameters; "
-          f"{task.steps_per_epoch} steps per epoch of {options.batch} x {options.seq_len} tokens; "
-          f"run directory {out}")
-    if options.max_minutes:
-        print(f"time budget: {options.max_minutes:g} minutes (--max-minutes)")
-    trainer = Trainer(model, task, optimizer, trainer_config(options, task.steps_per_epoch), run_dir=run.folder,
-                      on_validation=_sample_printer(vocab, options))
-    bind_run(trainer, run, [VOCAB_FILE])
+    try:
+        print(f"data: {source}; {len(task.train_ids):,} training and {len(task.val_ids):,} validation "
+              f"{'characters' if options.level == 'char' else 'words'}, vocabulary {len(vocab)}")
+        print(f"model: {options.cell.upper()} {options.layers} x {options.hidden}, {model.num_parameters():,} "
+              f"parameters; {task.steps_per_epoch} steps per epoch of {options.batch} x {options.seq_len} tokens; "
+              f"run directory {run.path}")
+        if options.max_minutes:
+            print(f"time budget: {options.max_minutes:g} minutes (--max-minutes)")
+        trainer = Trainer(model, task, optimizer, trainer_config(options, task.steps_per_epoch), run_dir=run.folder,
+                          on_validation=_sample_printer(vocab, options))
+        bind_run(trainer, run, [VOCAB_FILE])
+    except BaseException:
+        run.abandon()
+        raise
     return _train_and_report(trainer, vocab, options, run)
 
 
@@ -491,16 +494,21 @@ def run_task(args: argparse.Namespace) -> int:
         "artifacts": prepared.artifacts, "vocabs": sorted(prepared.vocabs),
         "data": options.data or "generated", "data_files": data_files, "rnnkit": rnnkit.__version__},
         prepared.vocabs)
-    out = run.path
-    for line in prepared.description:
-        print(line)
-    print(f"model: {type(prepared.model).__name__}, {options.cell.upper()} {options.layers} x {options.hidden}"
-          f"{' bidirectional' if options.bidirectional else ''}, {prepared.model.num_parameters():,} parameters; "
-          f"{prepared.task.steps_per_epoch} steps per epoch of {options.batch} examples; run directory {out}")
-    optimizer = rnnkit.optim.Adam(prepared.model.parameters(), lr=options.lr)
-    trainer = Trainer(prepared.model, prepared.task, optimizer,
-                      trainer_config(options, prepared.task.steps_per_epoch, progress=PROGRESS), run_dir=run.folder)
-    bind_run(trainer, run, sorted(prepared.vocabs))
+    try:
+        for line in prepared.description:
+            print(line)
+        print(f"model: {type(prepared.model).__name__}, {options.cell.upper()} {options.layers} x {options.hidden}"
+              f"{' bidirectional' if options.bidirectional else ''}, {prepared.model.num_parameters():,} parameters; "
+              f"{prepared.task.steps_per_epoch} steps per epoch of {options.batch} examples; run directory "
+              f"{run.path}")
+        optimizer = rnnkit.optim.Adam(prepared.model.parameters(), lr=options.lr)
+        trainer = Trainer(prepared.model, prepared.task, optimizer,
+                          trainer_config(options, prepared.task.steps_per_epoch, progress=PROGRESS),
+                          run_dir=run.folder)
+        bind_run(trainer, run, sorted(prepared.vocabs))
+    except BaseException:
+        run.abandon()
+        raise
     return _train_and_report_task(args.task, trainer, prepared, run)
 
 

@@ -194,6 +194,15 @@ def check_replaceable(folder: Path, run_files: Iterable[str]) -> None:
                                 f"write: {shown}. Move them out first, or choose another --out")
 
 
+def remove_abandoned_builds(path: Path, log: Callable[[str], None] = print) -> None:
+    """Remove ``.NAME.new-PID`` siblings of ``path`` left by runs killed while building (their process is gone)."""
+    for sibling in path.parent.glob(f".{path.name}.new-*"):
+        pid = sibling.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            shutil.rmtree(sibling, ignore_errors=True)
+            log(f"note: removed {sibling}, the unfinished build of a run that was killed before its first checkpoint")
+
+
 # --- the directory of one run ---------------------------------------------------------------------
 class RunDirectory:
     """The directory a training run owns: ``folder`` is where it writes now, ``path`` where it ends up.
@@ -237,6 +246,7 @@ class RunDirectory:
                     raise FileExistsError(f"--out {path} already exists and is not empty: choose another directory, "
                                           f"pass --force to replace the run in it, or --resume to continue it")
                 check_replaceable(path, run_files)
+            remove_abandoned_builds(path, log)
             building = path.parent / f".{path.name}.new-{os.getpid()}"
             shutil.rmtree(building, ignore_errors=True)
             building.mkdir()
