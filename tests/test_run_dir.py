@@ -255,3 +255,21 @@ def test_a_build_left_by_a_killed_run_is_cleaned_up_by_the_next_run(tmp_path, co
     assert lm(run) == 0                                         # no --force: nothing was ever committed
     assert not left.exists() and "unfinished build" in capsys.readouterr().out
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a", "run"]
+
+
+def test_a_run_saved_before_data_fingerprints_still_resumes_with_a_note(tmp_path, corpus, capsys):
+    run = tmp_path / "run"
+    assert lm(run) == 0
+    config = json.loads((run / "config.json").read_text())        # as an older rnnkit wrote it
+    del config["data_files"]
+    (run / "config.json").write_text(json.dumps(config))
+    (run / ".rnnkit-run").unlink()
+    for state_path in run.glob("checkpoints/*/state.json"):
+        state = json.loads(state_path.read_text())
+        state.pop("run_files"), state.pop("checksum")
+        state["trainer"].pop("start_loss"), state["trainer"].pop("last_validation_step")
+        state_path.write_text(json.dumps(state))
+    capsys.readouterr()
+    assert main(["train", "lm", "--out", str(run), "--resume", "--epochs", "2"]) == 0
+    assert "did not record its data files" in capsys.readouterr().out
+    assert lm(run, "corpus.txt", "--force") == 0                # an older run directory may be replaced

@@ -331,6 +331,12 @@ def data_differences(recorded: dict[str, Any], path: str | os.PathLike) -> list[
 def check_data(recorded: dict[str, dict[str, Any]], paths: dict[str, str | None], allow_other: bool,
                log: Callable[[str], None] = print) -> None:
     """Refuse to resume on data other than the run's (unless ``allow_other``), saying what differs."""
+    if not recorded:
+        named = {name: path for name, path in paths.items() if path is not None}
+        if named:
+            log(f"note: this run was saved by an rnnkit that did not record its data files, so they cannot be "
+                f"checked; resuming on {', '.join(str(Path(path).resolve()) for path in named.values())}")
+        return
     problems = []
     for name, print_ in recorded.items():
         path = paths.get(name)
