@@ -75,3 +75,52 @@ def test_force_on_a_run_that_is_still_training_is_refused(tmp_path, corpus, caps
     assert code_second == 2 and f"in use by the run of process {first.pid}" in err_second
     assert code_first == 0, err_first
     assert main(["generate", str(run), "--length", "5"]) == 0
+
+
+def wait_for(path, process, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return path.exists()
+
+
+def test_ctrl_c_validates_saves_and_reports_an_interrupted_run(tmp_path, corpus):
+    import signal
+
+    run = tmp_path / "run"
+    process = start(corpus, run, "--max-minutes", "1", "--checkpoint-every", "5")
+    try:
+        assert wait_for(run / "checkpoints" / "last" / "state.json", process), "no checkpoint appeared"
+        process.send_signal(signal.SIGINT)
+        [(code, out, err)] = finish([process], timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert code == 0, err
+    assert "stopped (interrupted)" in out
+    for name in ("metrics.csv", "loss.png", "summary.json", "checkpoints/best/state.json"):
+        assert (run / name).exists(), name
+    assert not (run / ".rnnkit.lock").exists()
+
+
+def test_a_killed_run_keeps_its_last_checkpoint_and_resumes(tmp_path, corpus, capsys):
+    import signal
+
+    run = tmp_path / "run"
+    process = start(corpus, run, "--max-minutes", "1", "--checkpoint-every", "5")
+    try:
+        assert wait_for(run / "checkpoints" / "last" / "state.json", process), "no checkpoint appeared"
+        time.sleep(0.3)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert (run / ".rnnkit.lock").exists()                          # it had no chance to give it up
+    capsys.readouterr()
+    assert main(["train", "lm", "--out", str(run), "--resume", "--max-minutes", "0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "no longer running" in out and "resuming" in out
+    assert main(["generate", str(run), "--length", "5"]) == 0
