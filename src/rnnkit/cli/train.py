@@ -49,7 +49,7 @@ import numpy as np
 import rnnkit
 from rnnkit.models.language_model import RECURRENT_LAYERS, LanguageModel
 from rnnkit.train import checkpoint, report
-from rnnkit.train.run_dir import RunDirectory, check_data, fingerprint
+from rnnkit.train.run_dir import CONFIG_FILE, DATA_OPTIONS, RunDirectory, check_data, record_data
 from rnnkit.train.language_modeling import (LEVELS, LanguageModelTask, build_vocab, generate_text, load_corpus,
                                             split_text)
 from rnnkit.train import classification, forecasting, tagging, translation
@@ -58,7 +58,6 @@ from rnnkit.train.options import field_type as _field_type
 from rnnkit.train.schedules import SCHEDULES, LearningRateSchedule
 from rnnkit.train.trainer import CHECKPOINT_FOLDER, Trainer, TrainerConfig, TrainingDiverged
 
-CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.json"
 # The supervised tasks: each module has OPTIONS (a dataclass), HELP, EXPECTED (the data it reads),
 # EXAMPLE, MODEL_CLASS, VOCAB_FILES, check_options, prepare(options) -> Prepared,
@@ -283,47 +282,6 @@ def check_options(options: LMOptions) -> None:
                          f"got {options.prime!r}")
 
 
-# --- the run directory --------------------------------------------------------------------------
-# The options that name data files: config.json records their absolute path, size and SHA-256.
-DATA_OPTIONS = ("data", "val_data")
-
-
-def record_data(options: Any) -> dict[str, dict[str, Any]]:
-    """Make the data paths of ``options`` absolute and return their fingerprints, by option name."""
-    records = {}
-    for name in DATA_OPTIONS:
-        value = getattr(options, name, None)
-        if value is not None and Path(value).is_file():
-            records[name] = fingerprint(value)
-            setattr(options, name, records[name]["path"])
-    return records
-
-
-def start_run(task: str, options: Any, force: bool, document: dict[str, Any], vocabs: dict[str, Any]) -> RunDirectory:
-    """Own --out (or a new default name) and write the run's config and vocabularies into it."""
-    run = RunDirectory.create(options.out, task, force, RUN_FILES)
-    try:
-        for name, vocab in vocabs.items():
-            vocab.save(run.folder / name)
-        document["options"]["out"] = str(run.path)
-        checkpoint.atomic_write_json(run.folder / CONFIG_FILE, document)
-    except BaseException:
-        run.abandon()
-        raise
-    return run
-
-
-def bind_run(trainer: Trainer, run: RunDirectory, vocab_files: list[str]) -> None:
-    """Every checkpoint records the hashes of config.json and the vocabularies; the first one commits the run."""
-    trainer.run_files = {name: checkpoint.file_sha256(run.folder / name) for name in (CONFIG_FILE, *vocab_files)}
-
-    def commit(trainer: Trainer, name: str) -> None:
-        if run.building is not None:
-            run.commit()
-            trainer.run_dir = run.path
-    trainer.on_checkpoint = commit
-
-
 def trainer_config(options: Any, steps_per_epoch: int, progress: bool = True) -> TrainerConfig:
     total = options.epochs * steps_per_epoch
     schedule = LearningRateSchedule(options.schedule, lr=options.lr, warmup_steps=min(options.warmup, total),
@@ -348,7 +306,8 @@ def run_lm(args: argparse.Namespace) -> int:
     model = LanguageModel(len(vocab), options.hidden, num_layers=options.layers, cell=options.cell,
                           embedding_dim=options.embedding or None, dropout=options.dropout, seed=options.seed)
     optimizer = rnnkit.optim.Adam(model.parameters(), lr=options.lr)
-    run = start_run("lm", options, args.force, {
+    run = RunDirectory.create(options.out, "lm", args.force, RUN_FILES)
+    run.write_start({
         "task": "lm", "options": dataclasses.asdict(options),
         "model": {"class": type(model).__name__, "config": model.config},
         "data": source, "data_files": data_files, "vocab": VOCAB_FILE, "rnnkit": rnnkit.__version__},
@@ -363,7 +322,7 @@ def run_lm(args: argparse.Namespace) -> int:
             print(f"time budget: {options.max_minutes:g} minutes (--max-minutes)")
         trainer = Trainer(model, task, optimizer, trainer_config(options, task.steps_per_epoch), run_dir=run.folder,
                           on_validation=_sample_printer(vocab, options))
-        bind_run(trainer, run, [VOCAB_FILE])
+        run.bind(trainer, [VOCAB_FILE])
     except BaseException:
         run.abandon()
         raise
@@ -401,7 +360,7 @@ def _resume_lm(args: argparse.Namespace, run: RunDirectory) -> int:
     trainer = Trainer(model, task, optimizer, trainer_config(options, task.steps_per_epoch), run_dir=out,
                       on_validation=_sample_printer(vocab, options))
     trainer.restore(last)
-    bind_run(trainer, run, [VOCAB_FILE])
+    run.bind(trainer, [VOCAB_FILE])
     print(f"resuming {out} at step {trainer.state['step']} (epoch {trainer.state['epoch'] + 1}, "
           f"window {trainer.state['window']})")
     return _train_and_report(trainer, vocab, options, run)
@@ -488,7 +447,8 @@ def run_task(args: argparse.Namespace) -> int:
         return 2
     prepared = module.prepare(options)
     data_files = record_data(options)
-    run = start_run(args.task, options, args.force, {
+    run = RunDirectory.create(options.out, args.task, args.force, RUN_FILES)
+    run.write_start({
         "task": args.task, "options": dataclasses.asdict(options),
         "model": {"class": type(prepared.model).__name__, "config": prepared.model.config},
         "artifacts": prepared.artifacts, "vocabs": sorted(prepared.vocabs),
@@ -505,7 +465,7 @@ def run_task(args: argparse.Namespace) -> int:
         trainer = Trainer(prepared.model, prepared.task, optimizer,
                           trainer_config(options, prepared.task.steps_per_epoch, progress=PROGRESS),
                           run_dir=run.folder)
-        bind_run(trainer, run, sorted(prepared.vocabs))
+        run.bind(trainer, sorted(prepared.vocabs))
     except BaseException:
         run.abandon()
         raise
@@ -540,7 +500,7 @@ def _resume_task(args: argparse.Namespace, run: RunDirectory) -> int:
     trainer = Trainer(prepared.model, prepared.task, optimizer,
                       trainer_config(options, prepared.task.steps_per_epoch, progress=PROGRESS), run_dir=out)
     trainer.restore(last)
-    bind_run(trainer, run, sorted(prepared.vocabs))
+    run.bind(trainer, sorted(prepared.vocabs))
     print(f"resuming {out} at step {trainer.state['step']} (epoch {trainer.state['epoch'] + 1}, "
           f"batch {trainer.state['window']})")
     return _train_and_report_task(args.task, trainer, prepared, run)

@@ -28,10 +28,16 @@ import shutil
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from rnnkit.train.checkpoint import CHECKPOINT_FILES, atomic_write_json, file_sha256
 
+if TYPE_CHECKING:
+    from rnnkit.train.trainer import Trainer
+
+CONFIG_FILE = "config.json"
+# The options that name data files: config.json records their absolute path, size and SHA-256.
+DATA_OPTIONS = ("data", "val_data")
 MARKER_FILE = ".rnnkit-run"
 LOCK_FILE = ".rnnkit.lock"
 MARKER_FORMAT = "rnnkit-run"
@@ -268,6 +274,29 @@ class RunDirectory:
         acquire_lock(path, log)
         return cls(path, None, False)
 
+    def write_start(self, document: dict[str, Any], vocabs: dict[str, Any]) -> None:
+        """Write ``config.json`` (``document``, with ``options.out`` set to the final path) and the
+        vocabularies (file name -> vocabulary) into the run; on failure the run is abandoned."""
+        try:
+            for name, vocab in vocabs.items():
+                vocab.save(self.folder / name)
+            document["options"]["out"] = str(self.path)
+            atomic_write_json(self.folder / CONFIG_FILE, document)
+        except BaseException:
+            self.abandon()
+            raise
+
+    def bind(self, trainer: "Trainer", vocab_files: Iterable[str]) -> None:
+        """Make every checkpoint of ``trainer`` record the hashes of config.json and the vocabularies,
+        and the first one commit the run (from then on the trainer writes into ``path``)."""
+        trainer.run_files = {name: file_sha256(self.folder / name) for name in (CONFIG_FILE, *vocab_files)}
+
+        def commit(trainer: "Trainer", name: str) -> None:
+            if self.building is not None:
+                self.commit()
+                trainer.run_dir = self.path
+        trainer.on_checkpoint = commit
+
     def commit(self) -> None:
         """Move the new run into place (replacing the old one, if any); from now on ``folder`` is ``path``."""
         if self.building is None:
@@ -310,6 +339,17 @@ def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
     """``{"path": absolute path, "size": bytes, "sha256": hex}`` of a data file."""
     file = Path(path).resolve()
     return {"path": str(file), "size": file.stat().st_size, "sha256": file_sha256(file)}
+
+
+def record_data(options: Any) -> dict[str, dict[str, Any]]:
+    """Make the data paths of ``options`` (:data:`DATA_OPTIONS`) absolute; return their fingerprints by option."""
+    records = {}
+    for name in DATA_OPTIONS:
+        value = getattr(options, name, None)
+        if value is not None and Path(value).is_file():
+            records[name] = fingerprint(value)
+            setattr(options, name, records[name]["path"])
+    return records
 
 
 def data_differences(recorded: dict[str, Any], path: str | os.PathLike) -> list[str]:
