@@ -273,3 +273,24 @@ def test_a_run_saved_before_data_fingerprints_still_resumes_with_a_note(tmp_path
     assert main(["train", "lm", "--out", str(run), "--resume", "--epochs", "2"]) == 0
     assert "did not record its data files" in capsys.readouterr().out
     assert lm(run, "corpus.txt", "--force") == 0                # an older run directory may be replaced
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"hidden": "8"}, "does not match checkpoint"),                          # caught by the checkpoint's hashes
+    ({"cell": "transformer"}, "must be one of"),                             # and, were the hashes fixed, by type
+])
+def test_a_hand_edited_config_json_is_refused_before_resuming(tmp_path, corpus, capsys, change, message):
+    run = tmp_path / "run"
+    assert lm(run) == 0
+    config = json.loads((run / "config.json").read_text())
+    config["options"].update(change)
+    (run / "config.json").write_text(json.dumps(config))
+    if message == "must be one of":
+        from rnnkit.train.checkpoint import file_sha256
+
+        edit_state(run, lambda document: document["run_files"].update({"config.json": file_sha256(
+            run / "config.json")}), keep_checksum=True)
+    capsys.readouterr()
+    assert main(["train", "lm", "--out", str(run), "--resume", "--epochs", "2"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err and "resuming" not in captured.out

@@ -242,7 +242,11 @@ def resumed_options(args: argparse.Namespace, task: str, saved: dict[str, Any], 
     if args.force:
         raise ValueError("--resume continues the run in --out and --force would replace it: give one of them")
     options_class = LMOptions if task == "lm" else TASKS[task].OPTIONS
-    options = options_class(**{**saved, "out": str(out)})
+    fields = task_fields(task)
+    # Every saved value is checked for its type and choices, as a TOML file's would be.
+    checked = options_from_mapping({name: value for name, value in saved.items() if name != "out" and not (
+        value is None and name in fields and fields[name].default is None)}, str(out / CONFIG_FILE), fields)
+    options = options_class(**{**checked, "out": str(out)})
     given = given_options(args, task)
     changeable = (*RESUMABLE, "out", *(DATA_OPTIONS if getattr(args, "allow_other_data", False) else ()))
     changed = [f"{flag(name)} {value!r} (the run has {getattr(options, name)!r})" for name, value in given.items()
@@ -344,11 +348,12 @@ def resume_lm(args: argparse.Namespace) -> int:
 def _resume_lm(args: argparse.Namespace, run: RunDirectory) -> int:
     out = run.path
     saved, vocab, _ = read_run(out)
-    options = resumed_options(args, "lm", saved["options"], out)
-    check_options(options)
     last = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "last")
     if last is None:
         raise FileNotFoundError(f"{out} has no checkpoints/last to resume from")
+    checkpoint.read_checkpoint(last)                # config.json and vocab.json must be the checkpoint's
+    options = resumed_options(args, "lm", saved["options"], out)
+    check_options(options)
     check_data(saved.get("data_files") or {}, {name: getattr(options, name) for name in DATA_OPTIONS
                                                 if hasattr(options, name)}, args.allow_other_data)
     text, source = load_corpus(options.data)
@@ -487,11 +492,12 @@ def _resume_task(args: argparse.Namespace, run: RunDirectory) -> int:
     out = run.path
     document, folder = read_run_document(out, args.task)
     module = TASKS[args.task]
-    options = resumed_options(args, args.task, document["options"], out)
-    module.check_options(options)
     last = checkpoint.checkpoint_path(out / CHECKPOINT_FOLDER, "last")
     if last is None:
         raise FileNotFoundError(f"{out} has no checkpoints/last to resume from")
+    checkpoint.read_checkpoint(last)                # config.json and the vocabularies must be the checkpoint's
+    options = resumed_options(args, args.task, document["options"], out)
+    module.check_options(options)
     check_data(document.get("data_files") or {}, {name: getattr(options, name) for name in DATA_OPTIONS},
                args.allow_other_data)
     prepared = module.prepare(options)              # the same data, split and vocabulary: same options, same seed
