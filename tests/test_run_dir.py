@@ -294,3 +294,9 @@ def test_a_hand_edited_config_json_is_refused_before_resuming(tmp_path, corpus, 
     assert main(["train", "lm", "--out", str(run), "--resume", "--epochs", "2"]) == 2
     captured = capsys.readouterr()
     assert message in captured.err and "Traceback" not in captured.err and "resuming" not in captured.out
+
+
+def test_the_current_directory_is_refused_as_out(tmp_path, corpus, capsys):
+    assert lm(".") == 2
+    assert "give a directory below this one" in capsys.readouterr().err
+    assert sorted(path.name for path in corpus.parent.iterdir()) == ["corpus.txt"]

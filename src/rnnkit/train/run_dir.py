@@ -230,7 +230,12 @@ class RunDirectory:
     def create(cls, out: str | os.PathLike | None, task: str, force: bool, run_files: Iterable[str],
                log: Callable[[str], None] = print) -> "RunDirectory":
         """Own ``out`` (or a new default name), check that it may be used, and start building the run beside it."""
-        path = Path(out) if out else default_path(task)
+        path = Path(os.path.normpath(out)) if out else default_path(task)
+        resolved = path.resolve()
+        if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents or path.name in ("", ".."):
+            raise RunDirectoryError(f"--out {out} is the current directory or one above it; a run is built beside "
+                                    f"its directory and moved into place, so give a directory below this one "
+                                    f"(e.g. --out runs/NAME)")
         if path.exists() and not path.is_dir():
             raise FileExistsError(f"--out {path} is a file, not a directory")
         path.parent.mkdir(parents=True, exist_ok=True)
