@@ -66,11 +66,22 @@ def test_a_periodic_checkpoint_of_exploded_weights_is_never_written(tmp_path):
 def test_a_validation_that_explodes_or_is_not_finite_saves_nothing(tmp_path, metrics, message):
     from test_trainer import make_run
 
-    trainer = make_run(tmp_path, epochs=1)
-    trainer.task.evaluate = lambda model: dict(metrics)
+    trainer = make_run(tmp_path, epochs=2)
+    first = {"loss": 3.0, "perplexity": math.exp(3.0)}
+    trainer.task.evaluate = lambda model: dict(metrics if trainer.state["epoch"] == 2 else first)
     with pytest.raises(TrainingDiverged, match=message):
         trainer.fit()
-    assert not (tmp_path / "checkpoints").exists()
+    saved = checkpoint.read_checkpoint(tmp_path / "checkpoints" / "best")
+    assert saved["trainer"]["step"] == trainer.task.steps_per_epoch            # the first epoch's, not the second's
+    assert checkpoint.read_checkpoint(tmp_path / "checkpoints" / "last")["trainer"]["step"] == saved["trainer"]["step"]
+
+
+def test_a_first_validation_far_above_the_training_loss_is_not_divergence(tmp_path):
+    from test_trainer import make_run
+
+    trainer = make_run(tmp_path, epochs=2)                # e.g. a trending series: validation far from training
+    trainer.task.evaluate = lambda model: {"loss": 1e4, "perplexity": 1.0}
+    assert trainer.fit()["stop_reason"] == "completed"
 
 
 def test_perplexity_beyond_float64_is_infinite_and_big_numbers_print_short():

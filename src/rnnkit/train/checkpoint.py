@@ -292,7 +292,7 @@ def check_trainer_state(state: Any, source: str | os.PathLike) -> None:
             raise bad(field, "a whole number >= 0")
     if "elapsed_s" in state and not (_number(state["elapsed_s"]) and state["elapsed_s"] >= 0):
         raise bad("elapsed_s", "a finite number >= 0")
-    for field in ("best_loss", "patience_best", "start_loss"):
+    for field in ("best_loss", "patience_best", "start_loss", "start_val_loss"):
         if state.get(field) is not None and not _number(state[field]):
             raise bad(field, "a finite number or null")
     step = state.get("step", 0)

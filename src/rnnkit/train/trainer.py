@@ -24,10 +24,10 @@ as it was. An update that leaves a weight NaN or infinite (finite gradients, too
 step) stops training the same way, right after that step and before anything is saved, and
 so do weights that are finite but so large that the forward pass overflows.
 
-Divergence is also caught while the numbers are still finite: a training loss, or a validation
-loss, more than ``divergence_factor`` times the first step's loss (or times 1, if that was
-smaller) stops training the same way, and a validation whose metrics are not all finite saves
-nothing. So ``checkpoints/best`` and ``checkpoints/last`` only ever hold weights whose last
+Divergence is also caught while the numbers are still finite: a training loss more than
+``divergence_factor`` times the first step's (or times 1, if that was smaller), or a validation
+loss that many times the first validation's, stops training the same way, and a validation
+whose metrics are not all finite saves nothing. So ``checkpoints/best`` and ``checkpoints/last`` only ever hold weights whose last
 validation (or, for a periodic save, whose training step) gave finite, unexploded losses.
 
 A periodic checkpoint (``checkpoint_every``) is written one step late: once the next step's
@@ -123,6 +123,7 @@ class Trainer:
             "since_log": [0.0, 0],                        # loss sum, steps for the next train-log point
             "train_log": [], "history": [],
             "start_loss": None,                           # the first step's loss: what "exploded" is measured by
+            "start_val_loss": None,                       # the first validation's loss: the same for validations
             "last_validation_step": None,
         }
         self.last_checkpoint_step: int | None = None
@@ -223,18 +224,21 @@ class Trainer:
         if not math.isfinite(value):
             self._diverged(f"the {what} is {value}", "the weights were not updated")
 
-    def _explosion_limit(self) -> float:
-        return self.config.divergence_factor * max(self.state["start_loss"] or 0.0, 1.0)
+    def _check_not_exploded(self, what: str, loss: float, reference: str = "start_loss") -> None:
+        """Divergence while still finite: a loss far above the first one of its kind (first step, first validation).
 
-    def _check_not_exploded(self, what: str, loss: float) -> None:
-        """Divergence while still finite: a loss far above the first step's."""
-        if self.state["start_loss"] is None:
-            self.state["start_loss"] = float(loss)
+        The first validation is only measured, never judged: its data may legitimately lie far
+        from the training data's (a trending series), so only later validations are compared to it.
+        """
+        start = self.state[reference]
+        if start is None:
+            self.state[reference] = float(loss)
             return
-        if loss > self._explosion_limit():
+        if loss > self.config.divergence_factor * max(start, 1.0):
+            first = "first step's" if reference == "start_loss" else "first validation's"
             self._diverged(f"the {what} {loss:.6g} is more than {self.config.divergence_factor:g} times the "
-                           f"first step's ({self.state['start_loss']:.4g}, or 1 if smaller): the loss has "
-                           f"exploded", "nothing was saved from it")
+                           f"{first} ({start:.4g}, or 1 if smaller): the loss has exploded",
+                           "nothing was saved from it")
 
     def _check_weights(self, params: list) -> None:
         """After an update: one sum per parameter (float64), NaN or infinite if any weight is."""
@@ -280,8 +284,7 @@ class Trainer:
         if bad:
             self._diverged(f"the validation {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} NaN or infinite",
                            "nothing was saved from it")
-        if state["start_loss"] is not None:
-            self._check_not_exploded("validation loss", float(metrics["loss"]))
+        self._check_not_exploded("validation loss", float(metrics["loss"]), "start_val_loss")
         state["last_validation_step"] = state["step"]
         loss_sum, norm_sum, steps = state["this_epoch"]
         row: dict[str, Any] = {
@@ -392,6 +395,7 @@ class Trainer:
         trainer_state, task_arrays = checkpoint.restore_checkpoint(path, self.model, self.optimizer)
         history = trainer_state.get("history")
         trainer_state.setdefault("start_loss", None)            # checkpoints of older rnnkit versions
+        trainer_state.setdefault("start_val_loss", history[0].get("val_loss") if history else None)
         trainer_state.setdefault("last_validation_step", history[-1]["step"] if history else None)
         missing = sorted(set(self.state) - set(trainer_state))
         if missing:
