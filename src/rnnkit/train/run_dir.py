@@ -70,6 +70,9 @@ def read_lock(folder: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (signal 0 tests it without touching it, on POSIX)."""
+    if os.name == "nt":                 # os.kill would terminate it there: never take over a lock
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
