@@ -244,3 +244,15 @@ def test_val_data_equal_to_data_is_refused(tmp_path, capsys):
     assert main(["train", "classify", "--data", str(tmp_path / "r.tsv"), "--val-data", str(tmp_path / "r.tsv"),
                  "--out", str(tmp_path / "run")]) == 2
     assert "same file as --data" in capsys.readouterr().err
+
+
+def test_evaluate_json_stays_strict_json_when_perplexity_is_infinite(monkeypatch, capsys):
+    from rnnkit.cli import generate
+
+    monkeypatch.setattr(generate, "evaluate_run", lambda *args: {"loss": 800.0, "perplexity": math.inf, "bpc": 1154.2})
+    assert main(["evaluate", "some-run", "--data", "text.txt", "--json"]) == 0
+    printed = capsys.readouterr().out
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+    assert json.loads(printed, parse_constant=refuse) == {"loss": 800.0, "perplexity": None, "bpc": 1154.2}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 from rnnkit.cli.train import TASKS, format_metrics, load_run_model, load_task_run, read_run, read_run_document
@@ -43,7 +44,9 @@ def register(subparsers) -> None:
                           help="file to evaluate on, in the format the run was trained on")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best",
                           help="which checkpoint to use (default: best)")
-    evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    evaluate.add_argument("--json", action="store_true",
+                          help="print the metrics as one JSON object (a value too large for a number, such as the "
+                               "perplexity of an enormous loss, is null)")
     evaluate.set_defaults(func=run_evaluate)
 
 
@@ -59,8 +62,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate_run(args.run_dir, args.data, args.checkpoint)
-    if args.json:
-        print(json.dumps(metrics))
+    if args.json:                   # strict JSON: a value beyond float64 (perplexity of a huge loss) is null
+        print(json.dumps({key: None if isinstance(value, float) and not math.isfinite(value) else value
+                          for key, value in metrics.items()}, allow_nan=False))
     else:
         print(f"{args.data or 'held-out test pairs'}: {format_metrics(metrics)}")
     return 0
