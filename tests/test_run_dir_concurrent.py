@@ -59,15 +59,19 @@ def test_two_runs_started_together_on_one_out_directory(tmp_path, corpus, capsys
 
 
 def test_force_on_a_run_that_is_still_training_is_refused(tmp_path, corpus, capsys):
+    import signal
+
     run = tmp_path / "run"
-    first = start(corpus, run)
+    first = start(corpus, run, "--max-minutes", "1")                 # still training when the second one tries
     try:
         deadline = time.monotonic() + 60
         while not (run / ".rnnkit.lock").exists() and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert (run / ".rnnkit.lock").exists(), "the first run never took its directory"
-        second = start(corpus, run, "--force")
-        (code_first, _, err_first), (code_second, _, err_second) = finish([first, second])
+        [(code_second, _, err_second)] = finish([start(corpus, run, "--force")])
+        assert first.poll() is None, "the first run ended before the second one tried"
+        first.send_signal(signal.SIGINT)                               # then let the first one finish
+        [(code_first, _, err_first)] = finish([first], timeout=60)
     finally:
         if first.poll() is None:
             first.kill()
