@@ -178,7 +178,7 @@ def test_a_checkpoint_whose_metadata_claims_larger_weights_is_refused_before_bui
 def test_sizes_beyond_memory_are_refused_before_allocating(tmp_path, corpus, capsys, arguments):
     assert main(["train", "lm", "--data", str(corpus), "--out", str(tmp_path / "run"), "--batch", "2", "--seq-len",
                  "8", *arguments]) == 2
-    assert "GiB for the weights, their gradients and the optimiser state alone" in capsys.readouterr().err
+    assert "GiB for the model alone (weights, gradients, optimiser state" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 

@@ -144,6 +144,7 @@ def check_data_files(options: Any) -> None:
 # Parameters one recurrent layer of H units has per unit of input and hidden size (LSTM: 4 gates,
 # bidirectional: 2 directions), bounded from above; what check_model_size measures with.
 _MAX_GATES, _BYTES_PER_WEIGHT = 4, 4 * 4          # float32 weights, gradients and two Adam moments
+_BYTES_PER_LAYER = 256 * 1024                      # the Python objects and small arrays of one layer
 
 
 def available_memory() -> int:
@@ -158,15 +159,16 @@ def check_model_size(options: Any, vocab_size: int = 0) -> None:
     """Refuse sizes whose weights alone would not fit in memory, before anything is allocated.
 
     An upper estimate: every layer as wide as the widest of hidden, embedding and input sizes,
-    LSTM gates, both directions; times weights, gradients and the optimiser's two moments.
+    LSTM gates, both directions; times weights, gradients and the optimiser's two moments; plus
+    a fixed overhead per layer (its Python objects).
     """
     hidden, layers = int(getattr(options, "hidden", 1)), int(getattr(options, "layers", 1))
     width = max(hidden, int(getattr(options, "embedding", 0) or 0), 1)
     directions = 2 if getattr(options, "bidirectional", False) else 1
     recurrent = layers * directions * _MAX_GATES * hidden * (width * directions + hidden + 2)
     weights = recurrent + (vocab_size + hidden * directions) * width
-    needed, memory = weights * _BYTES_PER_WEIGHT, available_memory()
+    needed, memory = weights * _BYTES_PER_WEIGHT + layers * directions * _BYTES_PER_LAYER, available_memory()
     if needed > memory:
         raise ValueError(f"--hidden {hidden} and --layers {layers} need about {needed / 2 ** 30:,.0f} GiB for the "
-                         f"weights, their gradients and the optimiser state alone; this machine has "
-                         f"{memory / 2 ** 30:,.0f} GiB")
+                         f"model alone (weights, gradients, optimiser state, the layers' own objects); this machine "
+                         f"has {memory / 2 ** 30:,.0f} GiB")
