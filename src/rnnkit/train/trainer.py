@@ -27,8 +27,9 @@ so do weights that are finite but so large that the forward pass overflows.
 Divergence is also caught while the numbers are still finite: a training loss more than
 ``divergence_factor`` times the first step's (or times 1, if that was smaller), or a validation
 loss that many times the first validation's, stops training the same way, and a validation
-whose metrics are not all finite saves nothing. So ``checkpoints/best`` and ``checkpoints/last`` only ever hold weights whose last
-validation (or, for a periodic save, whose training step) gave finite, unexploded losses.
+whose metrics are not all finite saves nothing. So ``checkpoints/best`` and ``checkpoints/last``
+only ever hold weights whose last validation (or, for a periodic save, whose next training step)
+gave finite, unexploded losses.
 
 A periodic checkpoint (``checkpoint_every``) is written one step late: once the next step's
 forward pass has shown the weights give a finite, unexploded loss (and before that step changes
@@ -280,7 +281,8 @@ class Trainer:
                 metrics = self.task.evaluate(self.model)
             except NonFiniteError as error:
                 self._diverged(f"the validation met NaN or infinite values ({error})", "nothing was saved")
-        bad = [name for name, value in metrics.items() if isinstance(value, float) and not math.isfinite(value)]
+        bad = [name for name, value in metrics.items()
+               if isinstance(value, (float, np.floating)) and not math.isfinite(value)]
         if bad:
             self._diverged(f"the validation {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} NaN or infinite",
                            "nothing was saved from it")
