@@ -300,3 +300,12 @@ def test_the_current_directory_is_refused_as_out(tmp_path, corpus, capsys):
     assert lm(".") == 2
     assert "give a directory below this one" in capsys.readouterr().err
     assert sorted(path.name for path in corpus.parent.iterdir()) == ["corpus.txt"]
+
+
+def test_a_trainer_field_too_large_for_a_float_is_refused_with_its_name(tmp_path, corpus, capsys):
+    run = tmp_path / "run"
+    assert lm(run) == 0
+    edit_state(run, lambda document: document["trainer"].update(best_loss=10 ** 400), keep_checksum=True)
+    capsys.readouterr()
+    assert main(["train", "lm", "--out", str(run), "--resume", "--epochs", "2"]) == 2
+    assert "trainer field 'best_loss' must be a finite number" in capsys.readouterr().err

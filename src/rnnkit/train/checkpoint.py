@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -268,7 +269,13 @@ def restore_checkpoint(path: str | os.PathLike, model: Module, optimizer: Optimi
 
 # --- the trainer's fields, checked before anything uses them -------------------------------------------
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+    """A finite int or float (not a bool, not an int too large for a float)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _count(value: Any) -> bool:
@@ -302,7 +309,8 @@ def check_trainer_state(state: Any, source: str | os.PathLike) -> None:
     shapes = {"this_epoch": (_number, _number, _count), "since_log": (_number, _count)}
     for field, kinds in shapes.items():
         value = state.get(field, [0] * len(kinds))
-        if not (isinstance(value, list) and len(value) == len(kinds) and all(map(lambda k, v: k(v), kinds, value))):
+        if not (isinstance(value, list) and len(value) == len(kinds)
+                and all(is_kind(item) for is_kind, item in zip(kinds, value))):
             raise bad(field, f"a list of {len(kinds)} numbers")
     train_log = state.get("train_log", [])
     if not isinstance(train_log, list) or not all(isinstance(row, list) and len(row) == 2 and _count(row[0])
