@@ -256,3 +256,22 @@ def test_evaluate_json_stays_strict_json_when_perplexity_is_infinite(monkeypatch
     def refuse(constant):
         raise ValueError(f"not JSON: {constant}")
     assert json.loads(printed, parse_constant=refuse) == {"loss": 800.0, "perplexity": None, "bpc": 1154.2}
+
+
+def test_a_failed_checkpoint_or_json_write_names_its_target(tmp_path, monkeypatch):
+    from rnnkit.train.checkpoint import atomic_write_json
+    from test_trainer import make_run
+
+    with pytest.raises(OSError, match=f"cannot write {tmp_path / 'gone' / 'config.json'}"):
+        atomic_write_json(tmp_path / "gone" / "config.json", {})
+    trainer = make_run(tmp_path, epochs=1)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(checkpoint, "save_file", full_disk)
+    with pytest.raises(OSError) as caught:
+        trainer.fit()
+    message = str(caught.value)
+    assert f"cannot save checkpoint {tmp_path / 'checkpoints'}" in message and "No space left" in message
+    assert ".tmp" not in message
+    assert not list((tmp_path / "checkpoints").glob(".*"))          # nothing half-written left behind

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import save_file
 
 from rnnkit.module import Module
@@ -55,7 +56,10 @@ class CheckpointError(ValueError):
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OSError(f"cannot write {path}: {error.strerror or error}") from error
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -63,6 +67,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)              # mkstemp makes 0600; a run's files are for reading
         os.replace(temporary, path)
+    except OSError as error:                    # name the file asked for, not the temporary one
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise OSError(f"cannot write {path}: {error.strerror or error}") from error
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -170,8 +178,12 @@ def save_checkpoint(folder: str | os.PathLike, name: str, model: Module, optimiz
         }
         document["checksum"] = document_checksum(document)
         atomic_write_json(temporary / STATE_FILE, document)
-    except BaseException:
+    except (OSError, SafetensorError) as error:
         shutil.rmtree(temporary, ignore_errors=True)     # no half-written checkpoint left behind
+        reason = getattr(error, "strerror", None) or str(error).replace(str(temporary), "its temporary folder")
+        raise OSError(f"cannot save checkpoint {final}: {reason}") from error
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
         raise
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
