@@ -261,14 +261,15 @@ def tagging_variant(dataset: str, crf: bool, chars: str, minutes: float | None =
         trained = time.perf_counter() - started
         metrics = evaluate(run, str(test))
         summary = summary_of(run)
+        best = float(summary["best"].get("f1" if dataset == "wnut" else "accuracy", 0.0))
         extra_numbers = {"crf": "on" if crf else "off", "characters": chars, "training s": round(trained),
-                         "epochs": summary.get("epochs"),
-                         "validation": round(float(summary["best"].get("f1" if dataset == "wnut" else "accuracy", 0)), 4)}
+                         "epochs": summary.get("epochs"), "validation": round(best, 4)}
         commands = [shown(arguments, {str(folder): "DATA", str(run): "RUN"}),
                     f"rnnkit evaluate RUN --data DATA/tagging/{test_name}"]
         if dataset == "wnut":
-            extra_numbers.update({"F1 person": metrics.get("f1_person", 0.0), "precision": metrics.get("precision", 0.0),
-                                  "recall": metrics.get("recall", 0.0), "token accuracy": metrics["accuracy"]})
+            extra_numbers.update({"F1 person": metrics.get("f1_person", 0.0),
+                                  "precision": metrics.get("precision", 0.0), "recall": metrics.get("recall", 0.0),
+                                  "token accuracy": metrics["accuracy"]})
             return {"metric": "test entity F1 (overall)", "value": metrics.get("f1", 0.0), "target": 0.40,
                     "higher": True, "extra": extra_numbers, "note": TAGGING_NOTE, "commands": commands}
         extra_numbers["test tokens"] = metrics["tokens"]
@@ -284,21 +285,40 @@ TAGGING_ABLATION = {f"{dataset}_{'crf' if crf else 'softmax'}_{chars}": (dataset
 
 def ablation_markdown(results: dict[str, Any]) -> list[str]:
     """The tagging ablation table: what the CRF and each character encoder buy, with training times."""
-    rows = []
+    rows, values = [], {}
     for name, (dataset, crf, chars) in TAGGING_ABLATION.items():
         for cell, entry in results.get(name, {}).items():
             extra = entry.get("extra", {})
+            values[dataset, crf, chars, cell] = entry["value"]
+            epochs = extra.get("epochs")
             rows.append(f"| {'WNUT-17 test entity F1' if dataset == 'wnut' else 'EWT test UPOS accuracy'} | {cell} | "
-                        f"{'on' if crf else 'off'} | {chars} | {entry['value']:.4f} | {extra.get('validation', '-')} | "
-                        f"{extra.get('epochs', '-')} | {extra.get('training s', '-')} s |")
+                        f"{'on' if crf else 'off'} | {chars} | {entry['value']:.4f} | "
+                        f"{float(extra.get('validation', 0.0)):.4f} | "
+                        f"{'-' if epochs is None else f'{float(epochs):.1f}'} | {extra.get('training s', '-')} s |")
     if not rows:
         return []
+    effects = []                                  # mean differences over the rows that have both sides
+    for dataset, label in (("wnut", "WNUT-17 F1"), ("ewt", "EWT accuracy")):
+        crf_gain = [values[dataset, True, chars, cell] - values[dataset, False, chars, cell]
+                    for (name, crf, chars, cell) in values if name == dataset and not crf
+                    and (dataset, True, chars, cell) in values]
+        parts = [f"CRF on minus off {np.mean(crf_gain):+.4f} (over {len(crf_gain)} pairs)"] if crf_gain else []
+        for chars in ("cnn", "lstm"):
+            gain = [values[dataset, crf, chars, cell] - values[dataset, crf, "none", cell]
+                    for (name, crf, kind, cell) in values if name == dataset and kind == chars
+                    and (dataset, crf, "none", cell) in values]
+            if gain:
+                parts.append(f"characters {chars} minus none {np.mean(gain):+.4f} (over {len(gain)} pairs)")
+        if parts:
+            effects.append(f"- {label}: " + "; ".join(parts))
     return ["", "## Tagging: what the CRF and character features buy", "",
             "Same data, settings and 3-minute training budget for every row (`python -m benchmarks.tasks --tasks "
             "wnut_softmax_none,...`; the commands are in the details below); the model with the best validation "
             "score (dev entity F1 for WNUT-17, held-out 10% accuracy for EWT) is evaluated on the test file.", "",
             "| task | cell | CRF | characters | test | best validation | epochs | training |",
-            "|---|---|---|---|---|---|---|---|", *rows]
+            "|---|---|---|---|---|---|---|---|", *rows, "",
+            "Mean effects on the test score (one seed and one run per row, on a shared machine: small differences "
+            "may not repeat):", "", *effects]
 
 
 def forecast_result(run: Path, arguments: list[str], replacements: dict[str, str]) -> dict[str, Any]:

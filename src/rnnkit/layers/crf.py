@@ -239,7 +239,8 @@ class CRF(Module):
         lengths = mask.sum(axis=1)
         rows = np.arange(batch)
         safe = np.where(mask, tags, 0)
-        total = start[safe[:, 0]] + np.sum(np.take_along_axis(emissions, safe[..., None], axis=2)[..., 0] * mask, axis=1)
+        unary = np.take_along_axis(emissions, safe[..., None], axis=2)[..., 0]              # (B, T)
+        total = start[safe[:, 0]] + np.sum(unary * mask, axis=1)
         if steps > 1:
             pairs = transitions[safe[:, :-1], safe[:, 1:]]                                 # (B, T-1)
             total = total + np.sum(np.where(mask[:, 1:], pairs, 0.0), axis=1)
