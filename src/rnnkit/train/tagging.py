@@ -137,8 +137,11 @@ def looks_like_conllu(path: Path) -> bool:
     return False
 
 
-def read_sentences(path: str | Path, options: dict[str, Any]) -> list[tuple[list[str], list[str], list[list[str]]]]:
-    """(tokens, tags, feature columns) per sentence of a file in the run's format; errors name the file and line."""
+def read_sentences(path: str | Path, options: dict[str, Any]) -> list[tuple]:
+    """(tokens, tags) per sentence of a file in the run's format, (tokens, tags, columns) with feature columns.
+
+    Errors name the file and line; a CoNLL-U file read as CoNLL is an error that names ``--format conllu``.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file not found: {path}")
@@ -155,7 +158,13 @@ def read_sentences(path: str | Path, options: dict[str, Any]) -> list[tuple[list
                                feature_columns=extra)
     if not sentences:
         raise ValueError(f"{path}: no sentences found (expected {EXPECTED})")
-    return [sentence if len(sentence) == 3 else (sentence[0], sentence[1], []) for sentence in sentences]
+    return sentences
+
+
+def read_tagged(path: str | Path, options: dict[str, Any]) -> list[tuple[list[str], list[str], list[list[str]]]]:
+    """:func:`read_sentences` with every sentence as (tokens, tags, columns); ``columns`` is [] without features."""
+    return [sentence if len(sentence) == 3 else (sentence[0], sentence[1], [])
+            for sentence in read_sentences(path, options)]
 
 
 SHAPES = ("<unk-url>", "<unk-mention>", "<unk-hashtag>", "<unk-digit>", "<unk-upper>", "<unk-cap>", "<unk-lower>",
@@ -491,9 +500,9 @@ def crf_constraint_tags(options: TagOptions, tag_names: list[str]) -> list[str] 
 def prepare(options: TagOptions) -> Prepared:
     check_options(options)
     settings = vars(options)
-    sentences = read_sentences(options.data, settings)
+    sentences = read_tagged(options.data, settings)
     if options.val_data:
-        train_sentences, val_sentences = sentences, read_sentences(options.val_data, settings)
+        train_sentences, val_sentences = sentences, read_tagged(options.val_data, settings)
     else:
         kept, held = random_split(len(sentences), options.val_fraction, options.seed)
         train_sentences, val_sentences = [sentences[i] for i in kept], [sentences[i] for i in held]
@@ -566,7 +575,7 @@ def evaluate_file(model: SequenceTagger, document: dict[str, Any], vocabs: dict[
     """Loss, token accuracy and entity scores (BIO tags) of a run's model on a tagged file."""
     artifacts = document["artifacts"]
     tag_names = artifacts["tags"]
-    sentences = read_sentences(path, document["options"])
+    sentences = read_tagged(path, document["options"])
     if model.crf is not None and model.crf.config.get("allowed") is not None:
         sentences = repair_bio(sentences, path)
     data = encode(sentences, vocabs["vocab.json"], tag_names, path, artifacts=artifacts)
