@@ -231,7 +231,7 @@ EWT_SETTINGS = {"embedding": 100, "layers": 1, "lr": 5e-3, "batch": 16, "val_fra
                 "input_dropout": 0.3, "unk_replace": 0.5, "casing": True, "patience": 6, "max_minutes": 3,
                 "monitor": "accuracy"}
 TAGGING_NOTE = ("no pretrained embeddings and no gazetteers (the WNUT-17 systems used both); 2-core machine "
-                "shared with other jobs, so the 3-minute budget buys fewer epochs than on an idle one")
+                "shared with other jobs, so a time budget buys fewer epochs than on an idle one")
 
 
 def tagging_variant(dataset: str, crf: bool, chars: str, minutes: float | None = None) -> Callable:
