@@ -166,3 +166,13 @@ def test_stack_refuses_nodes_that_are_not_a_stack(tmp_path):
     assert [type(layer).__name__ for layer in rnnkit.onnx.load_recurrent(model)] == ["GRU", "LSTM"]
     with pytest.raises(ValueError, match="stack=True: recurrent node 1 .*LSTM.* does not continue node 0"):
         rnnkit.onnx.load_recurrent(model, stack=True)
+
+
+@pytest.mark.parametrize("options", [{"crf": True}, {"char_encoder": "cnn", "num_chars": 5},
+                                     {"feature_sizes": [3]}])
+def test_a_tagger_with_pieces_onnx_lacks_is_refused(options, tmp_path):
+    from rnnkit.models import SequenceTagger
+    tagger = SequenceTagger(num_tags=3, vocab_size=7, hidden_size=4, seed=0, **options)
+    with pytest.raises(rnnkit.onnx.ExportError, match="has no ONNX export yet"):
+        rnnkit.onnx.export(tagger, tmp_path / "tagger.onnx")
+    assert not list(tmp_path.iterdir())

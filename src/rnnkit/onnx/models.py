@@ -100,6 +100,14 @@ def classifier_graph(model: SequenceClassifier, scaling: dict[str, Any] | None =
 def tagger_graph(model: SequenceTagger, scaling: dict[str, Any] | None = None,
                  metadata: dict[str, Any] | None = None) -> Any:
     """Token ids (or features) and lengths -> tag scores (logits) at every step."""
+    pieces = [name for name, present in (("a CRF output layer (its Viterbi decoding is a loop with arg max)",
+                                          getattr(model, "crf", None) is not None),
+                                         ("character features", getattr(model, "chars", None) is not None),
+                                         ("feature columns", bool(getattr(model, "features", None))))
+              if present]
+    if pieces:
+        raise ExportError(f"a tagger with {' and '.join(pieces)} has no ONNX export yet: the graph would compute "
+                          f"something other than rnnkit's predictions")
     graph = GraphBuilder("rnnkit_tagger")
     x_tm = _encoded_inputs(graph, model.inputs, scaling)
     _, lengths32 = _lengths(graph)

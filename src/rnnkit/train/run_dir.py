@@ -250,8 +250,11 @@ class RunDirectory:
         try:
             acquire_lock(path, log)
         except BaseException:
-            if created:
-                shutil.rmtree(path, ignore_errors=True)
+            if created:                  # only while empty: a run that won the lock first has its lock file in it
+                try:
+                    path.rmdir()
+                except OSError:
+                    pass
             raise
         run = cls(path, None, created)
         try:
