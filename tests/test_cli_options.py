@@ -184,3 +184,53 @@ def test_a_validation_file_tag_unseen_in_training_is_explained(tmp_path, capsys)
     assert main(["train", "tag", "--data", str(train), "--val-data", str(val), "--out", str(tmp_path / "run")]) == 2
     assert "tag 'B-place' is not one of the tags in the training data, so the model cannot predict it" in \
         capsys.readouterr().err
+
+
+# --- --resume of a run saved before an option existed ------------------------------------------------------
+SEQ2SEQ_TINY = ["--train-size", "40", "--test-size", "4", "--hidden", "8", "--embedding", "8", "--batch", "8",
+                "--seed", "1", "--no-input-feeding", "--label-smoothing", "0",
+                "--schedule", "constant", "--warmup", "0"]         # the learning rate does not depend on --epochs
+
+
+def _as_saved_before(run, names):
+    """Make ``run`` look as an rnnkit from before options ``names`` wrote it (nor did it hash its files)."""
+    config = json.loads((run / "config.json").read_text())
+    for name in names:
+        del config["options"][name]
+    (run / "config.json").write_text(json.dumps(config))
+    for state_path in run.glob("checkpoints/*/state.json"):
+        state = json.loads(state_path.read_text())
+        state.pop("run_files", None), state.pop("checksum", None)
+        state_path.write_text(json.dumps(state))
+
+
+def test_resume_gives_an_option_the_run_predates_its_former_value_not_todays_default(tmp_path, capsys):
+    # Runs saved before --input-feeding and --label-smoothing existed had no input feeding and plain cross
+    # entropy; today's defaults (on, 0.1) would not even fit their weights, and would change their loss.
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert main(["train", "seq2seq", "--out", str(straight), *SEQ2SEQ_TINY, "--epochs", "2"]) == 0
+    assert main(["train", "seq2seq", "--out", str(resumed), *SEQ2SEQ_TINY, "--epochs", "1"]) == 0
+    _as_saved_before(resumed, ("input_feeding", "label_smoothing"))
+    capsys.readouterr()
+    assert main(["train", "seq2seq", "--out", str(resumed), "--resume", "--epochs", "2"]) == 0
+    assert "resuming" in capsys.readouterr().out
+    # it continued exactly as the run that never stopped: no input feeding, plain cross entropy
+    summaries = [json.loads((run / "summary.json").read_text()) for run in (straight, resumed)]
+    assert summaries[0]["final"] == summaries[1]["final"] and summaries[0]["steps"] == summaries[1]["steps"]
+
+
+def test_resumed_options_fill_missing_options_from_the_former_defaults_then_todays():
+    from pathlib import Path
+
+    from rnnkit.train.options import resumed_options
+    from rnnkit.train.tasks import FORMER_DEFAULTS
+    from rnnkit.train.translation import Seq2SeqOptions
+
+    saved = {"hidden": 8, "epochs": 1}                      # an old run's config: most options missing
+    options = resumed_options(Seq2SeqOptions, saved, {"epochs": 3}, Path("run"), "run/config.json",
+                              FORMER_DEFAULTS["seq2seq"])
+    assert options.input_feeding is False and options.label_smoothing == 0.0      # as such runs trained
+    assert options.beam == Seq2SeqOptions().beam and options.hidden == 8 and options.epochs == 3
+    saved = {**saved, "input_feeding": True}                # a saved value always wins
+    assert resumed_options(Seq2SeqOptions, saved, {}, Path("run"), "run/config.json",
+                           FORMER_DEFAULTS["seq2seq"]).input_feeding is True

@@ -279,9 +279,9 @@ def test_tag_with_crf_characters_casing_and_feature_columns(tmp_path, chunk_file
     metrics = evaluate_run(str(run), str(chunk_file))
     assert {"f1", "f1_PER", "accuracy"} <= set(metrics)
     # the checkpoint carries the CRF and the character encoder
-    from rnnkit.cli.train import load_task_run
+    from rnnkit.train.run_dir import load_run
 
-    _, _, loaded = load_task_run(str(run))
+    loaded = load_run(str(run)).model
     assert loaded.crf is not None and loaded.chars is not None and len(loaded.features) == 3
     assert not loaded.crf.allowed[loaded.config["crf_tags"].index("O"), loaded.config["crf_tags"].index("I-PER")]
     # plain sentences cannot give the POS and chunk columns: a clear error, not a crash

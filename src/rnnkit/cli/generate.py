@@ -17,8 +17,10 @@ import json
 import math
 from typing import Any
 
-from rnnkit.cli.train import TASKS, format_metrics, load_run_model, load_task_run, read_run, read_run_document
-from rnnkit.train.language_modeling import evaluate_stream, generate_text, load_corpus
+from rnnkit.train.language_modeling import generate_text
+from rnnkit.train.run_dir import load_run, read_document
+from rnnkit.train.runner import format_metrics
+from rnnkit.train.tasks import TASKS
 
 
 def register(subparsers) -> None:
@@ -53,11 +55,19 @@ def register(subparsers) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     if args.length < 0:
         raise ValueError(f"--length must be at least 0, got {args.length}")
-    _, vocab, folder = read_run(args.run_dir)
-    model = load_run_model(folder, vocab, args.checkpoint)
-    print(generate_text(model, vocab, args.prime, args.length, temperature=args.temperature, top_k=args.top_k,
-                        top_p=args.top_p, seed=args.seed))
+    run = load_language_model_run(args.run_dir, args.checkpoint)
+    print(generate_text(run.model, run.vocabs["vocab.json"], args.prime, args.length, temperature=args.temperature,
+                        top_k=args.top_k, top_p=args.top_p, seed=args.seed))
     return 0
+
+
+def load_language_model_run(run_dir: str, which: str = "best"):
+    """A language-model run's contents (:class:`~rnnkit.train.run_dir.RunContents`); other runs are refused."""
+    document, folder = read_document(run_dir)
+    if document["task"] != "lm":
+        raise ValueError(f"{folder / 'config.json'} does not describe a language-model run (expected \"task\": "
+                         f"\"lm\"; this is a {document['task']} run: use rnnkit predict / rnnkit evaluate)")
+    return load_run(folder, which)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -72,24 +82,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def evaluate_run(run_dir: str, data: str | None, which: str = "best") -> dict[str, Any]:
     """The metrics of run ``run_dir``'s checkpoint ``which`` on the file ``data``, for any task."""
-    document, _ = read_run_document(run_dir)
-    if document["task"] == "lm":
-        if data is None:
-            raise ValueError("--data PATH is needed: the text file to evaluate the language model on")
-        return evaluate_language_model(run_dir, data, which)
-    document, vocabs, model = load_task_run(run_dir, which)
-    if data is None and document["task"] != "seq2seq":
-        raise ValueError(f"--data PATH is needed: {TASKS[document['task']].EXPECTED}")
-    return TASKS[document["task"]].evaluate_file(model, document, vocabs, data)
-
-
-def evaluate_language_model(run_dir: str, data: str, which: str = "best") -> dict[str, float]:
-    document, vocab, folder = read_run(run_dir)
-    model = load_run_model(folder, vocab, which)
-    text, source = load_corpus(data)
-    ids = vocab.transform(text)
-    if len(ids) < 2:
-        raise ValueError(f"{data}: too little text to evaluate: {len(ids)} tokens, need at least 2")
-    options = document["options"]
-    bits_name = "bpc" if options.get("level", "char") == "char" else "bits_per_word"
-    return evaluate_stream(model, ids, 128, int(options.get("seq_len", 64)), bits_name)
+    document, _ = read_document(run_dir)
+    module = TASKS[document["task"]]
+    if data is None and document["task"] != "seq2seq":      # seq2seq: the generated task's held-out pairs
+        raise ValueError(f"--data PATH is needed: {module.EXPECTED}")
+    run = load_run(run_dir, which)
+    return module.evaluate_file(run.model, run.document, run.vocabs, data)

@@ -12,26 +12,45 @@ What an INPUT is, and what is printed (one line per input), depends on the run's
 
 ``--file`` reads one input per line (classify text, tag, seq2seq; a ``source<TAB>target`` line
 uses its source). Language-model runs use ``rnnkit generate`` instead.
+
+``rnnkit translate RUN_DIR [SOURCE ...] [--file F]`` is ``rnnkit predict`` for seq2seq runs only.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.train import TASKS, load_task_run
+from rnnkit.train.run_dir import load_run, read_document
+from rnnkit.train.tasks import TASKS
 
 
 def register(subparsers) -> None:
     predict = subparsers.add_parser("predict", help="predict with a trained classify, tag, forecast or seq2seq run",
                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    predict.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of rnnkit train TASK")
-    predict.add_argument("inputs", metavar="INPUT", nargs="*", help="texts, sentences, sources or past values")
-    predict.add_argument("--file", metavar="F", default=None, help="read the inputs from a file instead")
-    predict.add_argument("--beam", type=int, default=None,
-                         help="seq2seq: beam size (default: the run's --beam, 5 for runs without one; 1: greedy)")
-    predict.add_argument("--checkpoint", choices=("best", "last"), default="best",
-                         help="which checkpoint to use (default: best)")
+    _add_arguments(predict, "texts, sentences, sources or past values")
     predict.set_defaults(func=run_predict)
+    translate = subparsers.add_parser("translate", help="rnnkit predict for a seq2seq run: translate sources",
+                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_arguments(translate, "sources to translate")
+    translate.set_defaults(func=run_translate)
+
+
+def _add_arguments(parser: argparse.ArgumentParser, inputs_help: str) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of rnnkit train TASK")
+    parser.add_argument("inputs", metavar="INPUT", nargs="*", help=inputs_help)
+    parser.add_argument("--file", metavar="F", default=None, help="read the inputs from a file instead")
+    parser.add_argument("--beam", type=int, default=None,
+                        help="seq2seq: beam size (default: the run's --beam, 5 for runs without one; 1: greedy)")
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                        help="which checkpoint to use (default: best)")
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    document, folder = read_document(args.run_dir)
+    if document["task"] != "seq2seq":
+        raise ValueError(f"rnnkit translate reads seq2seq runs; {folder} is a {document['task']} run (use rnnkit "
+                         f"{'generate' if document['task'] == 'lm' else 'predict'})")
+    return run_predict(args)
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -53,10 +72,13 @@ def predict_lines(run_dir: str, inputs: list[str] | None = None, file: str | Non
 def iter_predictions(run_dir: str, inputs: list[str] | None = None, file: str | None = None, which: str = "best",
                      beam: int | None = None):
     """The printed lines of ``rnnkit predict``; a seq2seq run yields them as they are decoded."""
-    document, vocabs, model = load_task_run(run_dir, which)
-    module = TASKS[document["task"]]
-    if document["task"] == "seq2seq":
-        return module.predict(model, document, vocabs, inputs, file, beam=beam)
+    document, folder = read_document(run_dir)
+    if document["task"] == "lm":
+        raise ValueError(f"{folder} is a language-model run: use rnnkit generate / rnnkit evaluate")
+    run = load_run(folder, which)
+    module = TASKS[run.task]
+    if run.task == "seq2seq":
+        return module.predict(run.model, run.document, run.vocabs, inputs, file, beam=beam)
     if beam not in (None, 1):
-        raise ValueError(f"--beam is for seq2seq runs; this is a {document['task']} run")
-    return module.predict(model, document, vocabs, inputs, file)
+        raise ValueError(f"--beam is for seq2seq runs; this is a {run.task} run")
+    return module.predict(run.model, run.document, run.vocabs, inputs, file)

@@ -40,23 +40,19 @@ class RunModel:
 
 def read_run_model(run_dir: str | Path, which: str = "best") -> RunModel:
     """The model of checkpoint ``which`` of a run and the graph arguments it needs."""
-    from rnnkit.cli.train import VOCAB_FILE, load_run_model, load_task_run, read_run, read_run_document
+    from rnnkit.train.run_dir import load_run, read_document, vocab_names
 
-    document, folder = read_run_document(run_dir)
+    document, folder = read_document(run_dir)
     task = document["task"]
     if task == "seq2seq":
         raise ExportError(f"{folder} is a seq2seq run: Seq2Seq has no ONNX export yet (its attention decoder and "
                           f"beam search are a loop over decoder steps that this exporter does not build)")
-    if task == "lm":
-        document, vocab, folder = read_run(folder)
-        model, vocabs, names = load_run_model(folder, vocab, which), {VOCAB_FILE: vocab}, [VOCAB_FILE]
-    else:
-        document, vocabs, model = load_task_run(folder, which)
-        names = list(document.get("vocabs", []))
+    contents = load_run(folder, which)
+    document, vocabs, model, names = contents.document, contents.vocabs, contents.model, vocab_names(document)
     options = {key: value for key, value in document["options"].items() if key not in PATH_OPTIONS}
     metadata: dict[str, Any] = {"rnnkit.options": options}
     for name in names:                              # the vocabulary exactly as the run wrote it
-        key = "rnnkit.vocab" if name == VOCAB_FILE else f"rnnkit.{name.removesuffix('.json')}"
+        key = "rnnkit.vocab" if name == "vocab.json" else f"rnnkit.{name.removesuffix('.json')}"
         metadata[key] = (Path(folder) / name).read_text(encoding="utf-8")
     artifacts = document.get("artifacts", {})
     run = RunModel(task, model, document, vocabs, metadata=metadata)

@@ -11,6 +11,12 @@ task carries it over (its values only), and ignores the initial-state gradient t
 
 Metrics: ``loss`` (mean cross entropy, nats per token), ``perplexity`` = exp(loss) and
 ``bpc`` / ``bits_per_word`` = loss / ln 2 (per character for characters, per word for words).
+
+``rnnkit train lm`` runs this task like every other (:mod:`rnnkit.train.tasks`): with no
+``--data`` it learns from the documentation text that ships with every Python
+(``pydoc_data.topics``), prints a sample after each validation, and ends with text generated
+by the best checkpoint (saved in ``summary.md``). ``--resume`` reads the text through the
+run's own ``vocab.json``.
 """
 
 from __future__ import annotations
@@ -27,10 +33,83 @@ from rnnkit.data.batching import count_lm_windows, lm_stream_batches
 from rnnkit.data.readers import read_text
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
 from rnnkit.models.language_model import LanguageModel
+from rnnkit.registry import CELL_NAMES
+from rnnkit.train.checkpoint import CheckpointError
+from rnnkit.train.options import check_max_vocab, check_model_size, flag, option
+from rnnkit.train.schedules import SCHEDULES
+from rnnkit.train.supervised import Prepared
 
 LEVELS = ("char", "word")
 # Where the default text comes from: the documentation topics that ship with every Python.
 DEFAULT_CORPUS = "pydoc_data.topics"
+
+HELP = "character or word language model (default data: Python's documentation)"
+EXPECTED = "a UTF-8 text file"
+EXAMPLE = "my.txt"
+HAS_DEFAULT_DATA = True
+MODEL_CLASS = LanguageModel
+VOCAB_FILE = "vocab.json"
+VOCAB_FILES = (VOCAB_FILE,)
+
+
+@dataclass
+class LMOptions:
+    """Every option of ``rnnkit train lm``; each field is a command-line option and a TOML key."""
+
+    data: str | None = option(None, "UTF-8 text file to learn from (default: Python's own documentation, "
+                                    "pydoc_data.topics)")
+    level: str = option("char", "model characters or words", LEVELS)
+    cell: str = option("lstm", "recurrent layer", CELL_NAMES)
+    hidden: int = option(256, "hidden units per layer")
+    layers: int = option(1, "stacked recurrent layers")
+    embedding: int = option(32, "embedding size; 0 feeds one-hot vectors instead")
+    dropout: float = option(0.0, "dropout between layers and before the output layer")
+    epochs: int = option(10, "passes over the training text (the time budget may stop it sooner)")
+    seq_len: int = option(64, "time steps per window: how far back the gradient reaches (truncated BPTT)")
+    batch: int = option(32, "parallel streams per step")
+    lr: float = option(5e-3, "peak learning rate (Adam)")
+    schedule: str = option("cosine", "learning-rate schedule after the warmup", SCHEDULES)
+    warmup: int = option(20, "warmup steps (learning rate rising linearly)")
+    clip: float = option(1.0, "maximum global gradient norm")
+    patience: int = option(3, "stop after this many epochs without a better validation loss (0: never)")
+    val_fraction: float = option(0.1, "the last part of the text held out for validation")
+    max_vocab: int = option(0, "keep only the most frequent tokens (0: all; word level: 10000)")
+    seed: int = option(0, "random seed: the same seed gives the same run")
+    max_minutes: float = option(3.0, "time budget in minutes: stop, validate and save when it runs out (0: none)")
+    checkpoint_every: int = option(100, "also save checkpoints/last every N steps (0: only at validations)")
+    sample_length: int = option(600, "tokens to generate at the end")
+    temperature: float = option(0.7, "sampling temperature of the final sample")
+    prime: str = option("The ", "text the final sample starts from")
+    out: str | None = option(None, "run directory (default: runs/lm-YYYYmmdd-HHMMSS-xxxxxx); must be new or empty")
+
+
+OPTIONS = LMOptions
+
+
+def check_options(options: LMOptions) -> None:
+    """Range checks of every option, before anything is read or built; errors name the option."""
+    positive = ("hidden", "layers", "epochs", "seq_len", "batch", "sample_length")
+    non_negative = ("embedding", "warmup", "patience", "max_vocab", "seed", "checkpoint_every")
+    for name in positive:
+        if getattr(options, name) < 1:
+            raise ValueError(f"{flag(name)} must be at least 1, got {getattr(options, name)}")
+    for name in non_negative:
+        if getattr(options, name) < 0:
+            raise ValueError(f"{flag(name)} must be at least 0, got {getattr(options, name)}")
+    for name, low, high in (("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5)):
+        if not low <= getattr(options, name) <= high:
+            raise ValueError(f"{flag(name)} must lie in [{low}, {high}], got {getattr(options, name)}")
+    check_max_vocab(options.max_vocab, 1)
+    check_model_size(options, options.max_vocab)
+    for name in ("lr", "clip"):
+        if not getattr(options, name) > 0:
+            raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")
+    for name in ("max_minutes", "temperature"):
+        if not 0 <= getattr(options, name) < float("inf"):          # NaN fails this too
+            raise ValueError(f"{flag(name)} must be a finite number >= 0, got {getattr(options, name)}")
+    if not options.prime.strip() if options.level == "word" else not options.prime:
+        raise ValueError(f"--prime must hold at least one {'word' if options.level == 'word' else 'character'}, "
+                         f"got {options.prime!r}")
 
 
 def load_corpus(path: str | None) -> tuple[str, str]:
@@ -206,3 +285,62 @@ def generate_text(model: LanguageModel, vocab: Vocab, prime: str, length: int, t
     if isinstance(vocab, WordVocab):
         return prime + " " + continuation
     return prime + continuation
+
+
+# --- the run's setup, evaluation ----------------------------------------------------------------
+def prepare(options: LMOptions) -> Prepared:
+    """Read the text, fit the vocabulary on its training part, build the model and the task."""
+    return _prepare(options, None)
+
+
+def prepare_resumed(options: LMOptions, vocabs: dict[str, Vocab]) -> Prepared:
+    """:func:`prepare` for ``--resume``: the text read through the run's own vocabulary."""
+    return _prepare(options, vocabs[VOCAB_FILE])
+
+
+def _prepare(options: LMOptions, vocab: Vocab | None) -> Prepared:
+    check_options(options)
+    text, source = load_corpus(options.data)
+    train_text, val_text = split_text(text, options.val_fraction)
+    if vocab is None:
+        vocab = build_vocab(options.level, train_text, options.max_vocab or (10000 if options.level == "word" else None))
+    task = LanguageModelTask(vocab.transform(train_text), vocab.transform(val_text), options.batch, options.seq_len,
+                             level=options.level, source=options.data or "the default text")
+    model = LanguageModel(len(vocab), options.hidden, num_layers=options.layers, cell=options.cell,
+                          embedding_dim=options.embedding or None, dropout=options.dropout, seed=options.seed)
+
+    def show_sample(trainer: Any, metrics: dict) -> None:
+        sample = generate_text(trainer.model, vocab, options.prime, min(160, options.sample_length),
+                               temperature=options.temperature, seed=options.seed)
+        trainer.log("  sample: " + sample.replace("\n", "\n          "))
+
+    def final_sample(best_model: LanguageModel) -> str:
+        return generate_text(best_model, vocab, options.prime, options.sample_length, temperature=options.temperature,
+                             seed=options.seed)
+
+    unit = "characters" if options.level == "char" else "words"
+    description = [f"data: {source}; {len(task.train_ids):,} training and {len(task.val_ids):,} validation {unit}, "
+                   f"vocabulary {len(vocab)}"]
+    return Prepared(model, task, {}, {VOCAB_FILE: vocab}, description, on_validation=show_sample,
+                    sample=final_sample, data_name=source, batch_name="window",
+                    batch_text=f"{options.batch} x {options.seq_len} tokens")
+
+
+def check_model(model: LanguageModel, vocabs: dict[str, Vocab], path: Path, folder: Path) -> None:
+    """Refuse a checkpoint whose output layer does not fit the run's vocabulary."""
+    vocab = vocabs[VOCAB_FILE]
+    if model.vocab_size != len(vocab):
+        raise CheckpointError(f"{path} does not match {Path(folder) / VOCAB_FILE}: the model predicts "
+                              f"{model.vocab_size} tokens, the vocabulary has {len(vocab)}")
+
+
+def evaluate_file(model: LanguageModel, document: dict[str, Any], vocabs: dict[str, Vocab],
+                  path: str) -> dict[str, float]:
+    """Loss, perplexity and bits per token of a run's model on a text file (read with the run's vocabulary)."""
+    text, _ = load_corpus(path)
+    ids = vocabs[VOCAB_FILE].transform(text)
+    if len(ids) < 2:
+        raise ValueError(f"{path}: too little text to evaluate: {len(ids)} tokens, need at least 2")
+    options = document["options"]
+    bits_name = "bpc" if options.get("level", "char") == "char" else "bits_per_word"
+    return evaluate_stream(model, ids, 128, int(options.get("seq_len", 64)), bits_name)

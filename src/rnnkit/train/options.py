@@ -1,19 +1,26 @@
-"""Training options as dataclasses: each field is a command-line option and a TOML key.
+"""Training options as dataclasses, and the parser and files that fill them.
 
-``rnnkit train TASK`` builds its parser from these fields (the help text and the choices
-live in the field's metadata), so a task adds an option by adding one field. The options
-every supervised task shares are in :class:`SupervisedOptions`; each task's own options
-(``ClassifyOptions`` in :mod:`rnnkit.train.classification`, ...) extend it.
+Each field of a task's options dataclass is a command-line option and a TOML key: ``rnnkit
+train TASK`` builds its parser from the fields (:func:`add_options`; the help text and the
+choices live in the field's metadata), so a task adds an option by adding one field. The
+options every supervised task shares are in :class:`SupervisedOptions`; each task's own
+options (``ClassifyOptions`` in :mod:`rnnkit.train.classification`, ...) extend it.
+
+Options come from the defaults, then a TOML file (``--config``), then the command line
+(:func:`resolve_options`); ``--resume`` takes the run's saved options instead and accepts only
+a new ``--epochs`` and ``--max-minutes`` (:func:`resumed_options`).
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
-from rnnkit.models._common import RECURRENT_LAYERS
+from rnnkit.registry import CELL_NAMES
 from rnnkit.train.schedules import SCHEDULES
 
 
@@ -73,7 +80,8 @@ def field_type(item: dataclasses.Field) -> type:
 
 
 # The metrics --monitor can name, and whether lower or higher is better.
-MONITORS = {"loss": "min", "accuracy": "max", "f1": "max", "exact_match": "max", "rmse": "min"}
+MONITORS = {"loss": "min", "accuracy": "max", "f1": "max", "exact_match": "max", "rmse": "min", "bleu": "max",
+            "chrf": "max"}
 
 
 def resolve_monitor(choice: str, default: str, available: tuple[str, ...]) -> tuple[str, str]:
@@ -91,7 +99,7 @@ class SupervisedOptions:
     data: str | None = option(None, "the training file (see the task's description for its format)")
     val_data: str | None = option(None, "a separate validation file in the same format (default: hold out "
                                         "--val-fraction of --data)")
-    cell: str = option("lstm", "recurrent layer", tuple(RECURRENT_LAYERS))
+    cell: str = option("lstm", "recurrent layer", CELL_NAMES)
     hidden: int = option(64, "hidden units per layer and direction")
     layers: int = option(1, "stacked recurrent layers")
     bidirectional: bool = option(False, "also read every sequence backwards (--no-bidirectional: forwards only)")
@@ -172,3 +180,136 @@ def check_model_size(options: Any, vocab_size: int = 0) -> None:
         raise ValueError(f"--hidden {hidden} and --layers {layers} need about {needed / 2 ** 30:,.0f} GiB for the "
                          f"model alone (weights, gradients, optimiser state, the layers' own objects); this machine "
                          f"has {memory / 2 ** 30:,.0f} GiB")
+
+
+# --- the parser, TOML files, --resume ---------------------------------------------------------------
+# The options that name data files: config.json records their absolute path, size and SHA-256.
+DATA_OPTIONS = ("data", "val_data")
+METAVARS = {"data": "PATH", "val_data": "PATH", "out": "DIR"}
+# What --resume may change; every other option given with it must equal the saved one.
+RESUMABLE = ("epochs", "max_minutes")
+
+
+def fields_of(options_class: type) -> dict[str, dataclasses.Field]:
+    """The fields of an options dataclass by name, in declaration order."""
+    return {item.name: item for item in dataclasses.fields(options_class)}
+
+
+def add_options(parser: argparse.ArgumentParser, fields: dict[str, dataclasses.Field]) -> None:
+    """One --option per field (bool fields get --name / --no-name), then --config, --force, --resume."""
+    for name, item in fields.items():
+        kind = field_type(item)
+        text = item.metadata["help"]
+        if "default" not in text:
+            text += f" (default: {item.default})"
+        spelled = flag(name)
+        if kind is bool:
+            parser.add_argument(spelled, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
+            continue
+        metavar = None if item.metadata["choices"] else METAVARS.get(name, {int: "N", float: "X", str: "TEXT"}[kind])
+        parser.add_argument(spelled, dest=name, type=kind, default=None, choices=item.metadata["choices"],
+                            metavar=metavar, help=text)
+    parser.add_argument("--config", metavar="FILE.toml", default=None,
+                        help="read options from a TOML file; command-line options override it")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the rnnkit run in --out (once the new run has its first checkpoint; a "
+                             "directory holding other files is refused)")
+    parser.add_argument("--allow-other-data", action="store_true",
+                        help="with --resume: continue even though the data files differ from the ones the run "
+                             "recorded (another path, size or contents)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from checkpoints/last with its saved options "
+                             "(--epochs and --max-minutes may be given anew; other options must match them)")
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """The TOML file as a dict, with errors that name the file."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:                    # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError as error:
+            raise ValueError(f"{path}: reading TOML needs Python 3.11+ or the tomli package "
+                             f"(pip install tomli)") from error
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"config file not found: {file}")
+    try:
+        with open(file, "rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{file}: not valid TOML ({error})") from error
+
+
+def options_from_mapping(values: dict[str, Any], source: str, fields: dict[str, dataclasses.Field]) -> dict[str, Any]:
+    """Check keys and types of options read from a file (``source`` names it); returns them by field name."""
+    checked = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            raise ValueError(f"{source}: unknown option {key!r}; known options: "
+                             f"{', '.join(sorted(fields))}")
+        item = fields[name]
+        kind = field_type(item)
+        accepted = (int, float) if kind is float else (kind,)
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
+            raise ValueError(f"{source}: option {key!r} must be {kind.__name__}, got {value!r}")
+        choices = item.metadata["choices"]
+        if choices and value not in choices:
+            raise ValueError(f"{source}: option {key!r} must be one of {list(choices)}, got {value!r}")
+        checked[name] = kind(value)
+    return checked
+
+
+def given_options(args: argparse.Namespace, fields: dict[str, dataclasses.Field]) -> dict[str, Any]:
+    """The options the TOML file and the command line set (the command line wins), by field name."""
+    values: dict[str, Any] = {}
+    if args.config is not None:
+        values.update(options_from_mapping(read_toml(args.config), args.config, fields))
+    values.update({name: getattr(args, name) for name in fields if getattr(args, name) is not None})
+    return values
+
+
+def resolve_options(options_class: type, check: Callable[[Any], None], values: dict[str, Any]) -> Any:
+    """The defaults of ``options_class`` with ``values`` on top; then every check of the values."""
+    options = options_class(**values)
+    check(options)
+    check_scoped(options)
+    check_data_files(options)
+    return options
+
+
+def _same_option(name: str, given: Any, saved: Any) -> bool:
+    """Equal values; data paths are equal when they name the same file."""
+    if METAVARS.get(name) == "PATH" and given is not None and saved is not None:
+        return Path(given).resolve() == Path(saved).resolve()
+    return given == saved
+
+
+def resumed_options(options_class: type, saved: dict[str, Any], given: dict[str, Any], out: Path, source: str,
+                    former_defaults: dict[str, Any] | None = None, allow_other_data: bool = False) -> Any:
+    """A run's saved options with --epochs / --max-minutes given anew; any other change is refused.
+
+    ``source`` names the saved options' file in errors. An option the run did not save (it was
+    added to rnnkit after the run started) takes its value from ``former_defaults``, the value
+    that reproduces how such runs trained, and otherwise today's default. With
+    ``allow_other_data``, --data and --val-data may name other files too.
+    """
+    fields = fields_of(options_class)
+    saved = {**{name: value for name, value in (former_defaults or {}).items() if name not in saved}, **saved}
+    # Every saved value is checked for its type and choices, as a TOML file's would be.
+    checked = options_from_mapping({name: value for name, value in saved.items() if name != "out" and not (
+        value is None and name in fields and fields[name].default is None)}, source, fields)
+    options = options_class(**{**checked, "out": str(out)})
+    changeable = (*RESUMABLE, "out", *(DATA_OPTIONS if allow_other_data else ()))
+    changed = [f"{flag(name)} {value!r} (the run has {getattr(options, name)!r})" for name, value in given.items()
+               if name not in changeable and not _same_option(name, value, getattr(options, name))]
+    if changed:
+        raise ValueError(f"--resume continues {out} with the options it was started with; only --epochs and "
+                         f"--max-minutes may change, but these differ: {'; '.join(changed)}. "
+                         f"To train with other options, start a new run")
+    for name in changeable:
+        if name in given and name != "out":
+            setattr(options, name, given[name])
+    return options

@@ -1,12 +1,11 @@
-"""Run directories: who owns one, what marks one, how a new run replaces an old one, which data it read.
+"""Run directories: writing one, reading one back, who owns it, which data it read.
 
-What rnnkit promises about a run directory (``--out``), and how this module keeps it:
+Everything that reads or writes a run directory's files goes through this module (the
+Trainer writes its checkpoints and reports into the folder it is given). What rnnkit
+promises about a run directory (``--out``), and how this module keeps it:
 
-- **One owner.** A training run holds ``.rnnkit.lock`` in its directory, a JSON file naming the
-  process (pid, host, start time), created exclusively (a hard link of a filled file, or
-  ``O_CREAT | O_EXCL``) so exactly one of two runs started on the same directory gets it; the
-  other is refused with the holder's name. A lock left by a process that no longer runs on
-  this host is taken over with a note.
+- **One owner.** A training run holds ``.rnnkit.lock`` (:mod:`rnnkit.train.run_lock`); a second
+  run on the same directory is refused with the holder's name.
 - **A marker.** ``.rnnkit-run`` says that rnnkit made the directory. ``--force`` replaces only
   such a directory (or one from an older rnnkit whose ``config.json`` describes a run), and
   only when it holds nothing but a run's own files: a file rnnkit did not write is never deleted.
@@ -17,6 +16,9 @@ What rnnkit promises about a run directory (``--out``), and how this module keep
 - **Names that do not collide.** Without ``--out`` the name carries the time and a random suffix.
 - **Known data.** :func:`fingerprint` records a data file's absolute path, size and SHA-256 in
   ``config.json``; ``--resume`` reads that path and refuses a file that differs (:func:`check_data`).
+- **Checked on reading.** :func:`read_document` and :func:`load_run` refuse a missing, corrupt or
+  mismatched ``config.json``, vocabulary or checkpoint with the reason (``generate``,
+  ``evaluate``, ``predict``, ``export`` and ``--resume`` read runs through them).
 """
 
 from __future__ import annotations
@@ -25,131 +27,35 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from rnnkit.train import checkpoint, report
 from rnnkit.train.checkpoint import CHECKPOINT_FILES, atomic_write_json, file_sha256
+from rnnkit.train.options import DATA_OPTIONS
+from rnnkit.train.run_lock import LOCK_FILE, RunDirectoryError, acquire_lock, process_alive, release_lock
+from rnnkit.train.tasks import TASKS, task_fields
+from rnnkit.train.trainer import CHECKPOINT_FOLDER
 
 if TYPE_CHECKING:
     from rnnkit.train.trainer import Trainer
 
+__all__ = ["CONFIG_FILE", "DATA_OPTIONS", "LOCK_FILE", "RUN_FILES", "RunContents", "RunDirectory",
+           "RunDirectoryError", "check_data", "load_run", "read_document", "record_data"]
+
 CONFIG_FILE = "config.json"
-# The options that name data files: config.json records their absolute path, size and SHA-256.
-DATA_OPTIONS = ("data", "val_data")
 MARKER_FILE = ".rnnkit-run"
-LOCK_FILE = ".rnnkit.lock"
 MARKER_FORMAT = "rnnkit-run"
-# A lock file that cannot be read (a writer caught between creating and filling it) counts as
-# held for this long; after that it is taken as left by a crash.
-UNREADABLE_LOCK_GRACE_S = 30.0
-
-
-class RunDirectoryError(ValueError):
-    """A run directory that this run may not use; the message says why and what to do."""
+# Everything a run writes into --out; --force replaces a run directory that holds only these.
+RUN_FILES = (CONFIG_FILE, CHECKPOINT_FOLDER, report.METRICS_FILE, report.PLOT_FILE, report.SUMMARY_JSON,
+             report.SUMMARY_MARKDOWN, *sorted({name for module in TASKS.values() for name in module.VOCAB_FILES}))
 
 
 def default_path(task: str) -> Path:
     """``runs/TASK-YYYYmmdd-HHMMSS-xxxxxx``: the time and a random suffix, so two runs never share one."""
     return Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-
-
-# --- the lock --------------------------------------------------------------------------------
-def _holder() -> dict[str, Any]:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-
-
-def read_lock(folder: str | os.PathLike) -> dict[str, Any] | None:
-    """The holder named by ``folder``'s lock file, or None when there is none or it cannot be read."""
-    try:
-        document = json.loads((Path(folder) / LOCK_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return document if isinstance(document, dict) and isinstance(document.get("pid"), int) else None
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host (signal 0 tests it without touching it, on POSIX)."""
-    if os.name == "nt":                 # os.kill would terminate it there: never take over a lock
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:             # someone else's process: it exists
-        return True
-    except (OSError, OverflowError):
-        return False
-    return True
-
-
-def _create_exclusive(path: Path, payload: bytes) -> None:
-    """Create ``path`` holding ``payload``, or raise FileExistsError if it exists.
-
-    The content is written to a private file first and linked to ``path`` (a link, like
-    ``O_CREAT | O_EXCL``, fails when the name exists), so a reader never sees an empty lock.
-    Where hard links are not supported, ``O_CREAT | O_EXCL`` and then the write.
-    """
-    private = path.parent / f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    private.write_bytes(payload)
-    try:
-        os.link(private, path)
-        return
-    except FileExistsError:
-        raise
-    except OSError:                                  # no hard links on this file system
-        pass
-    finally:
-        private.unlink()
-    handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(payload)
-
-
-def acquire_lock(folder: Path, log: Callable[[str], None] = print) -> None:
-    """Make this process the owner of ``folder`` or raise :class:`RunDirectoryError` naming the owner."""
-    path = folder / LOCK_FILE
-    payload = json.dumps(_holder()).encode()
-    for _ in range(5):
-        try:
-            _create_exclusive(path, payload)
-        except FileExistsError:
-            holder = read_lock(folder)
-            if holder is None:
-                try:
-                    age = time.time() - path.stat().st_mtime
-                except FileNotFoundError:
-                    continue                                   # released meanwhile: try again
-                if age < UNREADABLE_LOCK_GRACE_S:
-                    raise RunDirectoryError(f"{folder} is in use: another run is just taking it ({LOCK_FILE} "
-                                            f"was created {age:.0f} s ago); choose another --out") from None
-                log(f"note: {folder}: taking over an unreadable {LOCK_FILE} left {age:.0f} s ago")
-            elif holder.get("host") != socket.gethostname() or _process_alive(holder["pid"]):
-                raise RunDirectoryError(
-                    f"{folder} is in use by the run of process {holder['pid']} on {holder.get('host')} (started "
-                    f"{holder.get('started')}): wait for it to finish, or choose another --out. If that process "
-                    f"is gone, delete {path}") from None
-            else:
-                log(f"note: {folder}: taking over the lock of process {holder['pid']}, which is no longer running "
-                    f"(a run that crashed or was killed)")
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-            continue
-        return
-    raise RunDirectoryError(f"{folder}: could not take {LOCK_FILE}; another run keeps taking it")
-
-
-def release_lock(folder: Path) -> None:
-    """Remove ``folder``'s lock if this process holds it."""
-    holder = read_lock(folder)
-    if holder is not None and holder["pid"] == os.getpid() and holder.get("host") == socket.gethostname():
-        try:
-            (folder / LOCK_FILE).unlink()
-        except FileNotFoundError:
-            pass
 
 
 # --- what a run directory may hold -------------------------------------------------------------
@@ -207,7 +113,7 @@ def remove_abandoned_builds(path: Path, log: Callable[[str], None] = print) -> N
     """Remove ``.NAME.new-PID`` siblings of ``path`` left by runs killed while building (their process is gone)."""
     for sibling in path.parent.glob(f".{path.name}.new-*"):
         pid = sibling.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             shutil.rmtree(sibling, ignore_errors=True)
             log(f"note: removed {sibling}, the unfinished build of a run that was killed before its first checkpoint")
 
@@ -230,7 +136,7 @@ class RunDirectory:
         return self.building if self.building is not None else self.path
 
     @classmethod
-    def create(cls, out: str | os.PathLike | None, task: str, force: bool, run_files: Iterable[str],
+    def create(cls, out: str | os.PathLike | None, task: str, force: bool, run_files: Iterable[str] = RUN_FILES,
                log: Callable[[str], None] = print) -> "RunDirectory":
         """Own ``out`` (or a new default name), check that it may be used, and start building the run beside it."""
         path = Path(os.path.normpath(out)) if out else default_path(task)
@@ -345,6 +251,76 @@ class RunDirectory:
             release_lock(self.path)
 
 
+# --- reading a run back ---------------------------------------------------------------------------
+def read_document(folder: str | os.PathLike, task: str | None = None) -> tuple[dict[str, Any], Path]:
+    """A run's ``config.json`` document and folder, checked (and of the given ``task``, when one is given)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"run directory not found: {folder}")
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        raise ValueError(f"{folder} is not a training run: {CONFIG_FILE} is missing")
+    try:
+        document = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{config_path} is corrupt: not valid JSON ({error})") from error
+    if not isinstance(document, dict) or document.get("task") not in TASKS or not isinstance(
+            document.get("options"), dict):
+        raise ValueError(f"{config_path} does not describe a training run (expected \"task\" to be one of "
+                         f"{list(TASKS)} and \"options\")")
+    if task is not None and document["task"] != task:
+        raise ValueError(f"{config_path} describes a {document['task']} run, not a {task} run")
+    unknown = set(document["options"]) - set(task_fields(document["task"]))
+    if unknown:
+        raise ValueError(f"{config_path}: unknown options {sorted(unknown)}")
+    return document, folder
+
+
+def vocab_names(document: dict[str, Any]) -> list[str]:
+    """The vocabulary files of a run (language-model runs saved before "vocabs" was recorded: vocab.json)."""
+    return list(document.get("vocabs", TASKS[document["task"]].VOCAB_FILES))
+
+
+def load_vocabs(folder: Path, document: dict[str, Any]) -> dict[str, Any]:
+    """The run's vocabularies by file name; a missing file is refused."""
+    from rnnkit.data.vocab import Vocab
+
+    vocabs = {}
+    for name in vocab_names(document):
+        if not (folder / name).is_file():
+            raise ValueError(f"{folder} is incomplete: {name} is missing")
+        vocabs[name] = Vocab.load(folder / name)
+    return vocabs
+
+
+@dataclass
+class RunContents:
+    """What a finished (or running) run directory holds, read back and verified."""
+
+    task: str
+    document: dict[str, Any]            # config.json
+    vocabs: dict[str, Any]              # file name -> Vocab
+    model: Any                          # the verified model of the checkpoint asked for
+    folder: Path
+
+
+def load_run(folder: str | os.PathLike, which: str = "best", task: str | None = None) -> RunContents:
+    """The config, vocabularies and verified model of checkpoint ``which`` (best or last) of a run."""
+    document, folder = read_document(folder, task)
+    vocabs = load_vocabs(folder, document)
+    path = checkpoint.checkpoint_path(folder / CHECKPOINT_FOLDER, which)
+    if path is None:
+        raise FileNotFoundError(f"{folder} has no checkpoint {CHECKPOINT_FOLDER}/{which}")
+    model = checkpoint.load_model(path)
+    module = TASKS[document["task"]]
+    if not isinstance(model, module.MODEL_CLASS):
+        raise checkpoint.CheckpointError(f"{path} holds a {type(model).__name__}, not a "
+                                         f"{module.MODEL_CLASS.__name__}")
+    if hasattr(module, "check_model"):
+        module.check_model(model, vocabs, path, folder)
+    return RunContents(document["task"], document, vocabs, model, folder)
+
+
 # --- where the data came from -----------------------------------------------------------------------
 def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
     """``{"path": absolute path, "size": bytes, "sha256": hex}`` of a data file."""
@@ -353,7 +329,8 @@ def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def record_data(options: Any) -> dict[str, dict[str, Any]]:
-    """Make the data paths of ``options`` (:data:`DATA_OPTIONS`) absolute; return their fingerprints by option."""
+    """Make the data paths of ``options`` (:data:`~rnnkit.train.options.DATA_OPTIONS`) absolute; return their
+    fingerprints by option."""
     records = {}
     for name in DATA_OPTIONS:
         value = getattr(options, name, None)
