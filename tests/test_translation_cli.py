@@ -98,3 +98,31 @@ def test_bad_translation_options_are_refused(tmp_path, pairs_file, capsys):
                            (["--level", "char", "--strip-accents"], "--strip-accents is for --level word")):
         assert main(["train", "seq2seq", "--data", str(pairs_file), "--out", str(tmp_path / "bad"), *extra]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_translate_is_predict_for_seq2seq_runs(run, tmp_path, capsys):
+    out, _ = run
+    capsys.readouterr()
+    assert main(["translate", str(out), "Who is it?", "--beam", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == predict_lines(str(out), ["Who is it?"], beam=1)
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("value\n" + "".join(f"{index % 7}\n" for index in range(60)))
+    assert main(["train", "forecast", "--data", str(numbers), "--out", str(tmp_path / "series"), "--window", "4",
+                 "--hidden", "4", "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main(["translate", str(tmp_path / "series"), "1", "2", "3", "4"]) == 2
+    assert "reads seq2seq runs" in capsys.readouterr().err
+
+
+def test_the_monitor_can_be_named_bleu_or_chrf_on_the_command_line(tmp_path, pairs_file, capsys):
+    out = tmp_path / "chrf"
+    assert main(["train", "seq2seq", "--data", str(pairs_file), "--out", str(out), *TINY, "--monitor", "chrf"]) == 0
+    rows = [row.split(",") for row in (out / "metrics.csv").read_text().splitlines()]
+    chrf = [float(row[rows[0].index("val_chrf")]) for row in rows[1:]]
+    assert json.loads((out / "summary.json").read_text())["best"]["chrf"] == pytest.approx(max(chrf), abs=1e-4)
+    # a task without BLEU refuses it, naming what it has
+    reviews = tmp_path / "reviews.tsv"
+    reviews.write_text("".join(f"good {index}\t1\nbad {index}\t0\n" for index in range(10)))
+    capsys.readouterr()
+    assert main(["train", "classify", "--data", str(reviews), "--monitor", "bleu", "--out", str(tmp_path / "c")]) == 2
+    assert "--monitor bleu is not a validation metric of this task" in capsys.readouterr().err

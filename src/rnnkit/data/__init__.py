@@ -1,8 +1,10 @@
 """Data utilities: vocabularies, batching, readers for common text and series formats, and
 pretrained word vectors. Pure NumPy and the standard library.
 
-Modules: ``vocab`` (text <-> ids), ``batching`` (padding, one-hot, length buckets, language-model
-streams, sliding windows and scaling for time series), ``readers`` (files), ``embeddings``
+Modules: ``vocab`` (text <-> ids), ``tokenizer`` (words that join back into text, and the
+normalisation of case and accents), ``batching`` (padding, one-hot, length buckets,
+language-model streams, sliding windows and scaling for time series), ``scaling`` (standard
+scaling that does not overflow near the float64 limit), ``readers`` (files), ``embeddings``
 (pretrained vectors), ``synthetic`` (long-dependency tasks: adding, copying, temporal order),
 ``dates`` (a generated date-rewriting task for encoder-decoders).
 """
@@ -27,6 +29,7 @@ from rnnkit.data.readers import (
     read_text,
     read_time_series_csv,
     read_ts,
+    read_vectors,
 )
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab, split_words
 
@@ -49,6 +52,7 @@ __all__ = [
     "read_text",
     "read_time_series_csv",
     "read_ts",
+    "read_vectors",
     "read_word_vectors",
     "sliding_windows",
     "split_words",

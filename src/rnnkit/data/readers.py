@@ -1,5 +1,9 @@
 """Readers for the plain-text formats sequence data comes in.
 
+Why one module of about 600 lines: every reader shares the same line splitting, byte-order-mark,
+column and error conventions (``_read``, ``_lines``, ``_csv_rows``, ``finite_number``), and a user
+looks for a format's reader in one place.
+
 Every reader raises ``ValueError`` naming the file, the line (1-based) and the reason when the
 input is not what it should be, rather than returning something half-read. Numbers must be
 finite: NaN or infinity in a numeric field is refused with the file, line and column (the
@@ -16,6 +20,7 @@ sentences (the UCI imdb file has two).
 - :func:`read_conllu`: Universal Dependencies CoNLL-U.
 - :func:`read_time_series_csv`: one numeric column (and optionally dates) from a CSV file.
 - :func:`read_ts`: sktime / UEA ``.ts`` files (multivariate series of varying length, one label each).
+- :func:`read_vectors`: rows of numbers (CSV, optionally gzipped), each cut into steps, one label each.
 
 >>> import tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "ner.conll")
@@ -27,6 +32,7 @@ sentences (the UCI imdb file has two).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import math
 import numbers
@@ -549,3 +555,67 @@ def read_ts(path: PathLike, *, encoding: str = "utf-8") -> tuple[list[np.ndarray
     if len(widths) != 1:
         raise ValueError(f"{path}: the series have different numbers of dimensions {sorted(widths)}")
     return series, (np.array(labels) if has_labels else None)
+
+
+def read_vectors(path: PathLike, steps: int = 0, sep: str = ",", label_column: int | str = -1,
+                 values_per_row: int | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Rows of numbers as series (steps, D) and their labels (a ``.gz`` file is read as gzip).
+
+    Each non-empty line is one example: fields split on ``sep`` (``" "``: any whitespace), the
+    label taken out at ``label_column`` (an index), the other values cut into ``steps`` equal
+    steps of D values (0: one value per step), e.g. an 8x8 image as 8 steps of 8 pixels. With
+    ``values_per_row`` (for prediction) a row of exactly that many values has no label; the
+    labels returned are then None.
+
+    Returns
+    -------
+    series : list of float64 arrays (steps, D), N entries
+    labels : ndarray of str (N,), or None
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a regular file (expected a data file)")
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as stream:
+            text = stream.read()
+            lines = (text[1:] if text.startswith("\ufeff") else text).split("\n")
+    except (UnicodeDecodeError, OSError) as error:
+        raise ValueError(f"{path}: cannot read the file as UTF-8 text ({error})") from error
+    if isinstance(label_column, str):
+        raise ValueError(f"{path}: --format vectors takes the label column by index, got {label_column!r}")
+    series, labels, width = [], [], None
+    for number, line in enumerate(lines, start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in (line.split(sep) if sep != " " else line.split())]
+        has_label = values_per_row is None or len(fields) != values_per_row
+        if width is None:
+            width = len(fields)
+        if len(fields) != width:
+            raise ValueError(f"{path}, line {number}: expected {width} values as in the first row, got {len(fields)}")
+        label = None
+        if has_label:
+            if not -len(fields) <= label_column < len(fields):
+                raise ValueError(f"{path}, line {number}: --label-column {label_column} is out of range for "
+                                 f"{len(fields)} fields")
+            label = fields.pop(label_column)
+        if not fields:
+            shown = "tab" if sep == "\t" else repr(sep)
+            raise ValueError(f"{path}, line {number}: no values besides the label when split on {shown}; is --sep "
+                             f"right (e.g. --sep , for comma-separated numbers)?")
+        values = np.array([finite_number(field, f"{path}, line {number}, column {column_number + 1}")
+                           for column_number, field in enumerate(fields)], dtype=np.float64)
+        count = steps or len(values)
+        if len(values) % count:
+            raise ValueError(f"{path}, line {number}: {len(values)} values cannot be cut into --steps {count} "
+                             f"equal steps")
+        series.append(values.reshape(count, -1))                                 # (T, D)
+        if label is not None:
+            labels.append(label)
+    if not series:
+        raise ValueError(f"{path}: the file is empty")
+    return series, (np.array(labels) if len(labels) == len(series) else None)

@@ -10,10 +10,10 @@ Three input formats (``format``):
   series (T_n, D) of varying length with one label each.
 - ``"vectors"``: a CSV (optionally gzipped) of numbers, one example per row, the label in
   ``label_column``; the other values are read as ``steps`` rows of D = values / steps
-  features, e.g. an 8x8 image as 8 steps of 8 pixels.
+  features, e.g. an 8x8 image as 8 steps of 8 pixels (:func:`rnnkit.data.readers.read_vectors`).
 
 Real-valued inputs are standardised per feature with the training split's mean and standard
-deviation (saved with the run). Labels are kept as strings and numbered in sorted order
+deviation (:func:`rnnkit.data.scaling.fit_standard`, saved with the run). Labels are kept as strings and numbered in sorted order
 (numerically when every label is an integer). Validation reports ``loss`` (cross entropy)
 and ``accuracy``; the lowest loss picks ``checkpoints/best`` (``monitor="accuracy"``: the
 best accuracy, ties kept at the first).
@@ -21,7 +21,6 @@ best accuracy, ties kept at the first).
 
 from __future__ import annotations
 
-import gzip
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +28,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rnnkit.data.batching import pad_sequences
-from rnnkit.data.readers import finite_number, read_labelled_text, read_ts
+from rnnkit.data.batching import Scaler, pad_sequences
+from rnnkit.data.readers import read_labelled_text, read_ts, read_vectors
+from rnnkit.data.scaling import fit_standard, standardise
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
 from rnnkit.models.classifier import POOLINGS, SequenceClassifier
 from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, resolve_monitor
-from rnnkit.train.supervised import (BucketedTask, Prepared, eval_batches, need_examples, standard_statistics,
-                                     standardise, stratified_split)
+from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, stratified_split
 
 HELP = "classify whole sequences (texts with labels, .ts series, rows of numbers)"
 FORMATS = ("text", "ts", "vectors")
@@ -102,62 +101,6 @@ def column(value: str | int) -> int | str:
 
 
 # --- reading examples ------------------------------------------------------------------------
-def read_vectors(path: str | Path, steps: int, sep: str = ",", label_column: int | str = -1,
-                 values_per_row: int | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """Rows of numbers as series (steps, D) and their labels (a ``.gz`` file is read as gzip).
-
-    With ``values_per_row`` (for prediction) a row of exactly that many values has no label;
-    the labels returned are then None.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path} is a directory, not a regular file (expected a data file)")
-    if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as stream:
-            text = stream.read()
-            lines = (text[1:] if text.startswith("\ufeff") else text).split("\n")
-    except (UnicodeDecodeError, OSError) as error:
-        raise ValueError(f"{path}: cannot read the file as UTF-8 text ({error})") from error
-    if isinstance(label_column, str):
-        raise ValueError(f"{path}: --format vectors takes the label column by index, got {label_column!r}")
-    series, labels, width = [], [], None
-    for number, line in enumerate(lines, start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        fields = [field.strip() for field in (line.split(sep) if sep != " " else line.split())]
-        has_label = values_per_row is None or len(fields) != values_per_row
-        if width is None:
-            width = len(fields)
-        if len(fields) != width:
-            raise ValueError(f"{path}, line {number}: expected {width} values as in the first row, got {len(fields)}")
-        label = None
-        if has_label:
-            if not -len(fields) <= label_column < len(fields):
-                raise ValueError(f"{path}, line {number}: --label-column {label_column} is out of range for "
-                                 f"{len(fields)} fields")
-            label = fields.pop(label_column)
-        if not fields:
-            shown = "tab" if sep == "\t" else repr(sep)
-            raise ValueError(f"{path}, line {number}: no values besides the label when split on {shown}; is --sep "
-                             f"right (e.g. --sep , for comma-separated numbers)?")
-        values = np.array([finite_number(field, f"{path}, line {number}, column {column_number + 1}")
-                           for column_number, field in enumerate(fields)], dtype=np.float64)
-        count = steps or len(values)
-        if len(values) % count:
-            raise ValueError(f"{path}, line {number}: {len(values)} values cannot be cut into --steps {count} "
-                             f"equal steps")
-        series.append(values.reshape(count, -1))                                 # (T, D)
-        if label is not None:
-            labels.append(label)
-    if not series:
-        raise ValueError(f"{path}: the file is empty")
-    return series, (np.array(labels) if len(labels) == len(series) else None)
-
-
 def read_examples(path: str | Path, options: dict[str, Any], labelled: bool = True, values_per_row: int | None = None):
     """(inputs, labels) of a file in the run's format: texts (list of str) or series (list of (T, D))."""
     path = Path(path)
@@ -203,13 +146,12 @@ def sort_labels(labels: Sequence[str]) -> list[str]:
 
 
 class Encoder:
-    """Turns a run's raw inputs into model inputs: token ids (text) or standardised series."""
+    """Turns a run's raw inputs into model inputs: token ids (text) or standardised series (a :class:`Scaler`)."""
 
-    def __init__(self, options: dict[str, Any], vocab: Vocab | None = None, mean: Any = None, std: Any = None):
+    def __init__(self, options: dict[str, Any], vocab: Vocab | None = None, scaler: Scaler | None = None):
         self.format = options["format"]
         self.vocab = vocab
-        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
-        self.std = None if std is None else np.asarray(std, dtype=np.float64)
+        self.scaler = scaler
 
     @classmethod
     def fit(cls, options: dict[str, Any], inputs: list) -> "Encoder":
@@ -219,11 +161,25 @@ class Encoder:
                                 max_size=options["max_vocab"] or None, lower=options["lower"]).fit(inputs)
             return cls(options, vocab=vocab)
         frames = np.concatenate(inputs, axis=0)                                  # (sum T_n, D)
-        mean, std = standard_statistics(frames, options.get("data") or "the training data")
-        return cls(options, mean=mean, std=std)
+        return cls(options, scaler=fit_standard(frames, options.get("data") or "the training data"))
+
+    @classmethod
+    def from_statistics(cls, options: dict[str, Any], vocab: Vocab | None, statistics: dict[str, Any]) -> "Encoder":
+        """The encoder of a saved run: its vocabulary, or the scaling statistics it recorded."""
+        if not statistics:
+            return cls(options, vocab=vocab)
+        scaler = Scaler("standard")
+        scaler.center_ = np.asarray(statistics["mean"], dtype=np.float64)
+        scaler.scale_ = np.asarray(statistics["std"], dtype=np.float64)
+        return cls(options, vocab=vocab, scaler=scaler)
+
+    @property
+    def features(self) -> int:
+        """D, the features per step of series (the scaling's width)."""
+        return len(self.scaler.center_)
 
     def statistics(self) -> dict[str, Any]:
-        return {} if self.mean is None else {"mean": self.mean.tolist(), "std": self.std.tolist()}
+        return {} if self.scaler is None else {"mean": self.scaler.center_.tolist(), "std": self.scaler.scale_.tolist()}
 
     def encode(self, inputs: list) -> list[np.ndarray]:
         """One array per example: ids (T_n,) with at least one token, or (T_n, D) float32."""
@@ -233,11 +189,11 @@ class Encoder:
                 ids = self.vocab.transform(text)
                 encoded.append(ids if len(ids) else np.array([self.vocab.unk_id], dtype=np.int64))
             return encoded
-        width = len(self.mean)
+        width = self.features
         for index, series in enumerate(inputs):
             if series.shape[1] != width:
                 raise ValueError(f"example {index + 1} has {series.shape[1]} features per step, the model reads {width}")
-        return [standardise(series, self.mean, self.std, f"example {index + 1}").astype(np.float32)
+        return [standardise(self.scaler, series, f"example {index + 1}").astype(np.float32)
                 for index, series in enumerate(inputs)]
 
 
@@ -360,7 +316,7 @@ def prepare(options: ClassifyOptions) -> Prepared:
     description = [f"data: {options.data}: {len(train[1]):,} training and {len(val[1]):,} validation examples, "
                    f"{len(classes)} classes, {int(task.lengths.mean()) if len(task.lengths) else 0} {unit} on average"
                    + (f", vocabulary {len(encoder.vocab):,}" if encoder.vocab is not None else
-                      f", {len(encoder.mean)} features per step")]
+                      f", {encoder.features} features per step")]
     return Prepared(model, task, artifacts, vocabs, description)
 
 
@@ -368,16 +324,15 @@ def build_model(options: ClassifyOptions, num_classes: int, encoder: Encoder) ->
     if encoder.vocab is not None:
         shape = {"vocab_size": len(encoder.vocab), "embedding_dim": options.embedding, "padding_idx": encoder.vocab.pad_id}
     else:
-        shape = {"input_size": len(encoder.mean)}
+        shape = {"input_size": encoder.features}
     return SequenceClassifier(num_classes, hidden_size=options.hidden, cell=options.cell, num_layers=options.layers,
                               bidirectional=options.bidirectional, pooling=options.pooling, dropout=options.dropout,
                               seed=options.seed, **shape)
 
 
 def load_encoder(document: dict[str, Any], vocabs: dict[str, Vocab]) -> Encoder:
-    scaling = document["artifacts"].get("scaling") or {}
-    return Encoder(document["options"], vocab=vocabs.get("vocab.json"), mean=scaling.get("mean"),
-                   std=scaling.get("std"))
+    return Encoder.from_statistics(document["options"], vocabs.get("vocab.json"),
+                                   document["artifacts"].get("scaling") or {})
 
 
 def evaluate_file(model: SequenceClassifier, document: dict[str, Any], vocabs: dict[str, Vocab],

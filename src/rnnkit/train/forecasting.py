@@ -30,10 +30,11 @@ import numpy as np
 
 from rnnkit.data.batching import Scaler
 from rnnkit.data.readers import read_time_series_csv
+from rnnkit.data.scaling import fit_standard, standardise
 from rnnkit.models.forecaster import LOSSES, Forecaster
 from rnnkit.train.classification import column
 from rnnkit.train.options import SupervisedOptions, check_common, option, resolve_monitor
-from rnnkit.train.supervised import BucketedTask, Prepared, standard_statistics, standardise
+from rnnkit.train.supervised import BucketedTask, Prepared
 
 HELP = "forecast the next values of a time series (a CSV column)"
 EXPECTED = ("a CSV file with a header line and one numeric column (--column NAME or index; optionally "
@@ -140,7 +141,7 @@ class SeriesTransform:
 
         The first-target index is the position in ``values`` of the first value the window predicts.
         """
-        z = standardise(self.modelled(values), self.scaler.center_, self.scaler.scale_, "the series")
+        z = standardise(self.scaler, self.modelled(values), "the series")
         offset = 1 if self.difference else 0                  # z[k] describes values[k + offset]
         count = len(z) - window - horizon + 1
         if count < 1:
@@ -257,9 +258,7 @@ def prepare(options: ForecastOptions) -> Prepared:
     if len(train_part) < options.window + options.horizon:
         raise ValueError(f"{options.data}: the training part has {val_start} values, too few for --window "
                          f"{options.window} and --horizon {options.horizon}; lower them or the held-out fractions")
-    center, scale = standard_statistics(train_part, options.data)
-    transform.scaler = Scaler("standard")
-    transform.scaler.center_, transform.scaler.scale_ = np.asarray(center), np.asarray(scale)
+    transform.scaler = fit_standard(train_part, options.data)
     inputs, targets, first = transform.windows(values, options.window, options.horizon)
     in_train = first + options.horizon - 1 < val_start
     in_val = (first >= val_start) & (first < test_start)
@@ -319,7 +318,7 @@ def predict(model: Forecaster, document: dict[str, Any], vocabs: dict, inputs: l
         if not np.all(np.isfinite(values)):
             raise ValueError(f"the history must be finite numbers, got {values[~np.isfinite(values)][0]}")
     transform = SeriesTransform.from_state(document["artifacts"]["transform"])
-    window, horizon = options["window"], options["horizon"]
+    window = options["window"]
     needed = window + (1 if transform.difference else 0)
     if len(values) < needed:
         raise ValueError(f"need at least {needed} past values (--window {window}"
@@ -329,7 +328,7 @@ def predict(model: Forecaster, document: dict[str, Any], vocabs: dict, inputs: l
         first = len(values) - needed + int(np.flatnonzero(recent <= 0)[0])
         raise ValueError(f"the run models log values (--log), so the last {needed} values must be positive, but "
                          f"value {first + 1} of {len(values)} is {values[first]:g}")
-    z = standardise(transform.modelled(recent), transform.scaler.center_, transform.scaler.scale_, "the history")
+    z = standardise(transform.scaler, transform.modelled(recent), "the history")
     predicted = model.predict(z[None, -window:, None].astype(np.float32))[..., 0]        # (1, F)
     extended = np.append(values, np.nan)                    # position len(values) is the first future step
     future = transform.to_original(predicted.astype(np.float64), extended, np.array([len(values)]))[0]

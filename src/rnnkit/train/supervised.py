@@ -113,38 +113,3 @@ def random_split(count: int, fraction: float, seed: int = 0) -> tuple[np.ndarray
 def need_examples(count: int, minimum: int, source: str, what: str) -> None:
     if count < minimum:
         raise ValueError(f"{source}: too little data: {count} {what}, need at least {minimum}")
-
-
-def standard_statistics(frames: Any, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation per feature of ``frames`` (N,) or (N, D), for any finite values.
-
-    Computed on values divided by each feature's largest magnitude, so values near the float64
-    limit (1e308) do not overflow the sums; a constant feature gets a standard deviation of 1.
-    ``source`` names the data in the error raised when the statistics still are not finite.
-
-    >>> mean, std = standard_statistics(np.array([1e308, -1e308, 1e308, -1e308]), "x")
-    >>> float(mean), float(std)
-    (0.0, 1e+308)
-    """
-    frames = np.asarray(frames, dtype=np.float64)
-    if not np.all(np.isfinite(frames)):
-        raise ValueError(f"{source}: the values hold NaN or infinity; they cannot be standardised")
-    peak = np.max(np.abs(frames), axis=0)
-    peak = np.where(peak > 0, peak, 1.0)
-    unit = frames / peak
-    mean, std = unit.mean(axis=0) * peak, unit.std(axis=0) * peak
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-        raise ValueError(f"{source}: the values are too large to standardise in float64 (their mean or standard "
-                         f"deviation overflows); rescale them")
-    return mean, np.where(std > 0, std, 1.0)
-
-
-def standardise(values: np.ndarray, mean: Any, std: Any, source: str) -> np.ndarray:
-    """``(values - mean) / std`` computed in halves (no overflow for values near 1e308); refuses a
-    result that is not finite, naming ``source``."""
-    half = 0.5
-    result = (np.asarray(values, dtype=np.float64) * half - np.asarray(mean) * half) / (np.asarray(std) * half)
-    if not np.all(np.isfinite(result)):
-        raise ValueError(f"{source}: values too far from the training data's range to standardise in float64 "
-                         f"(largest magnitude {np.max(np.abs(values)):.3g}); rescale them")
-    return result
