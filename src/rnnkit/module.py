@@ -23,6 +23,7 @@ import numpy as np
 
 from rnnkit._validate import check_dtype, make_rng
 from rnnkit.grad_mode import FAILED_FORWARD, NO_CACHE, is_grad_enabled, no_grad
+from rnnkit.workspace import Workspace
 
 # Every Module subclass by class name, so that rnnkit.load can rebuild one from a file.
 MODULE_REGISTRY: dict[str, type] = {}
@@ -121,6 +122,12 @@ class Module:
         yield prefix.rstrip("."), self
         for name, module in self._modules.items():
             yield from module.named_modules(prefix + name + ".")
+
+    def free_work_arrays(self) -> int:
+        """Release the work arrays this module's recurrent layers keep for their next call
+        (:mod:`rnnkit.workspace`); returns the bytes that no array refers to any more."""
+        return sum(module.workspace.clear() for _, module in self.named_modules()
+                   if isinstance(getattr(module, "workspace", None), Workspace))
 
     def num_parameters(self) -> int:
         return sum(parameter.data.size for parameter in self.parameters())

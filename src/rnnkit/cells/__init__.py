@@ -1,7 +1,12 @@
-"""Single time steps: pointwise math with an explicit cache, and the cell modules."""
+"""One place per cell kind: ``rnn/``, ``lstm/`` and ``gru/`` each hold the step math and
+reference time loops (``reference.py``), their compiled mirror (``compiled.py``), the one-step
+cell (``cell.py``) and the layer (``layer.py``). What all cells share: ``base.py`` (the one-step
+cells' parameters and checks) and ``pointwise.py``; the layers' stacking, directions, lengths
+and dropout live in :mod:`rnnkit.layers.recurrent`.
+"""
 
-from rnnkit.cells.gru_cell import GRUCell
-from rnnkit.cells.lstm_cell import LSTMCell
-from rnnkit.cells.rnn_cell import RNNCell
+from rnnkit.cells.gru.cell import GRUCell
+from rnnkit.cells.lstm.cell import LSTMCell
+from rnnkit.cells.rnn.cell import RNNCell
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell"]

@@ -38,6 +38,7 @@ class RecurrentCell(Module):
 
     num_gates = 1
     fuse_products = False
+    kernels = ""            # the package of the cell kind's kernels (rnnkit.cells.lstm ...), set by each cell
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype: Any = np.float32, seed: Any = None):
@@ -58,7 +59,6 @@ class RecurrentCell(Module):
             self._fused = np.concatenate((self.weight_ih.data, self.weight_hh.data), axis=1)  # (G*H, D+H)
             self.weight_ih.data = self._fused[:, :self.input_size]
             self.weight_hh.data = self._fused[:, self.input_size:]
-            self._no_bias = np.empty(0, dtype=self.dtype)          # stands for absent biases in compiled steps
         self._cache: Any = None
 
     def share_parameters(self, weight_ih: Parameter, weight_hh: Parameter, bias_ih: Parameter | None,
@@ -135,28 +135,28 @@ class RecurrentCell(Module):
             return np.zeros((batch, self.hidden_size), dtype=self.dtype)
         return as_float_array(grad, name, self.dtype, (batch, self.hidden_size), "(B, H)")
 
-    def _pre_activations(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """``x W_ih^T + b_ih + h W_hh^T + b_hh`` (B, G*H), for cells that sum the two products."""
+    def _kernel(self):
+        """The kernel module of this step (:func:`rnnkit.compiled.kernel`), chosen once per call."""
+        return compiled.kernel(self.kernels)
+
+    def _bias(self) -> np.ndarray:
+        """``b_ih + b_hh`` (G*H,), zeros without biases: what cells that sum the two products add."""
+        if not self.bias:
+            return np.zeros(self.num_gates * self.hidden_size, dtype=self.dtype)
+        return self.bias_ih.data + self.bias_hh.data
+
+    def _products(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``x W_ih^T + h W_hh^T`` (B, G*H) without biases, for cells that sum the two products."""
         fused = self._fused
         if fused is not None and self.weight_ih.data.base is fused and self.weight_hh.data.base is fused:
-            xh = np.concatenate((x, h), axis=1)                  # (B, D+H)
-            z = xh @ fused.T                                     # one product for both
-            if self.bias:
-                z += self.bias_ih.data
-                z += self.bias_hh.data
-            return z
+            return np.concatenate((x, h), axis=1) @ fused.T       # one product for both
         gi, gh = self._linear_parts(x, h)
         gi += gh
         return gi
 
     def _linear_parts(self, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(x W_ih^T + b_ih, h W_hh^T + b_hh)``, each (B, G*H)."""
-        gi = x @ self.weight_ih.data.T
-        gh = h @ self.weight_hh.data.T
-        if self.bias:
-            gi += self.bias_ih.data
-            gh += self.bias_hh.data
-        return gi, gh
+        """``(x W_ih^T, h W_hh^T)``, each (B, G*H), without biases."""
+        return x @ self.weight_ih.data.T, h @ self.weight_hh.data.T
 
     def _accumulate_grads(self, x: np.ndarray, h: np.ndarray, d_gi: np.ndarray, d_gh: np.ndarray) -> np.ndarray:
         """Add the parameter gradients of ``_linear_parts`` and return dL/dx (B, D)."""

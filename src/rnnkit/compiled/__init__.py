@@ -10,7 +10,6 @@ function itself changes, not when a helper module it calls does (``vector``, ``t
 changed, before the loops load.
 """
 
-from rnnkit.compiled.common import CompiledExtra
-from rnnkit.compiled.switch import available, enabled, set_enabled, unavailable_reason
+from rnnkit.compiled.switch import available, enabled, kernel, set_enabled, unavailable_reason
 
-__all__ = ["CompiledExtra", "available", "enabled", "set_enabled", "unavailable_reason"]
+__all__ = ["available", "enabled", "kernel", "set_enabled", "unavailable_reason"]

@@ -14,6 +14,7 @@ Nothing here imports Numba until the first question is asked.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 _override: bool | None = None     # set_enabled(True/False); None follows RNNKIT_COMPILE
@@ -46,6 +47,13 @@ def set_enabled(flag: bool | None) -> None:
     """Turn the compiled loops on (True) or off (False); None goes back to ``RNNKIT_COMPILE``."""
     global _override
     _override = None if flag is None else bool(flag)
+
+
+def kernel(package: str):
+    """The kernel module a layer or cell runs now: ``package + ".compiled"`` (Numba) when
+    :func:`enabled`, else ``package + ".reference"`` (NumPy). Both have the same functions,
+    arguments and cache layout (see :mod:`rnnkit.layers.recurrent`)."""
+    return importlib.import_module(package + (".compiled" if enabled() else ".reference"))
 
 
 def enabled() -> bool:

@@ -1,10 +1,10 @@
 """Recompute a recurrent layer's gate activations from what its last forward cached.
 
 The layers cache the hidden states of every step (``DirectionCache.states``) and the input of
-every layer; the gates' own caches differ between the NumPy and the compiled loops. Given the
-states, every gate pre-activation is one product for all steps at once (h_{t-1} is known), so
-the diagnostics recompute them here instead of reading either private layout. Read-only: the
-layer and its cache are not modified.
+every layer. Given the states, every step's pre-activations are known (h_{t-1} is cached), and
+the cell kind's own reference step (``rnnkit/cells/<kind>/reference.py``) turns them into the
+gate activations, in float64; the gate cache itself may already hold gradients (a backward
+writes over it). Read-only: the layer and its cache are not modified.
 
 Glossary: T steps, B batch, H hidden, P width of h (P = H without projection), G gates.
 Everything here is in *processing order* (the reverse direction's step 0 is the last time step).
@@ -12,14 +12,15 @@ Everything here is in *processing order* (the reverse direction's step 0 is the 
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnkit.layers.gru import GRU
-from rnnkit.layers.lstm import LSTM
+from rnnkit.cells.gru.layer import GRU
+from rnnkit.cells.lstm.layer import LSTM
+from rnnkit.cells.rnn.layer import RNN
 from rnnkit.layers.recurrent import RecurrentLayer
-from rnnkit.layers.rnn import RNN
 
 GATE_NAMES = {"RNN": ("h",), "LSTM": ("input", "forget", "cell", "output"), "GRU": ("reset", "update", "new")}
 GATE_ACTIVATIONS = {                          # which nonlinearity each gate block goes through
@@ -42,10 +43,6 @@ def gate_activations(layer: RecurrentLayer) -> tuple[str, ...]:
     if kind == "RNN":
         return (layer.nonlinearity,)
     return GATE_ACTIVATIONS[kind]
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))         # stable for any z
 
 
 @dataclass
@@ -89,36 +86,35 @@ def replay(layer: RecurrentLayer, layer_index: int = 0, direction: int = 0) -> R
     h = direction_cache.states.astype(np.float64)                    # (T+1, B, P)
     w_ih = weights.weight_ih.data.astype(np.float64)
     w_hh = weights.weight_hh.data.astype(np.float64)
-    input_part = x_in @ w_ih.T                                       # (T, B, G*H)
-    recurrent_part = h[:-1] @ w_hh.T                                 # (T, B, G*H)
-    if weights.bias_ih is not None:
-        input_part += weights.bias_ih.data
-        recurrent_part += weights.bias_hh.data
+    input_part = x_in @ w_ih.T                                       # (T, B, G*H), no biases
+    recurrent_part = h[:-1] @ w_hh.T                                 # (T, B, G*H), no biases
+    b_ih, b_hh = (np.zeros(w_ih.shape[0]), np.zeros(w_ih.shape[0])) if weights.bias_ih is None else \
+        (weights.bias_ih.data.astype(np.float64), weights.bias_hh.data.astype(np.float64))
+    step = importlib.import_module(layer.kernels + ".reference").step_forward    # the cell's own step math
     result = Replay(kind, h, invalid=invalid, reverse=reverse)
+    steps, batch = input_part.shape[:2]
     hidden = layer.hidden_size
-    blocks = [slice(index * hidden, (index + 1) * hidden) for index in range(layer.num_gates)]
+    names = ("h",) if kind == "RNN" else GATE_NAMES[kind]
+    activations = np.empty((steps, batch, layer.num_gates * hidden))
     if kind == "RNN":
-        pre = input_part + recurrent_part
-        result.gates["h"] = np.tanh(pre) if layer.nonlinearity == "tanh" else np.maximum(pre, 0.0)
-    elif kind == "LSTM":
-        pre = input_part + recurrent_part                            # (T, B, 4H) [i f g o]
-        for name, activation, block in zip(GATE_NAMES["LSTM"], GATE_ACTIVATIONS["LSTM"], blocks):
-            result.gates[name] = np.tanh(pre[..., block]) if activation == "tanh" else _sigmoid(pre[..., block])
-        steps, batch = pre.shape[:2]
-        cells = np.empty((steps + 1, batch, hidden))
-        extra = direction_cache.extra
-        initial_cells = extra[0] if len(extra) and isinstance(extra[0], np.ndarray) else None
-        cells[0] = initial_cells[0] if initial_cells is not None and initial_cells.shape == cells.shape else 0.0
-        i, f, g = result.gates["input"], result.gates["forget"], result.gates["cell"]
+        step(input_part + recurrent_part, b_ih + b_hh, layer.nonlinearity, activations)
+    elif kind == "GRU":
+        result.recurrent_new = np.empty((steps, batch, hidden))
         for k in range(steps):
-            cells[k + 1] = f[k] * cells[k] + i[k] * g[k]
+            gi, gh = input_part[k], recurrent_part[k]
+            step(gi, b_ih, gh, b_hh, h[k], np.empty((batch, hidden)))
+            activations[k], result.recurrent_new[k] = gi, gh[:, 2 * hidden:]   # [r z n], gh_n with b_hn
+    else:
+        cells = np.empty((steps + 1, batch, hidden))
+        initial_cells = layer._initial_states_of(direction_cache)[1]
+        cells[0] = initial_cells
+        scratch = np.empty((batch, hidden))
+        for k in range(steps):
+            activations[k] = input_part[k] + recurrent_part[k]
+            step(activations[k], b_ih + b_hh, cells[k], cells[k + 1], scratch, np.empty((batch, hidden)))
             if invalid is not None:
                 np.copyto(cells[k + 1], cells[k], where=invalid[k])
         result.cells = cells
-    else:
-        r = _sigmoid(input_part[..., blocks[0]] + recurrent_part[..., blocks[0]])
-        z = _sigmoid(input_part[..., blocks[1]] + recurrent_part[..., blocks[1]])
-        result.recurrent_new = recurrent_part[..., blocks[2]]
-        n = np.tanh(input_part[..., blocks[2]] + r * result.recurrent_new)
-        result.gates.update(reset=r, update=z, new=n)
+    for index, name in enumerate(names):
+        result.gates[name] = activations[..., index * hidden:(index + 1) * hidden]
     return result

@@ -37,7 +37,7 @@ import numpy as np
 from rnnkit._validate import as_float_array, as_index_array, check_choice, check_positive_int
 from rnnkit.cells.base import uniform_init
 from rnnkit.layers.embedding import Embedding
-from rnnkit.layers.lstm import LSTM
+from rnnkit.cells.lstm.layer import LSTM
 from rnnkit.module import Module, Parameter
 
 CHAR_ENCODERS = ("none", "cnn", "lstm")

@@ -1,33 +1,49 @@
-"""What RNN, LSTM and GRU layers share: parameters, stacking, directions, lengths, dropout.
+"""What RNN, LSTM and GRU layers share: parameters, stacking, directions, lengths, dropout,
+and the seam to each cell kind's kernels.
 
 Glossary: B batch, T time, D input features, H hidden units, P projection size (LSTM only;
 P = H without projection), G gates (1 RNN, 4 LSTM, 3 GRU), L layers, K directions (1 or 2).
 
-Data flow of ``forward`` (time-major inside, batch-first at the edges)::
+Data flow of ``forward`` in training (time-major inside, batch-first at the edges)::
 
     x (B, T, D) -> x_tm (T, B, D)
     for each layer l, for each direction:
-        xw = x_in W_ih^T + b_ih (+ b_hh)      # (T, B, G*H): one product for all steps
-        states = time loop (subclass)         # (T+1, B, P): states[0] = h0, states[k+1] after step k
+        xw = x_in W_ih^T                      # (T, B, G*H): one product for all steps, no biases
+        states, cache = kernel.forward(xw)    # (T+1, B, P): states[0] = h0, states[k+1] after step k
         output slice = states[1:] in time order, zero past each sequence's length
     layer output (T, B, K*P), dropout between layers in training -> next layer's input
     y (B, T, K*P), h_n (L*K, B, P)
 
-Under ``rnnkit.no_grad()`` with the compiled loops nothing is cached for backward, and the
-forward runs batch-major throughout (``_forward_batch_major``): the input products come from
-x's (B*T, D) rows as they lie, and each step's h_t goes straight into y's rows.
+Under ``rnnkit.no_grad()`` nothing is cached for backward and the same loop runs batch-major
+(``kernel.inference``): the input products come from x's (B*T, D) rows as they lie, and each
+step's h_t goes straight into y's rows.
 
-The reverse direction reads the sequence from the last step to the first. Its loop runs over
-processing steps k = 0..T-1 on reversed views (``xw[::-1]``), so one loop serves both
-directions. With ``lengths``, step k of a sequence whose length it exceeds keeps the state
-unchanged (forward: after the last valid step, so h_n is the state there; reverse: before
-the first valid step, so the reverse pass starts at the sequence's own last step), which is
-exactly PyTorch's packed-sequence result.
+The kernels. Each cell kind has one place, ``rnnkit/cells/<kind>/``, with a reference kernel
+(``reference.py``: the step math and the time loops in NumPy) and a compiled kernel
+(``compiled.py``: the same functions in Numba, same names, arguments and cache). The layer
+picks one kernel per call (:func:`rnnkit.compiled.kernel`), the cache records which one wrote
+it, and backward asks that one. A kernel module provides::
 
-``backward`` walks the same structure in reverse; each direction's loop returns the gradients
-of the pre-activations (d_gi for the input product, d_gh for the recurrent one), and the
-weight gradients are one product each after the loop:
-``dW_ih += d_gi^T x_in``, ``dW_hh += d_gh^T h_{prev}``, ``dx_in = d_gi W_ih``.
+    forward(layer, gates, reverse, weights, initial, invalid, work) -> states, finals, extra
+        gates (T, B, G*H): x W_ih^T, time order, without biases (the kernel adds them in its
+        step); it becomes the gate cache in place. Processing step k is time T-1-k when
+        ``reverse``. initial: the states (B, width); invalid (T, B, 1) processing order, True
+        past a sequence's length, or None; work: the direction's workspace scope.
+        states (T+1, B, P), processing order; finals: the final states; extra: the cache.
+    backward(layer, cache, weights, d_states, d_final_extra, invalid) -> d_gi, d_gh, d_initial
+        d_states (T, B, P): dL/dh from the outputs (the loop adds the recurrent part in place);
+        writes the gradients over the gate cache (the cache is consumed). d_gi, d_gh: the
+        gradients of the input and recurrent products (the same array where they are summed).
+    inference(layer, xw, reverse, weights, initial, invalid, output, column) -> finals
+        xw (B, T, G*H) batch-major; h_t into output[:, t, column:column + P] of (B, T, W).
+
+With ``lengths``, step k of a sequence whose length it exceeds keeps the state unchanged
+(forward: after the last valid step, so h_n is the state there; reverse: before the first
+valid step, so the reverse pass starts at the sequence's own last step), which is exactly
+PyTorch's packed-sequence result.
+
+``backward`` walks the same structure in reverse; the weight gradients are one product each
+after the loop: ``dW_ih += d_gi^T x_in``, ``dW_hh += d_gh^T h_{prev}``, ``dx_in = d_gi W_ih``.
 """
 
 from __future__ import annotations
@@ -39,9 +55,10 @@ import numpy as np
 
 from rnnkit._validate import as_float_array, as_index_array, check_positive_int, check_probability
 from rnnkit.cells.base import uniform_init
-from rnnkit import compiled, grad_mode
+from rnnkit import compiled
 from rnnkit.grad_mode import is_grad_enabled
 from rnnkit.module import Module, Parameter
+from rnnkit.workspace import Workspace
 
 
 @dataclass
@@ -54,15 +71,29 @@ class DirectionWeights:
     bias_hh: Parameter | None           # (G*H,)
     weight_hr: Parameter | None = None  # (P, H), LSTM projection
 
+    def combined_bias(self) -> np.ndarray:
+        """``b_ih + b_hh`` (G*H,), zeros without biases: what RNN and LSTM steps add."""
+        if self.bias_ih is None:
+            return np.zeros(self.weight_ih.shape[0], dtype=self.weight_ih.data.dtype)
+        return self.bias_ih.data + self.bias_hh.data
+
+    def split_biases(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(b_ih, b_hh)``, each (G*H,) C-contiguous, zeros without biases: what a GRU step adds."""
+        if self.bias_ih is None:
+            zeros = np.zeros(self.weight_ih.shape[0], dtype=self.weight_ih.data.dtype)
+            return zeros, zeros
+        return np.ascontiguousarray(self.bias_ih.data), np.ascontiguousarray(self.bias_hh.data)
+
 
 @dataclass
 class DirectionCache:
     """What backward needs from one direction's forward."""
 
     states: np.ndarray          # (T+1, B, P) in processing order, states[0] = initial state
-    extra: tuple                # cell-specific cached activations
+    extra: tuple                # the kernel's cached activations (the same layout in both kernels)
     reverse: bool
-    consumed: bool = False      # a backward wrote its gradients over ``extra`` (see _direction_backward)
+    kernel: Any                 # the kernel module that wrote it: backward asks the same one
+    consumed: bool = False      # a backward wrote its gradients over ``extra`` (a second one rebuilds it)
 
 
 def add_product(grad: np.ndarray, d_gates: np.ndarray, inputs: np.ndarray) -> None:
@@ -81,10 +112,10 @@ def add_product(grad: np.ndarray, d_gates: np.ndarray, inputs: np.ndarray) -> No
 class RecurrentLayer(Module):
     """Base class of :class:`~rnnkit.RNN`, :class:`~rnnkit.LSTM` and :class:`~rnnkit.GRU`.
 
-    Subclasses set ``num_gates``, ``num_states`` (1, or 2 for LSTM's (h, c)) and
-    ``fold_recurrent_bias`` (True when b_hh can be added with b_ih before the loop), and
-    implement the time loop of one direction: ``_direction_forward`` and
-    ``_direction_backward`` (and ``_direction_inference`` for the compiled no_grad forward).
+    Subclasses (``rnnkit/cells/<kind>/layer.py``) set ``num_gates``, ``num_states`` (1, or 2
+    for LSTM's (h, c)), ``fold_recurrent_bias`` (True when the two products and both biases
+    enter one sum, so that dL/d(gh) = dL/d(gi)), ``cell_class`` and ``kernels`` (the package
+    of the kind's reference and compiled kernels; see the module docstring).
 
     Set ``record_hidden_grads = True`` to keep dL/dh_t of every step after ``backward`` in
     ``hidden_grads[layer][direction]`` (B, T, P), time order; it costs nothing otherwise.
@@ -94,7 +125,7 @@ class RecurrentLayer(Module):
     num_states = 1
     fold_recurrent_bias = True
     cell_class: type = None      # the one-step cell of this kind (rnnkit.cells), set by each layer
-    compiled_cache_keeps_input_products = False   # the compiled LSTM and GRU write their gate cache over xw
+    kernels = ""                 # the package of the kind's kernels ("rnnkit.cells.lstm"), set by each layer
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
@@ -114,6 +145,7 @@ class RecurrentLayer(Module):
         self.record_hidden_grads = False
         self.hidden_grads: list[list[np.ndarray]] | None = None
         self._cache: Any = None
+        self.workspace = Workspace()     # the work arrays of forward and backward, named by role
         self.weights: list[list[DirectionWeights]] = []
         self._create_parameters()
 
@@ -203,7 +235,7 @@ class RecurrentLayer(Module):
         if self.num_states == 1:
             parts = (d_state,)
         else:
-            from rnnkit.cells.lstm_cell import _split_state
+            from rnnkit.cells.lstm.cell import _split_state
             parts = (None, None) if d_state is None else _split_state(d_state)
         self._check_states(parts, batch, ("dh_n", "dc_n")[: self.num_states])
 
@@ -228,103 +260,57 @@ class RecurrentLayer(Module):
         initial = self._check_states(initial_states, batch, state_names)
         lengths = self._check_lengths(lengths, batch, steps)
         invalid = None if lengths is None else (np.arange(steps)[:, None] >= lengths[None, :])[:, :, None]  # (T, B, 1)
-        self._cache = None                           # the last forward's arrays may be recycled now
-
-        keep = is_grad_enabled()                     # False under rnnkit.no_grad(): no cache for backward
-        compiled_loop = compiled.enabled()           # the compiled loops add the biases themselves
-        if compiled_loop and not keep:
-            self._cache = self._keep(None)
-            return self._forward_batch_major(x, initial, invalid)
-        layer_input = grad_mode.empty(None if keep else ("input",), "x", (steps, batch, self.input_size),
-                                      self.dtype)
-        np.copyto(layer_input, x.transpose(1, 0, 2))                          # (T, B, D), never the caller's
+        self._cache = None                           # a new forward replaces the last one's cache
+        training = is_grad_enabled()                 # False under rnnkit.no_grad(): no cache, batch-major
+        kernel = compiled.kernel(self.kernels)       # chosen once per call
+        work = self.workspace
+        if training:                                 # (T, B, D): the cache's layout, never the caller's array
+            layer_input = work.array(("input",), (steps, batch, self.input_size), self.dtype)
+            np.copyto(layer_input, x.transpose(1, 0, 2))
+        else:                                        # (B, T, D) as it lies, read only
+            layer_input = np.ascontiguousarray(x)
+        width = self.num_directions * self.output_size
         finals = [np.empty_like(state) for state in initial]
         caches, inputs, dropout_masks = [], [], []
         for layer in range(self.num_layers):
-            mask = self._dropout_mask(layer, layer_input.shape)
+            mask = self._dropout_mask(layer, (steps, batch, layer_input.shape[2]))     # (T, B, W) in both layouts
             if mask is not None:
-                layer_input = layer_input * mask
+                layer_input = layer_input * (mask if training else mask.transpose(1, 0, 2))
             dropout_masks.append(mask)
-            if keep:
-                inputs.append(layer_input)
-            # The last layer writes straight into y (B, T, K*P), the caller's own. Under no_grad (the
-            # NumPy loops), a lower layer with one direction and no lengths passes its states on as its output.
-            last = layer == self.num_layers - 1
-            pass_states = not last and not keep and self.num_directions == 1 and invalid is None
-            width = self.num_directions * self.output_size
-            if last:
-                output = grad_mode.recycled_array((batch, steps, width), self.dtype)
-            elif not pass_states:
-                output = grad_mode.empty(None if keep else ("output", layer), "y", (steps, batch, width), self.dtype)
+            inputs.append(layer_input)
+            # The last layer writes straight into y (B, T, K*P), the caller's; without a cache every
+            # layer's output is batch-major.
+            batch_major = layer == self.num_layers - 1 or not training
+            shape = (batch, steps, width) if batch_major else (steps, batch, width)
+            output = work.array(("output", layer), shape, self.dtype)
             layer_caches = []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 reverse = direction == 1
                 weights = self.weights[layer][direction]
-                work = None if keep else ("layer", layer, direction)        # no_grad: reusable work arrays
-                xw = self._project_inputs(layer_input, weights, work, biased=not compiled_loop)  # (T, B, G*H)
+                xw = self._project_inputs(layer_input, weights, ("xw", layer, direction))  # layer_input's layout
                 step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
-                states, final, extra = self._direction_forward(
-                    xw[::-1] if reverse else xw, weights, tuple(state[index] for state in initial), step_invalid,
-                    compiled_loop)
-                if keep and not (compiled_loop and self.compiled_cache_keeps_input_products):
-                    grad_mode.forget(xw)             # dead now: its memory goes when it does, not to the pool
-                for target, value in zip(finals, final):
-                    target[index] = value
-                outputs = states[1:][::-1] if reverse else states[1:]              # (T, B, P) time order
-                if pass_states:
-                    output = outputs
-                    continue
-                columns = slice(direction * self.output_size, (direction + 1) * self.output_size)
-                target = output[:, :, columns].transpose(1, 0, 2) if last else output[:, :, columns]  # (T, B, P)
-                target[...] = outputs
-                if invalid is not None:
-                    np.copyto(target, 0.0, where=invalid)
-                if keep:
-                    layer_caches.append(DirectionCache(states, extra, reverse))
+                start = tuple(state[index] for state in initial)
+                if training:
+                    states, final, extra = kernel.forward(self, xw, reverse, weights, start, step_invalid,
+                                                          work.scope(layer, direction))
+                    layer_caches.append(DirectionCache(states, extra, reverse, kernel))
+                    columns = slice(direction * self.output_size, (direction + 1) * self.output_size)
+                    target = output[:, :, columns]
+                    target = target.transpose(1, 0, 2) if batch_major else target                # (T, B, P)
+                    target[...] = states[1:][::-1] if reverse else states[1:]                      # time order
+                else:
+                    final = kernel.inference(self, xw, reverse, weights, start, step_invalid, output,
+                                             direction * self.output_size)
+                for target_state, value in zip(finals, final):
+                    target_state[index] = value
+            if invalid is not None:                                                # outputs past a length are zero
+                np.copyto(output, 0.0, where=invalid.transpose(1, 0, 2) if batch_major else invalid)
             caches.append(layer_caches)
             layer_input = output
         self._cache = self._keep({"inputs": inputs, "caches": caches, "masks": dropout_masks, "invalid": invalid,
                                   "shape": (batch, steps)})
         return layer_input, tuple(finals)                                      # y: (B, T, K*P)
-
-    def _forward_batch_major(self, x: np.ndarray, initial: tuple, invalid: np.ndarray | None):
-        """The compiled forward under no_grad, batch-major from x to y: y (B, T, K*P), final states.
-
-        No cache is kept, so nothing needs the time-major layout: a layer's input products are
-        one product over its input's (B*T, D_in) rows as they lie, the loops read a step's rows
-        of them in place and write h_t straight into the step's rows of the layer's
-        (B, T, K*P) output. That saves copying x into (T, B, D) and the states back into
-        (B, T, K*P). The input products' rows are summed in another order than in a normal
-        forward's product, which some BLAS kernels round differently: the outputs equal a
-        normal forward's to float rounding (see :mod:`rnnkit.grad_mode`).
-        """
-        batch, steps, _ = x.shape
-        width = self.num_directions * self.output_size
-        finals = [np.empty_like(state) for state in initial]
-        layer_input = np.ascontiguousarray(x)                            # (B, T, D_in), read only
-        for layer in range(self.num_layers):
-            mask = self._dropout_mask(layer, (steps, batch, layer_input.shape[2]))
-            if mask is not None:
-                layer_input = layer_input * mask.transpose(1, 0, 2)     # the same draws as a normal forward's
-            if layer == self.num_layers - 1:
-                output = grad_mode.recycled_array((batch, steps, width), self.dtype)     # y, the caller's
-            else:
-                output = grad_mode.work_array(("output", layer), (batch, steps, width), self.dtype)
-            for direction in range(self.num_directions):
-                index = layer * self.num_directions + direction
-                weights = self.weights[layer][direction]
-                xw = self._project_inputs(layer_input, weights, ("layer", layer, direction), biased=False)
-                reverse = direction == 1
-                step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
-                final = self._direction_inference(xw, reverse, weights, tuple(state[index] for state in initial),
-                                                  step_invalid, output, direction * self.output_size)
-                for target, value in zip(finals, final):
-                    target[index] = value
-            if invalid is not None:
-                np.copyto(output, 0.0, where=invalid.transpose(1, 0, 2))   # outputs past a length are zero
-            layer_input = output
-        return layer_input, tuple(finals)
 
     def _dropout_mask(self, layer: int, shape: tuple) -> np.ndarray | None:
         """The dropout mask of a layer's input (T, B, W) in training, kept units scaled by 1/(1-p);
@@ -334,20 +320,13 @@ class RecurrentLayer(Module):
         keep_probability = 1.0 - self.dropout
         return (self.rng.random(shape) < keep_probability).astype(self.dtype) / self.dtype.type(keep_probability)
 
-    def _project_inputs(self, layer_input: np.ndarray, weights: DirectionWeights,
-                        work: tuple | None = None, biased: bool = True) -> np.ndarray:
-        """``x W_ih^T + b_ih`` (+ ``b_hh`` when it can be folded) for all steps and rows, in the
-        layout of layer_input: (T, B, G*H) from (T, B, D_in), or (B, T, G*H) from (B, T, D_in).
-
-        biased=False leaves out the biases: the compiled loops add them in their activation
-        passes, which saves a pass over this (T, B, G*H) array.
-        """
+    def _project_inputs(self, layer_input: np.ndarray, weights: DirectionWeights, role: tuple) -> np.ndarray:
+        """``x W_ih^T`` for all steps and rows, without biases (the kernels add them in their
+        steps), in the layout of layer_input: (T, B, G*H) from (T, B, D_in), or (B, T, G*H)
+        from (B, T, D_in)."""
         first, second, features = layer_input.shape
-        xw = grad_mode.empty(work, "xw", (first * second, weights.weight_ih.shape[0]), self.dtype)
+        xw = self.workspace.array(role, (first * second, weights.weight_ih.shape[0]), self.dtype)
         np.matmul(layer_input.reshape(first * second, features), weights.weight_ih.data.T, out=xw)
-        if biased and weights.bias_ih is not None:      # one pass over xw: the biases are summed first
-            bias = weights.bias_ih.data + weights.bias_hh.data if self.fold_recurrent_bias else weights.bias_ih.data
-            xw += bias
         return xw.reshape(first, second, -1)
 
     # --- backward -----------------------------------------------------------------------
@@ -363,6 +342,7 @@ class RecurrentLayer(Module):
         d_output = dy.transpose(1, 0, 2)                                                   # (T, B, K*P)
         d_initial = [np.empty_like(d) for d in d_finals]
         hidden_grads = [[None] * self.num_directions for _ in range(self.num_layers)]
+        work = self.workspace
         for layer in reversed(range(self.num_layers)):
             layer_input = cache["inputs"][layer]
             d_input = None                                   # dL/d(layer input), (T, B, D_in)
@@ -379,20 +359,21 @@ class RecurrentLayer(Module):
                     d_states = d_states * valid              # outputs past a length are constants
                 # A (T, B, P) array of our own in processing order: the loop adds to it in place.
                 from_outputs = d_states[::-1] if reverse else d_states
-                d_states = grad_mode.empty(None, "d_states", from_outputs.shape, self.dtype)
+                d_states = work.array(("d_states",), from_outputs.shape, self.dtype)
                 np.copyto(d_states, from_outputs)
                 d_states[-1] += d_finals[0][index]
                 step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
-                d_gi, d_gh, d_init = self._direction_backward(
-                    direction_cache, weights, d_states, tuple(d[index] for d in d_finals[1:]), step_invalid)
+                d_gi, d_gh, d_init = direction_cache.kernel.backward(
+                    self, direction_cache, weights, d_states, tuple(d[index] for d in d_finals[1:]), step_invalid)
+                direction_cache.consumed = True              # its gate cache now holds gradients
                 for target, value in zip(d_initial, d_init):
                     target[index] = value
                 self._accumulate_weight_grads(weights, direction_cache.states, layer_input, d_gi, d_gh, reverse)
                 if self.record_hidden_grads:
                     ordered = d_states[::-1] if reverse else d_states
                     hidden_grads[layer][direction] = np.ascontiguousarray(ordered.transpose(1, 0, 2))
-                if d_states is not d_gi:                     # it dies before dx: not kept resident by the pool
-                    grad_mode.forget(d_states)
+                if d_states is not d_gi:                     # it dies before dx: freed with it, not kept resident
+                    work.release(("d_states",))
                 del d_gh, d_states                           # free them before the dx product (peak memory)
                 if layer == 0 and self.num_directions == 1:  # straight into the caller's (B, T, D) layout
                     self.hidden_grads = hidden_grads if self.record_hidden_grads else None
@@ -408,12 +389,11 @@ class RecurrentLayer(Module):
                 d_input *= cache["masks"][layer]
             d_output = d_input
         self.hidden_grads = hidden_grads if self.record_hidden_grads else None
-        dx = grad_mode.recycled_array((batch, steps, d_output.shape[2]), self.dtype)     # (B, T, D)
+        dx = work.array(("dx",), (batch, steps, d_output.shape[2]), self.dtype)         # (B, T, D)
         np.copyto(dx, d_output.transpose(1, 0, 2))
         return dx, tuple(d_initial)
 
-    @staticmethod
-    def _input_grads_batch_first(d_gi: np.ndarray, weights: DirectionWeights, chunks: int = 8) -> np.ndarray:
+    def _input_grads_batch_first(self, d_gi: np.ndarray, weights: DirectionWeights, chunks: int = 8) -> np.ndarray:
         """``dx = d_gi W_ih`` as (B, T, D) from d_gi (T, B, G*H) in time order.
 
         The product runs on a few blocks of steps, each transposed into place, so that no
@@ -421,7 +401,7 @@ class RecurrentLayer(Module):
         """
         steps, batch, _ = d_gi.shape
         w_ih = weights.weight_ih.data                                     # (G*H, D)
-        dx = grad_mode.recycled_array((batch, steps, w_ih.shape[1]), d_gi.dtype)   # (B, T, D)
+        dx = self.workspace.array(("dx",), (batch, steps, w_ih.shape[1]), d_gi.dtype)   # (B, T, D)
         block = -(-steps // chunks)
         scratch = np.empty((block, batch, w_ih.shape[1]), dtype=d_gi.dtype)
         for start in range(0, steps, block):
@@ -432,25 +412,25 @@ class RecurrentLayer(Module):
         return dx
 
     def _rebuild_direction_cache(self, cache: dict, layer: int, direction: int) -> DirectionCache:
-        """Re-run one direction's forward from its cached input and initial state.
+        """Re-run one direction's forward, with the kernel that wrote its cache, from the cached
+        input and initial state.
 
-        A compiled backward writes its gradients over the gate cache (saving a (T, B, G*H)
-        array); a second backward of the same forward (diagnostics do that) rebuilds the cache
-        here. The rebuilt states must equal the cached ones bit for bit; they differ only if
-        the weights changed since forward, which is an error, as in PyTorch.
+        A backward writes its gradients over the gate cache (saving a (T, B, G*H) array); a
+        second backward of the same forward (diagnostics do that) rebuilds the cache here.
+        The rebuilt states must equal the cached ones bit for bit; they differ only if the
+        weights changed since forward, which is an error, as in PyTorch.
         """
         old = cache["caches"][layer][direction]
         weights = self.weights[layer][direction]
-        # Only a compiled backward consumes a cache: the forward to repeat is the compiled one.
-        xw = self._project_inputs(cache["inputs"][layer], weights, biased=False)   # (T, B, G*H)
+        xw = self._project_inputs(cache["inputs"][layer], weights, ("xw", layer, direction))   # (T, B, G*H)
         invalid = cache["invalid"]
         step_invalid = None if invalid is None else (invalid[::-1] if old.reverse else invalid)
-        states, _, extra = self._direction_forward(xw[::-1] if old.reverse else xw, weights,
-                                                   self._initial_states_of(old), step_invalid, True)
+        states, _, extra = old.kernel.forward(self, xw, old.reverse, weights, self._initial_states_of(old),
+                                              step_invalid, self.workspace.scope(layer, direction))
         if not np.array_equal(states, old.states):
             raise ValueError(f"{type(self).__name__}.backward called again after the weights changed since "
                              f"forward: call forward again")
-        rebuilt = DirectionCache(old.states, extra, old.reverse)
+        rebuilt = DirectionCache(old.states, extra, old.reverse, old.kernel)
         cache["caches"][layer][direction] = rebuilt
         return rebuilt
 
@@ -467,44 +447,4 @@ class RecurrentLayer(Module):
         if weights.bias_ih is not None:
             d_bias_ih = d_gi.sum(axis=(0, 1))
             weights.bias_ih.grad += d_bias_ih
-            weights.bias_hh.grad += d_bias_ih if d_gh is d_gi else d_gh.sum(axis=(0, 1))
-
-    # --- the time loop of one direction (subclasses) ------------------------------------
-    def _direction_forward(self, xw: np.ndarray, weights: DirectionWeights, initial: tuple,
-                           invalid: np.ndarray | None, compiled_loop: bool) -> tuple[np.ndarray, tuple, tuple]:
-        """Run the loop over processing steps.
-
-        xw (T, B, G*H) input products in processing order, with the biases for the NumPy loop
-        and without them for the compiled one (``compiled_loop``, see
-        :mod:`rnnkit.compiled`), which adds them itself; initial: the states (B, width);
-        invalid (T, B, 1) True where a step is past the sequence's length, or None.
-        Returns states (T+1, B, P), the final states, and the cache for backward.
-        """
-        raise NotImplementedError
-
-    def _direction_inference(self, xw: np.ndarray, reverse: bool, weights: DirectionWeights, initial: tuple,
-                             invalid: np.ndarray | None, output: np.ndarray, column: int) -> tuple:
-        """The compiled loop of one direction under no_grad (see :meth:`_forward_batch_major`).
-
-        xw (B, T, G*H) input products without biases, time order (overwritten); reverse: run
-        from the last step to the first; initial: the states (B, width); invalid (T, B, 1) in
-        processing order, or None. Writes h_t into output[:, t, column:column + P] of the
-        layer's output (B, T, W); returns the final states.
-        """
-        raise NotImplementedError
-
-    def _direction_backward(self, cache: DirectionCache, weights: DirectionWeights, d_states: np.ndarray,
-                            d_final_extra: tuple, invalid: np.ndarray | None) -> tuple:
-        """Run the loop backward.
-
-        d_states (T, B, P) holds dL/dh from the outputs (and h_n at the last step); the loop
-        adds the recurrent part in place, so on return it holds the total dL/dh_t (needed
-        only with lengths or ``record_hidden_grads``; otherwise a compiled loop may reuse
-        the buffer for other gradients).
-        The loop may also write gradients over the cache's activations: backward consumes
-        the cache.
-        d_final_extra: gradients of the other final states (LSTM: dc_n).
-        Returns d_gi (T, B, G*H), d_gh (T, B, G*H) and the initial-state gradients (the
-        compiled GRU returns only d_gh's n block, see ``GRU._accumulate_weight_grads``).
-        """
-        raise NotImplementedError
+            weights.bias_hh.grad += d_bias_ih if self.fold_recurrent_bias else d_gh.sum(axis=(0, 1))

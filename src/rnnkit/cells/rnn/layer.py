@@ -1,4 +1,5 @@
-"""The Elman RNN layer: the time loop over :mod:`rnnkit.cells.rnn_cell`'s step math.
+"""The Elman RNN layer: :class:`~rnnkit.layers.recurrent.RecurrentLayer` over the RNN's kernels
+(:mod:`rnnkit.cells.rnn.reference`, mirrored by :mod:`rnnkit.cells.rnn.compiled`).
 
 Glossary: B batch, T time, D input features, H hidden units, L layers, K directions.
 """
@@ -10,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from rnnkit._validate import check_choice
-from rnnkit.cells.rnn_cell import NONLINEARITIES, RNNCell, rnn_step_backward, rnn_step_forward
-from rnnkit import compiled
-from rnnkit.layers.recurrent import DirectionCache, DirectionWeights, RecurrentLayer
+from rnnkit.cells.rnn.cell import RNNCell
+from rnnkit.cells.rnn.reference import NONLINEARITIES
+from rnnkit.layers.recurrent import RecurrentLayer
 
 
 class RNN(RecurrentLayer):
@@ -61,6 +62,7 @@ class RNN(RecurrentLayer):
 
     num_gates = 1
     cell_class = RNNCell
+    kernels = "rnnkit.cells.rnn"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, dropout: float = 0.0, bidirectional: bool = False,
@@ -81,46 +83,3 @@ class RNN(RecurrentLayer):
     def backward(self, dy: Any, dh_n: Any = None) -> tuple[np.ndarray, np.ndarray]:
         dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
         return dx, dh0
-
-    def _direction_inference(self, xw, reverse, weights: DirectionWeights, initial, invalid, output, column):
-        from rnnkit.compiled import rnn_loops
-        return rnn_loops.inference(self, xw, reverse, weights, initial, invalid, output, column)
-
-    def _direction_forward(self, xw, weights: DirectionWeights, initial, invalid, compiled_loop):
-        if compiled_loop:                                    # same loop, compiled (rnnkit.compiled)
-            from rnnkit.compiled import rnn_loops
-            return rnn_loops.forward(self, xw, weights, initial, invalid)
-        steps, batch, _ = xw.shape
-        states = np.empty((steps + 1, batch, self.hidden_size), dtype=self.dtype)   # (T+1, B, H)
-        states[0] = initial[0]
-        w_hh_t = weights.weight_hh.data.T
-        for k in range(steps):
-            h = states[k + 1]
-            np.matmul(states[k], w_hh_t, out=h)
-            h += xw[k]
-            rnn_step_forward(h, self.nonlinearity)
-            if invalid is not None:
-                np.copyto(h, states[k], where=invalid[k])       # past the length: keep the state
-        return states, (states[-1],), ()
-
-    def _direction_backward(self, cache: DirectionCache, weights: DirectionWeights, d_states, d_final_extra,
-                            invalid):
-        if isinstance(cache.extra, compiled.CompiledExtra):     # the forward ran compiled
-            from rnnkit.compiled import rnn_loops
-            return rnn_loops.backward(self, cache, weights, d_states, d_final_extra, invalid)
-        states = cache.states
-        steps, batch, hidden = d_states.shape
-        valid = None if invalid is None else (~invalid).astype(self.dtype)
-        d_pre = np.empty((steps, batch, hidden), dtype=self.dtype)     # dL/da_t, (T, B, H)
-        carry = np.zeros((batch, hidden), dtype=self.dtype)           # dL/dh_{t-1} through step t
-        w_hh = weights.weight_hh.data
-        for k in reversed(range(steps)):
-            dh = d_states[k]
-            dh += carry
-            rnn_step_backward(dh, states[k + 1], self.nonlinearity, d_pre[k])
-            if invalid is not None:
-                d_pre[k] *= valid[k]
-            np.matmul(d_pre[k], w_hh, out=carry)
-            if invalid is not None:
-                np.copyto(carry, dh, where=invalid[k])         # a held state passes dh through
-        return d_pre, d_pre, (carry,)

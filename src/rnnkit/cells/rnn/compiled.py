@@ -1,11 +1,10 @@
-"""The Elman RNN's forward and backward time loops of one direction, compiled with Numba.
+"""The Elman RNN's compiled kernel (Numba): :mod:`rnnkit.cells.rnn.reference`, function for function.
 
-Same equations as the NumPy loops in :mod:`rnnkit.layers.rnn` (the reference), with the
-biases added in the activation pass rather than to ``xw`` first (the sums associate differently,
-within float rounding). The step's product is added into the input products in place
-(``a_t = xw_t + h_{t-1} W_hh^T``, computed as ``(W_hh h_{t-1}^T)^T`` when B > 1, see
-:func:`rnnkit.compiled.products.gemm_nt_by_columns`) and the activation pass adds the bias and
-writes h_t from there.
+Same names, arguments and cache as the reference. The step's product is added into the input
+products in place (``a_t = xw_t + h_{t-1} W_hh^T``, computed as ``(W_hh h_{t-1}^T)^T`` when
+B > 1, see :func:`rnnkit.compiled.products.recurrent_product`) and one SIMD pass per row adds
+the bias and writes h_t from there. Backward writes da over d_states where nothing reads
+dL/dh_t after its own step (no lengths, no recorded gradients): one (T, B, H) array less.
 
 Glossary: T steps, B batch, H hidden.
 """
@@ -15,15 +14,29 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled.common import (JIT_OPTIONS, CompiledExtra, backward_scratch, combined_bias, contiguous,
-                                     last_state, step_mask, time_order)
+from rnnkit.compiled.activations import tanh
+from rnnkit.compiled.common import JIT_OPTIONS, backward_scratch, contiguous, step_mask
 from rnnkit.compiled.products import backward_product, recurrent_product, transposed
-from rnnkit.compiled.vector import relu_bias_into, tanh_bias_into
-from rnnkit.grad_mode import recycled_array
+
+
+# --- the step math of one row ----------------------------------------------------------------
+@njit(**JIT_OPTIONS)
+def tanh_bias_into(values, bias, out):
+    for j in range(out.shape[0]):
+        out[j] = tanh(values[j] + bias[j])
 
 
 @njit(**JIT_OPTIONS)
-def rnn_forward_loop(pre, reverse, w_hh, bias, states, mask, relu, zero, one, h_t, product_t):
+def relu_bias_into(values, bias, out, zero):
+    for j in range(out.shape[0]):
+        out[j] = max(values[j] + bias[j], zero)
+
+
+# --- the time loops ----------------------------------------------------------------------------
+
+
+@njit(**JIT_OPTIONS)
+def forward_loop(pre, reverse, w_hh, bias, states, mask, relu, zero, one, h_t, product_t):
     """pre (T, B, H): xw without biases on entry (time order), overwritten; fills states[1:].
 
     bias (H) = b_ih + b_hh: h_t = f(xw_t + h_{t-1} W_hh^T + bias).
@@ -42,7 +55,7 @@ def rnn_forward_loop(pre, reverse, w_hh, bias, states, mask, relu, zero, one, h_
 
 
 @njit(**JIT_OPTIONS)
-def rnn_inference_loop(pre, reverse, w_hh, bias, initial, output, column, mask, relu, zero, one, h_t,
+def inference_loop(pre, reverse, w_hh, bias, initial, output, column, mask, relu, zero, one, h_t,
                        product_t):
     """The forward loop under no_grad (no cache), batch-major, h_t straight into the output.
 
@@ -70,7 +83,7 @@ def rnn_inference_loop(pre, reverse, w_hh, bias, initial, output, column, mask, 
 
 
 @njit(**JIT_OPTIONS)
-def rnn_backward_loop(d_states, states, w_hh, w_hh_t, d_pre, carry, mask, relu, zero, one, dz_t, product_t):
+def backward_loop(d_states, states, w_hh, w_hh_t, d_pre, carry, mask, relu, zero, one, dz_t, product_t):
     """Fills d_pre (T, B, H) and carry = dL/dh_0; adds the recurrent part into d_states."""
     steps, batch, hidden = d_states.shape
     carry[:, :] = zero
@@ -99,43 +112,48 @@ def rnn_backward_loop(d_states, states, w_hh, w_hh_t, d_pre, carry, mask, relu, 
                     carry[b, :] = d_states[k, b, :]
 
 
-def forward(layer, xw, weights, initial, invalid):
-    """``RNN._direction_forward`` through the compiled loop (same contract, xw without biases)."""
-    pre, reverse = time_order(xw)                                   # consumed in place
-    steps, batch, hidden = pre.shape
-    dtype = layer.dtype
-    states = recycled_array((steps + 1, batch, hidden), dtype)   # (T+1, B, H)
+def gradient_buffer(layer, d_states, invalid):
+    """Where backward writes da: over d_states unless dL/dh_t must survive its step (held
+    states with lengths, recorded gradients)."""
+    if invalid is None and not layer.record_hidden_grads:
+        return d_states
+    return np.empty_like(d_states)
+
+
+# --- the kernel: the reference's functions, with the reference's arguments ---------------------
+def forward(layer, gates, reverse, weights, initial, invalid, work):
+    """:func:`rnnkit.cells.rnn.reference.forward`, compiled."""
+    steps, batch, hidden = gates.shape
+    dtype = gates.dtype
+    states = work.array("states", (steps + 1, batch, hidden), dtype)   # (T+1, B, H)
     states[0] = initial[0]
-    rnn_forward_loop(pre, reverse, contiguous(weights.weight_hh.data), combined_bias(weights, True, hidden, dtype),
-                     states, step_mask(invalid, steps),
-                     layer.nonlinearity == "relu", dtype.type(0), dtype.type(1),
-                     np.empty((hidden, batch), dtype=dtype), np.empty((hidden, batch), dtype=dtype))
-    return states, (states[-1],), CompiledExtra(())
-
-
-def inference(layer, xw, reverse, weights, initial, invalid, output, column):
-    """``RNN._direction_inference`` through the compiled loop (same contract)."""
-    batch, hidden, dtype = output.shape[0], layer.hidden_size, layer.dtype
-    rnn_inference_loop(xw, reverse, contiguous(weights.weight_hh.data),
-                       combined_bias(weights, True, hidden, dtype), contiguous(initial[0]), output, column,
-                       step_mask(invalid, output.shape[1]), layer.nonlinearity == "relu", dtype.type(0),
-                       dtype.type(1), np.empty((hidden, batch), dtype=dtype), np.empty((hidden, batch), dtype=dtype))
-    return (last_state(output, column, hidden, reverse),)
+    forward_loop(gates, reverse, contiguous(weights.weight_hh.data), weights.combined_bias(), states,
+                 step_mask(invalid, steps), layer.nonlinearity == "relu", *_scratch(hidden, batch, dtype))
+    return states, (states[-1],), ()
 
 
 def backward(layer, cache, weights, d_states, d_final_extra, invalid):
-    """``RNN._direction_backward`` through the compiled loop (same contract)."""
+    """:func:`rnnkit.cells.rnn.reference.backward`, compiled."""
     steps, batch, hidden = d_states.shape
-    dtype = layer.dtype
-    if invalid is None and not layer.record_hidden_grads:
-        # dL/da_t overwrites dL/dh_t in place: nothing reads dL/dh_t after its own step.
-        d_pre = d_states
-    else:                               # d_states must keep dL/dh_t (held states, recorded grads)
-        d_pre = np.empty((steps, batch, hidden), dtype=dtype)      # dL/da_t, processing order
+    dtype = d_states.dtype
+    d_pre = gradient_buffer(layer, d_states, invalid)                  # dL/da_t, processing order
     carry = np.empty((batch, hidden), dtype=dtype)
     w_hh = contiguous(weights.weight_hh.data)
     w_hh_t = transposed(w_hh, batch)                               # W_hh^T, or (0, 0): see backward_product
-    rnn_backward_loop(d_states, cache.states, w_hh, w_hh_t, d_pre, carry,
-                      step_mask(invalid, steps), layer.nonlinearity == "relu", dtype.type(0), dtype.type(1),
-                      *backward_scratch(w_hh_t, batch))
+    backward_loop(d_states, cache.states, w_hh, w_hh_t, d_pre, carry, step_mask(invalid, steps),
+                  layer.nonlinearity == "relu", dtype.type(0), dtype.type(1), *backward_scratch(w_hh_t, batch))
     return d_pre, d_pre, (carry,)
+
+
+def inference(layer, xw, reverse, weights, initial, invalid, output, column):
+    """:func:`rnnkit.cells.rnn.reference.inference`, compiled."""
+    batch, hidden, dtype = output.shape[0], layer.hidden_size, xw.dtype
+    inference_loop(xw, reverse, contiguous(weights.weight_hh.data), weights.combined_bias(),
+                   contiguous(initial[0]), output, column, step_mask(invalid, output.shape[1]),
+                   layer.nonlinearity == "relu", *_scratch(hidden, batch, dtype))
+    return (output[:, 0 if reverse else -1, column:column + hidden].copy(),)
+
+
+def _scratch(hidden, batch, dtype):
+    """0, 1 and the two scratch arrays of the per-step product by columns."""
+    return dtype.type(0), dtype.type(1), np.empty((hidden, batch), dtype=dtype), np.empty((hidden, batch), dtype=dtype)
