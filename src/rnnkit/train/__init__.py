@@ -9,8 +9,11 @@
   truncated BPTT windows, loss / perplexity / bits per character).
 - :mod:`rnnkit.train.classification`, :mod:`~rnnkit.train.tagging`, :mod:`~rnnkit.train.forecasting`,
   :mod:`~rnnkit.train.translation`: the supervised tasks (their data, options, validation
-  metrics, evaluation and prediction), on the shared pieces in :mod:`rnnkit.train.supervised`
-  and :mod:`rnnkit.train.options`.
+  metrics, evaluation and prediction), on the shared pieces in :mod:`rnnkit.train.supervised`.
+- :mod:`rnnkit.train.tasks`: every task by name (``rnnkit train NAME``) and what a task module provides.
+- :mod:`rnnkit.train.options`: options as dataclass fields, their parser, TOML files, ``--resume``'s checks.
+- :mod:`rnnkit.train.runner`: one run of any task, new or resumed: data, run directory, Trainer, summary.
+- :mod:`rnnkit.train.run_dir` (and :mod:`~rnnkit.train.run_lock`): writing a run directory and reading it back.
 """
 
 from rnnkit.train.checkpoint import CheckpointError

@@ -1,7 +1,8 @@
 """``rnnkit lab``: experiments that make the theory of recurrent networks visible.
 
-Each experiment trains small models in NumPy, writes PNG plots, a Markdown report saying what
-theory expects and what was measured, and the numbers as ``results.json``::
+Each experiment trains small models in NumPy with :class:`rnnkit.train.Trainer` (see
+:mod:`rnnkit.cli.lab.common`), writes PNG plots, a Markdown report saying what theory expects
+and what was measured, and the numbers as ``results.json``::
 
     rnnkit lab gradients     dL/dh_t against distance: RNN, LSTM, GRU; W_hh radius 0.5 / 1.0 / 1.5
     rnnkit lab clipping      the exploding setting trained with and without gradient clipping
