@@ -268,9 +268,9 @@ class Seq2Seq(Module):
                 mask = self._dropout_mask(x.shape)
                 if mask is not None:
                     x = x * mask
-            state = cell(x, states[layer])
+            state, cache = cell.step(x, states[layer])                             # the cache stays ours
             new_states.append(state)
-            caches.append((cell._cache, mask))
+            caches.append((cache, mask))
             x = self.kind.hidden(state)
         return x, new_states, caches
 
@@ -370,9 +370,9 @@ class Seq2Seq(Module):
                 d_x = d_hidden[:, t]
             for layer in reversed(range(layers)):
                 cell = self.decoder_cells[layer]
-                cell._cache, mask = step_caches[t][layer]
+                cache, mask = step_caches[t][layer]
                 d_h, *d_rest = d_next[layer]
-                d_x, d_state = cell.backward(d_x + d_h, *d_rest)
+                d_x, d_state = cell.backward_step(cache, d_x + d_h, *d_rest)
                 d_next[layer] = list(self.kind.as_tuple(d_state))
                 if mask is not None:
                     d_x = d_x * mask
@@ -380,8 +380,6 @@ class Seq2Seq(Module):
                 d_embedded[:, t], d_fed = d_x[:, :self.embedding_dim], d_x[:, self.embedding_dim:]
             else:
                 d_embedded[:, t] = d_x
-        for cell in self.decoder_cells:
-            cell._cache = None
         if self.input_feeding:                                                     # one product for all steps
             if self.combine.weight.requires_grad:
                 self.combine.weight.grad += d_pre.reshape(-1, self.hidden_size).T @ joined.reshape(batch * steps, -1)

@@ -38,17 +38,25 @@ class GRUCell(RecurrentCell):
     kernels = "rnnkit.cells.gru"
 
     def forward(self, x: Any, h: Any = None) -> np.ndarray:
+        h_new, self._cache = self.step(x, h)
+        return h_new
+
+    def backward(self, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:
+        return self.backward_step(self._cache, dh_new)
+
+    def step(self, x: Any, h: Any = None) -> tuple[np.ndarray, Any]:
+        """``forward`` with its cache returned instead of kept: ``(h', cache)``."""
         x = self._check_input(x)
         h = self._check_state(h, "h", x.shape[0])
         gates, gh = self._linear_parts(x, h)                   # (B, 3H) each, without biases
         h_new = np.empty_like(h)
         b_ih, b_hh = self._biases()
         reference.step_forward(gates, b_ih, gh, b_hh, h, h_new)
-        self._cache = self._keep((x, h, gates, gh[:, 2 * self.hidden_size:]))
-        return h_new
+        return h_new, self._keep((x, h, gates, gh[:, 2 * self.hidden_size:]))
 
-    def backward(self, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:
-        x, h, gates, gh_n = self._require_cache(self._cache)
+    def backward_step(self, cache: Any, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``backward`` of the step that returned ``cache``: ``(dx, dh)``."""
+        x, h, gates, gh_n = self._require_cache(cache)
         dh_new = self._check_grad(dh_new, "dh", x.shape[0])
         d_gi = gates.copy()                                    # the step writes dL/d(gi) over it
         d_gh = np.empty_like(gates)

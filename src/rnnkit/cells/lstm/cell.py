@@ -39,12 +39,19 @@ class LSTMCell(RecurrentCell):
     kernels = "rnnkit.cells.lstm"
 
     def forward(self, x: Any, state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        new_state, self._cache = self.step(x, state)
+        return new_state
+
+    def backward(self, dh_new: Any, dc_new: Any = None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        return self.backward_step(self._cache, dh_new, dc_new)
+
+    def step(self, x: Any, state: Any = None) -> tuple[tuple[np.ndarray, np.ndarray], Any]:
+        """``forward`` with its cache returned instead of kept: ``((h', c'), cache)``."""
         h, c = (None, None) if state is None else _split_state(state)
         if self._steps_compiled(x, h, c):                      # the fast path of a generation loop
             gates, c_new, tanh_c, h_new, total = self._kernel().fused_cell_step(x, h, c, self._fused, self._bias())
             if np.isfinite(total):                             # else the checks below raise the error
-                self._cache = self._keep((x, h, c, gates, tanh_c))
-                return h_new, c_new
+                return (h_new, c_new), self._keep((x, h, c, gates, tanh_c))
         x = self._check_input(x)
         batch = x.shape[0]
         h = self._check_state(h, "h", batch)
@@ -54,11 +61,11 @@ class LSTMCell(RecurrentCell):
         tanh_c = np.empty_like(c)
         h_new = np.empty_like(h)
         self._kernel().step_forward(gates, self._bias(), c, c_new, tanh_c, h_new)
-        self._cache = self._keep((x, h, c, gates, tanh_c))
-        return h_new, c_new
+        return (h_new, c_new), self._keep((x, h, c, gates, tanh_c))
 
-    def backward(self, dh_new: Any, dc_new: Any = None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        x, h, c, gates, tanh_c = self._require_cache(self._cache)
+    def backward_step(self, cache: Any, dh_new: Any, dc_new: Any = None) -> tuple[np.ndarray, tuple]:
+        """``backward`` of the step that returned ``cache``: ``(dx, (dh, dc))``."""
+        x, h, c, gates, tanh_c = self._require_cache(cache)
         batch = x.shape[0]
         dh_new = self._check_grad(dh_new, "dh", batch)
         dc_new = self._check_grad(dc_new, "dc", batch)

@@ -53,15 +53,23 @@ class RNNCell(RecurrentCell):
         self.config["nonlinearity"] = self.nonlinearity
 
     def forward(self, x: Any, h: Any = None) -> np.ndarray:
+        h_new, self._cache = self.step(x, h)
+        return h_new
+
+    def backward(self, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:
+        return self.backward_step(self._cache, dh_new)
+
+    def step(self, x: Any, h: Any = None) -> tuple[np.ndarray, Any]:
+        """``forward`` with its cache returned instead of kept: ``(h', cache)``."""
         x = self._check_input(x)
         h = self._check_state(h, "h", x.shape[0])
         pre = self._products(x, h)                                # (B, H) without biases
         h_new = step_forward(pre, self._bias(), self.nonlinearity, pre)
-        self._cache = self._keep((x, h, h_new))
-        return h_new.copy()
+        return h_new.copy(), self._keep((x, h, h_new))
 
-    def backward(self, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:
-        x, h, h_new = self._require_cache(self._cache)
+    def backward_step(self, cache: Any, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``backward`` of the step that returned ``cache``: ``(dx, dh)``."""
+        x, h, h_new = self._require_cache(cache)
         dh_new = self._check_grad(dh_new, "dh", x.shape[0])
         d_pre = step_backward(dh_new, h_new, self.nonlinearity, np.empty_like(h_new))
         dx = self._accumulate_grads(x, h, d_pre, d_pre)
