@@ -174,6 +174,16 @@ class Encoder:
         return cls(options, vocab=vocab, scaler=scaler)
 
     @property
+    def mean(self) -> np.ndarray | None:
+        """The per-feature mean (D,) the series are centred on (None for text)."""
+        return None if self.scaler is None else self.scaler.center_
+
+    @property
+    def std(self) -> np.ndarray | None:
+        """The per-feature standard deviation (D,) the series are divided by (None for text)."""
+        return None if self.scaler is None else self.scaler.scale_
+
+    @property
     def features(self) -> int:
         """D, the features per step of series (the scaling's width)."""
         return len(self.scaler.center_)
