@@ -295,6 +295,9 @@ class RecurrentLayer(Module):
                     states, final, extra = kernel.forward(self, xw, reverse, weights, start, step_invalid,
                                                           work.scope(layer, direction))
                     layer_caches.append(DirectionCache(states, extra, reverse, kernel))
+                    if not any(np.may_share_memory(xw, part) for part in extra if part is not None):
+                        work.release(("xw", layer, direction))   # not in the cache (RNN): freed now, not kept
+
                     columns = slice(direction * self.output_size, (direction + 1) * self.output_size)
                     target = output[:, :, columns]
                     target = target.transpose(1, 0, 2) if batch_major else target                # (T, B, P)
