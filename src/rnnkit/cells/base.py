@@ -47,13 +47,11 @@ class RecurrentCell(Module):
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.bias = bool(bias)
         self.config = {"input_size": self.input_size, "hidden_size": self.hidden_size, "bias": self.bias}
-        rows = self.num_gates * self.hidden_size
         bound = 1.0 / np.sqrt(self.hidden_size)
-        self.weight_ih = Parameter(uniform_init(self.rng, (rows, self.input_size), bound, self.dtype))
-        self.weight_hh = Parameter(uniform_init(self.rng, (rows, self.hidden_size), bound, self.dtype))
-        if self.bias:
-            self.bias_ih = Parameter(uniform_init(self.rng, (rows,), bound, self.dtype))
-            self.bias_hh = Parameter(uniform_init(self.rng, (rows,), bound, self.dtype))
+        for name, (shape, init) in self._parameter_shapes().items():
+            values = uniform_init(self.rng, shape, bound, self.dtype) if init is None \
+                else np.full(shape, init, dtype=self.dtype)
+            setattr(self, name, Parameter(values))
         self._fused: np.ndarray | None = None
         if self.fuse_products:
             self._fused = np.concatenate((self.weight_ih.data, self.weight_hh.data), axis=1)  # (G*H, D+H)
@@ -61,23 +59,37 @@ class RecurrentCell(Module):
             self.weight_hh.data = self._fused[:, self.input_size:]
         self._cache: Any = None
 
-    def share_parameters(self, weight_ih: Parameter, weight_hh: Parameter, bias_ih: Parameter | None,
-                         bias_hh: Parameter | None) -> None:
+    def _parameter_shapes(self) -> dict[str, tuple[tuple[int, ...], float | None]]:
+        """The cell's parameters: name -> (shape, init), in registration order; init None is
+        uniform in (-1/sqrt(H), 1/sqrt(H)), a number fills the parameter with it. PyTorch's four
+        here; a kind with other parameters (minGRU, layer norm) returns its own."""
+        rows = self.num_gates * self.hidden_size
+        shapes = {"weight_ih": ((rows, self.input_size), None), "weight_hh": ((rows, self.hidden_size), None)}
+        if self.bias:
+            shapes.update(bias_ih=((rows,), None), bias_hh=((rows,), None))
+        return shapes
+
+    def share_parameters(self, weight_ih: Parameter | None = None, weight_hh: Parameter | None = None,
+                         bias_ih: Parameter | None = None, bias_hh: Parameter | None = None,
+                         **others: Parameter | None) -> None:
         """Use these Parameters (a layer's, for one of its layers) in place of the cell's own.
 
-        Shapes must be the cell's: weight_ih (G*H, D), weight_hh (G*H, H), biases (G*H,), and
-        biases given exactly when the cell has them. The products then run separately (the
-        weights no longer lie in one fused array).
+        Shapes must be the cell's (:meth:`_parameter_shapes`): for PyTorch's cells weight_ih
+        (G*H, D), weight_hh (G*H, H), biases (G*H,), and biases given exactly when the cell has
+        them; a name the cell has no parameter of must be None. The products then run
+        separately (the weights no longer lie in one fused array).
         """
-        rows = self.num_gates * self.hidden_size
-        given = {"weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih, "bias_hh": bias_hh}
-        expected = {"weight_ih": (rows, self.input_size), "weight_hh": (rows, self.hidden_size),
-                    "bias_ih": (rows,) if self.bias else None, "bias_hh": (rows,) if self.bias else None}
+        given = {"weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih, "bias_hh": bias_hh, **others}
+        expected = {name: shape for name, (shape, _) in self._parameter_shapes().items()}
+        for name in expected:
+            given.setdefault(name, None)
         for name, parameter in given.items():
             shape = None if parameter is None else getattr(parameter, "shape", None)
-            if expected[name] is None:
+            if name not in expected:
                 if parameter is not None:
-                    raise ValueError(f"{name} must be None for a cell with bias=False, got a Parameter")
+                    reason = "a cell with bias=False" if not self.bias and "bias" in name \
+                        else f"{type(self).__name__}, which has no such parameter"
+                    raise ValueError(f"{name} must be None for {reason}, got a Parameter")
                 continue
             if not isinstance(parameter, Parameter) or shape != expected[name] or parameter.data.dtype != self.dtype:
                 raise ValueError(f"{name} must be a {np.dtype(self.dtype).name} Parameter of shape {expected[name]}, "

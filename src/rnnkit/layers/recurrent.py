@@ -48,7 +48,7 @@ after the loop: ``dW_ih += d_gi^T x_in``, ``dW_hh += d_gh^T h_{prev}``, ``dx_in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -63,13 +63,30 @@ from rnnkit.workspace import Workspace
 
 @dataclass
 class DirectionWeights:
-    """The parameters of one layer and direction (PyTorch names without the suffix)."""
+    """The parameters of one layer and direction (PyTorch names without the suffix).
 
-    weight_ih: Parameter                # (G*H, D_in)
-    weight_hh: Parameter                # (G*H, P)
-    bias_ih: Parameter | None           # (G*H,)
-    bias_hh: Parameter | None           # (G*H,)
+    A kind without some of them (minGRU has no W_hh) leaves them None; a kind's own parameters
+    beyond PyTorch's (layer-norm gains and shifts) are in ``extra`` by name.
+    """
+
+    weight_ih: Parameter | None = None  # (G*H, D_in)
+    weight_hh: Parameter | None = None  # (G*H, P)
+    bias_ih: Parameter | None = None    # (G*H,)
+    bias_hh: Parameter | None = None    # (G*H,)
     weight_hr: Parameter | None = None  # (P, H), LSTM projection
+    extra: dict[str, Parameter] = field(default_factory=dict)
+
+    def add(self, name: str, parameter: Parameter) -> None:
+        """Keep ``parameter`` under ``name`` (a field of this class, else in ``extra``)."""
+        if name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"):
+            setattr(self, name, parameter)
+        else:
+            self.extra[name] = parameter
+
+    def named(self) -> dict[str, Parameter | None]:
+        """Every parameter a one-step cell can share, by name (None where this kind has none)."""
+        return {"weight_ih": self.weight_ih, "weight_hh": self.weight_hh, "bias_ih": self.bias_ih,
+                "bias_hh": self.bias_hh, **self.extra}
 
     def combined_bias(self) -> np.ndarray:
         """``b_ih + b_hh`` (G*H,), zeros without biases: what RNN and LSTM steps add."""
@@ -149,30 +166,37 @@ class RecurrentLayer(Module):
         self.weights: list[list[DirectionWeights]] = []
         self._create_parameters()
 
-    def _create_parameters(self) -> None:
-        """Register ``weight_ih_l{k}{sfx}`` etc. in PyTorch's order and initialise them."""
+    def _parameter_shapes(self, layer_input: int) -> dict[str, tuple[tuple[int, ...], float | None]]:
+        """The parameters of one layer and direction whose input has width ``layer_input``:
+        name (without the ``_l{k}`` suffix) -> (shape, init), in registration order; init None
+        is uniform in (-1/sqrt(H), 1/sqrt(H)), a number fills the parameter with it.
+
+        This is PyTorch's set and order; a kind with other parameters (minGRU, layer norm)
+        returns its own, and then also overrides ``_accumulate_weight_grads``.
+        """
         gates_rows = self.num_gates * self.hidden_size
+        shapes = {"weight_ih": ((gates_rows, layer_input), None), "weight_hh": ((gates_rows, self.output_size), None)}
+        if self.bias:
+            shapes.update(bias_ih=((gates_rows,), None), bias_hh=((gates_rows,), None))
+        if self.proj_size:
+            shapes["weight_hr"] = ((self.proj_size, self.hidden_size), None)
+        return shapes
+
+    def _create_parameters(self) -> None:
+        """Register ``weight_ih_l{k}{sfx}`` etc. (:meth:`_parameter_shapes`) and initialise them."""
         bound = 1.0 / np.sqrt(self.hidden_size)
-
-        def new(shape: tuple[int, ...]) -> Parameter:
-            return Parameter(uniform_init(self.rng, shape, bound, self.dtype))
-
         for layer in range(self.num_layers):
             layer_input = self.input_size if layer == 0 else self.num_directions * self.output_size
             per_direction = []
             for direction in range(self.num_directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                weights = DirectionWeights(new((gates_rows, layer_input)), new((gates_rows, self.output_size)),
-                                           None, None)
-                setattr(self, "weight_ih" + suffix, weights.weight_ih)
-                setattr(self, "weight_hh" + suffix, weights.weight_hh)
-                if self.bias:
-                    weights.bias_ih, weights.bias_hh = new((gates_rows,)), new((gates_rows,))
-                    setattr(self, "bias_ih" + suffix, weights.bias_ih)
-                    setattr(self, "bias_hh" + suffix, weights.bias_hh)
-                if self.proj_size:
-                    weights.weight_hr = new((self.proj_size, self.hidden_size))
-                    setattr(self, "weight_hr" + suffix, weights.weight_hr)
+                weights = DirectionWeights()
+                for name, (shape, init) in self._parameter_shapes(layer_input).items():
+                    values = uniform_init(self.rng, shape, bound, self.dtype) if init is None \
+                        else np.full(shape, init, dtype=self.dtype)
+                    parameter = Parameter(values)
+                    weights.add(name, parameter)
+                    setattr(self, name + suffix, parameter)
                 per_direction.append(weights)
             self.weights.append(per_direction)
 
@@ -199,7 +223,7 @@ class RecurrentLayer(Module):
         weights = self.weights[layer][direction]
         cell = self.cell_class(weights.weight_ih.shape[1], self.hidden_size, bias=self.bias, dtype=self.dtype,
                                seed=0, **self._cell_options())
-        cell.share_parameters(weights.weight_ih, weights.weight_hh, weights.bias_ih, weights.bias_hh)
+        cell.share_parameters(**weights.named())
         return cell
 
     def _cell_options(self) -> dict[str, Any]:
