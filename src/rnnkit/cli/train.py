@@ -31,6 +31,10 @@ A new run is built beside --out and moved into place once it has its first check
 that fails before that leaves nothing behind (and with --force the old run stays as it was).
 config.json records the absolute path, size and SHA-256 of the data files; --resume reads the
 same files and refuses changed ones unless --allow-other-data is given.
+
+``mpiexec -n N rnnkit train TASK ...`` trains one model on N processes (:mod:`rnnkit.distributed`):
+the same command on every rank; rank 0 writes the run directory and prints. A rank that fails
+stops every rank (the last checkpoint stays as it was).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import argparse
 import json
 import sys
 
+from rnnkit import distributed
 from rnnkit.train import runner
 from rnnkit.train.options import add_options, fields_of, given_options, resolve_options
 from rnnkit.train.runner import format_metrics, format_number  # noqa: F401  (the printed number format)
@@ -63,24 +68,44 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``rnnkit train TASK ...``: a new run, or ``--resume``; then train and print the report."""
+    """``rnnkit train TASK ...``: a new run, or ``--resume``; then train and print the report.
+
+    Under ``mpiexec -n N`` (N > 1) every rank runs this; a failure on one rank stops them all."""
+    group = distributed.world()
+    if group.size == 1:
+        return _run(args, group)
+    try:
+        return _run(args, group)
+    except distributed.DistributedError as error:      # found alike on every rank: rank 0 says why
+        if group.is_root:
+            print(f"rnnkit train {args.task}: error: {error}", file=sys.stderr)
+        return 2
+    except BaseException as error:                      # this rank alone: the others would wait forever
+        print(f"rnnkit train {args.task}: rank {group.rank} of {group.size} failed: "
+              f"{type(error).__name__}: {error}; stopping every rank", file=sys.stderr, flush=True)
+        group.abort(1)
+        raise
+
+
+def _run(args: argparse.Namespace, group: distributed.Group) -> int:
     module = TASKS[args.task]
     given = given_options(args, fields_of(module.OPTIONS))
     if args.resume:
         if args.force:
             raise ValueError("--resume continues the run in --out and --force would replace it: give one of them")
-        task_run = runner.resume(args.task, args.out, given, args.allow_other_data, progress=PROGRESS)
+        task_run = runner.resume(args.task, args.out, given, args.allow_other_data, progress=PROGRESS, group=group)
     else:
         options = resolve_options(module.OPTIONS, module.check_options, given)
         if options.data is None and not getattr(module, "HAS_DEFAULT_DATA", False):
             print(f"rnnkit train {args.task}: no --data given. It reads {module.EXPECTED}. Example: "
                   f"rnnkit train {args.task} --data {module.EXAMPLE}", file=sys.stderr)
             return 2
-        task_run = runner.start(args.task, options, args.force, progress=PROGRESS)
+        task_run = runner.start(args.task, options, args.force, progress=PROGRESS, group=group)
     outcome = runner.finish(task_run)
     if outcome is None:
         return 3
-    print_outcome(task_run, outcome)
+    if group.is_root:
+        print_outcome(task_run, outcome)
     return 0
 
 

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rnnkit import distributed
 from rnnkit.data.batching import Scaler, pad_sequences
 from rnnkit.data.readers import read_labelled_text, read_ts, read_vectors
 from rnnkit.data.scaling import fit_standard, standardise
@@ -246,7 +247,8 @@ class ClassificationTask(BucketedTask):
 
     def train_batches(self, epoch: int, start: int):
         for number, indices in enumerate(self.iterator.batches(epoch)[start:], start=start):
-            yield self.make_batch(indices, epoch, number)
+            mine = self.my_part(indices)        # several processes: this rank's share of the batch
+            yield self.make_batch(mine, epoch, number) if len(mine) else distributed.EmptyPart()
 
     def make_batch(self, indices: np.ndarray, epoch: int = 0, number: int = 0) -> ClassifyBatch:
         inputs, lengths = collate([self.train_inputs[index] for index in indices])
@@ -262,11 +264,27 @@ class ClassificationTask(BucketedTask):
     def loss(self, logits: np.ndarray, batch: ClassifyBatch) -> tuple[float, np.ndarray]:
         return self.model.loss(logits, batch.labels)
 
+    def loss_count(self, batch: ClassifyBatch) -> int:
+        """The loss is a mean over the batch's examples."""
+        return len(batch.labels)
+
     def backward(self, model: SequenceClassifier, d_logits: np.ndarray) -> None:
         model.backward(d_logits)
 
     def evaluate(self, model: SequenceClassifier) -> dict[str, float]:
         return evaluate_examples(model, self.val_inputs, self.val_labels)
+
+    def evaluate_part(self, model: SequenceClassifier, rank: int, size: int) -> dict[str, float]:
+        """This rank's share of the validation examples: loss and correct answers summed, and their count."""
+        chosen = distributed.part(len(self.val_inputs), rank, size)
+        count = chosen.stop - chosen.start
+        if count == 0:
+            return {"loss": 0.0, "accuracy": 0.0, "count": 0}
+        metrics = evaluate_examples(model, self.val_inputs[chosen], self.val_labels[chosen])
+        return {"loss": metrics["loss"] * count, "accuracy": metrics["accuracy"] * count, "count": count}
+
+    def metrics_from_sums(self, sums: dict[str, float]) -> dict[str, float]:
+        return {"loss": sums["loss"] / sums["count"], "accuracy": sums["accuracy"] / sums["count"]}
 
 
 def evaluate_examples(model: SequenceClassifier, encoded: list, labels: np.ndarray,

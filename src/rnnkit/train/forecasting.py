@@ -237,6 +237,10 @@ class ForecastingTask(BucketedTask):
     def loss(self, predictions: np.ndarray, batch: WindowBatch) -> tuple[float, np.ndarray]:
         return self.model.loss(predictions, batch.targets)
 
+    def loss_count(self, batch: WindowBatch) -> int:
+        """The loss is a mean over every predicted value."""
+        return int(batch.targets.size)
+
     def backward(self, model: Forecaster, d_predictions: np.ndarray) -> None:
         model.backward(d_predictions)
 

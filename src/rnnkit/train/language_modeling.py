@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from rnnkit import losses
+from rnnkit import distributed, losses
 from rnnkit.data.batching import count_lm_windows, lm_stream_batches
 from rnnkit.data.readers import read_text
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
@@ -207,6 +207,19 @@ class LanguageModelTask:
         self.steps_per_epoch = count_lm_windows(len(self.train_ids), batch_size, seq_len)
         self.state: Any = None          # the hidden state carried from window to window
         self.bits_name = "bpc" if level == "char" else "bits_per_word"
+        self.group: distributed.Group = distributed.Group()
+        self.rows = slice(0, batch_size)  # the streams this process trains (all but with several processes)
+
+    # --- several processes (rnnkit.distributed) ---------------------------------------------
+    def shard(self, group: distributed.Group) -> None:
+        """From now on train only this rank's contiguous share of the B streams (and carry its state)."""
+        distributed.check_batch(group, self.batch_size, "streams")
+        self.group = group
+        self.rows = distributed.part(self.batch_size, group.rank, group.size)
+
+    def loss_count(self, batch: Batch) -> int:
+        """The number :meth:`loss` averages over: every target of the window."""
+        return batch.num_tokens
 
     # --- the training loop's pieces ---------------------------------------------------------
     def train_batches(self, epoch: int, start: int) -> Iterator[Batch]:
@@ -214,7 +227,7 @@ class LanguageModelTask:
         if start == 0:
             self.state = None           # each epoch reads the streams from their beginning
         for inputs, targets in lm_stream_batches(self.train_ids, self.batch_size, self.seq_len, start=start):
-            yield Batch(inputs, targets)
+            yield Batch(inputs[self.rows], targets[self.rows])          # (B_r, T): this process's streams
 
     def forward(self, model: LanguageModel, batch: Batch) -> np.ndarray:
         """Logits (B, T, V); starts from the previous window's final state (values only)."""
@@ -233,15 +246,32 @@ class LanguageModelTask:
         """Loss, perplexity and bits per token on the validation stream (eval mode)."""
         return evaluate_stream(model, self.val_ids, self.eval_batch_size, self.seq_len, self.bits_name)
 
+    def evaluate_part(self, model: LanguageModel, rank: int, size: int) -> dict[str, float]:
+        """This rank's share of the validation streams: ``{"loss": nats summed, "count": tokens}``."""
+        with model.inference():
+            total, count = stream_loss_sum(model, self.val_ids, self.eval_batch_size, self.seq_len, rank, size)
+        return {"loss": total, "count": count}
+
+    def metrics_from_sums(self, sums: dict[str, float]) -> dict[str, float]:
+        return stream_metrics(sums["loss"] / sums["count"], self.bits_name)
+
     # --- what a checkpoint must hold to resume mid-epoch ---------------------------------------
     def state_arrays(self) -> dict[str, np.ndarray]:
-        if self.state is None:
-            return {}
+        """The carried state, all B streams (several processes: gathered from every rank, a collective)."""
         parts = self.state if isinstance(self.state, tuple) else (self.state,)
+        if self.group.size > 1:
+            gathered = self.group.allgather(parts)
+            if any(item[0] is None for item in gathered):
+                return {}
+            parts = tuple(np.concatenate([item[index] for item in gathered], axis=1)     # (L, B, H)
+                          for index in range(len(parts)))
+        if parts[0] is None:
+            return {}
         return {f"state.{index}": part for index, part in enumerate(parts)}
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        parts = [arrays[f"state.{index}"] for index in range(len(arrays))]
+        """The carried state of all B streams; several processes keep their own streams' rows."""
+        parts = [arrays[f"state.{index}"][:, self.rows] for index in range(len(arrays))]     # (L, B_r, H)
         self.state = None if not parts else (tuple(parts) if len(parts) > 1 else parts[0])
 
 
@@ -257,14 +287,29 @@ def evaluate_stream(model: LanguageModel, ids: np.ndarray, batch_size: int, seq_
     if len(ids) < 2:
         raise ValueError(f"need at least 2 tokens to evaluate, got {len(ids)}")
     with model.inference():  # eval mode and no_grad until the block ends
-        streams = max(1, min(batch_size, len(ids) // (seq_len + 1)))
-        total, count, state = 0.0, 0, None
-        for inputs, targets in lm_stream_batches(ids, streams, seq_len, drop_last=False):
-            logits, state = model(inputs, state)                                  # (B, T, V)
-            loss, _ = losses.cross_entropy(logits, targets, reduction="sum")
-            total += loss
-            count += targets.size
-    mean = total / count
+        total, count = stream_loss_sum(model, ids, batch_size, seq_len)
+    return stream_metrics(total / count, bits_name)
+
+
+def stream_loss_sum(model: LanguageModel, ids: np.ndarray, batch_size: int, seq_len: int, rank: int = 0,
+                    size: int = 1) -> tuple[float, int]:
+    """Cross entropy summed over the stream's targets, and their number: :func:`evaluate_stream`'s
+    work, of the rows ``rank`` reads when ``size`` processes share them (all of them by default)."""
+    streams = max(1, min(batch_size, len(ids) // (seq_len + 1)))
+    rows = distributed.part(streams, rank, size)
+    total, count, state = 0.0, 0, None
+    if rows.start == rows.stop:
+        return total, count
+    for inputs, targets in lm_stream_batches(ids, streams, seq_len, drop_last=False):
+        logits, state = model(inputs[rows], state)                                # (B_r, T, V)
+        loss, _ = losses.cross_entropy(logits, targets[rows], reduction="sum")
+        total += loss
+        count += targets[rows].size
+    return total, count
+
+
+def stream_metrics(mean: float, bits_name: str) -> dict[str, float]:
+    """``loss`` (the mean cross entropy), ``perplexity`` and bits per token."""
     perplexity = math.exp(mean) if mean < 709.0 else math.inf        # exp overflows float64 above ~709.78
     return {"loss": mean, "perplexity": perplexity, bits_name: mean / math.log(2)}
 

@@ -9,6 +9,11 @@ first checkpoint, and writes the summary from the best checkpoint. The command l
 A resumed run reads the same data with the same options and seed, so it gets the same split
 and vocabularies (checked against the run's files: :func:`check_same_setup`), builds the same
 model and restores every number from ``checkpoints/last``: it continues exactly.
+
+Under ``mpiexec -n N`` (a :class:`~rnnkit.distributed.Group` of N > 1), every rank checks that
+the others were started with the same options; rank 0 alone owns the run directory (new or
+resumed) and sends the resolved options and vocabularies to the others, which read the same
+data and build the same model and task; the Trainer then sends rank 0's state to every rank.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import rnnkit
+from rnnkit import distributed
 from rnnkit.train import checkpoint, report
 from rnnkit.train.options import DATA_OPTIONS, resumed_options
 from rnnkit.train.run_dir import CONFIG_FILE, RunDirectory, check_data, load_vocabs, read_document, record_data
@@ -41,7 +47,7 @@ class TaskRun:
     options: Any
     prepared: Prepared
     trainer: Trainer
-    run: RunDirectory
+    run: RunDirectory | None            # None on ranks other than 0, which write nothing
 
 
 def trainer_config(options: Any, steps_per_epoch: int, progress: bool = True) -> TrainerConfig:
@@ -54,15 +60,23 @@ def trainer_config(options: Any, steps_per_epoch: int, progress: bool = True) ->
                          checkpoint_every=options.checkpoint_every, progress=progress)
 
 
-def _trainer(prepared: Prepared, options: Any, folder: Path, progress: bool) -> Trainer:
+def _trainer(prepared: Prepared, options: Any, folder: Path | None, progress: bool,
+             group: distributed.Group | None = None) -> Trainer:
     optimizer = rnnkit.optim.Adam(prepared.model.parameters(), lr=options.lr)
     return Trainer(prepared.model, prepared.task, optimizer,
                    trainer_config(options, prepared.task.steps_per_epoch, progress=progress), run_dir=folder,
-                   on_validation=prepared.on_validation)
+                   on_validation=prepared.on_validation, group=group, seed=getattr(options, "seed", 0))
 
 
-def start(task: str, options: Any, force: bool = False, progress: bool = True, log: Log = print) -> TaskRun:
-    """A new run of ``task`` with resolved ``options``: data read, run directory owned, config written."""
+def start(task: str, options: Any, force: bool = False, progress: bool = True, log: Log = print,
+          group: distributed.Group | None = None) -> TaskRun:
+    """A new run of ``task`` with resolved ``options``: data read, run directory owned, config written.
+
+    With a ``group`` of several processes, call it on every rank (see the module docstring)."""
+    if group is not None and group.size > 1 and not isinstance(group, _RootOf):
+        distributed.check_same(group, "options", (task, dataclasses.asdict(options), force))
+        distributed.check_batch(group, options.batch)
+        return _join(group, task, lambda: start(task, options, force, progress, log, _RootOf(group)), resuming=False)
     module = task_module(task)
     prepared = module.prepare(options)
     data_files = record_data(options)
@@ -82,7 +96,7 @@ def start(task: str, options: Any, force: bool = False, progress: bool = True, l
             f"per epoch of {prepared.batch_text or f'{options.batch} examples'}; run directory {run.path}")
         if options.max_minutes:
             log(f"time budget: {options.max_minutes:g} minutes (--max-minutes)")
-        trainer = _trainer(prepared, options, run.folder, progress)
+        trainer = _trainer(prepared, options, run.folder, progress, _group_of(group))
         run.bind(trainer, sorted(prepared.vocabs))
     except BaseException:
         run.abandon()
@@ -91,25 +105,64 @@ def start(task: str, options: Any, force: bool = False, progress: bool = True, l
 
 
 def resume(task: str, out: str | None, given: dict[str, Any], allow_other_data: bool = False,
-           progress: bool = True, log: Log = print) -> TaskRun:
+           progress: bool = True, log: Log = print, group: distributed.Group | None = None) -> TaskRun:
     """Continue the run in ``out`` from ``checkpoints/last`` with its saved options.
 
     ``given`` are the options of this command (TOML file and command line): only ``epochs`` and
     ``max_minutes`` may differ from the saved ones (and, with ``allow_other_data``, the data files).
+    The run may have trained on another number of processes: its state is global.
     """
+    if group is not None and group.size > 1 and not isinstance(group, _RootOf):
+        distributed.check_same(group, "options", (task, out, given, allow_other_data))
+        return _join(group, task, lambda: resume(task, out, given, allow_other_data, progress, log, _RootOf(group)),
+                     resuming=True)
     if not out:
         raise ValueError("--resume needs --out RUN_DIR, the run to continue")
     read_document(out, task)                        # a run directory at all, before taking its lock
     run = RunDirectory.open_existing(out, log)
     try:
-        return _resume(task, run, given, allow_other_data, progress, log)
+        return _resume(task, run, given, allow_other_data, progress, log, _group_of(group))
     except BaseException:
         run.close()
         raise
 
 
+class _RootOf(distributed.Group):
+    """Rank 0 of ``group`` while it builds the run alone (start/resume then take the one-process path)."""
+
+    def __init__(self, group: distributed.Group):
+        self.group = group
+
+
+def _group_of(group: distributed.Group | None) -> distributed.Group | None:
+    return group.group if isinstance(group, _RootOf) else group
+
+
+def _join(group: distributed.Group, task: str, build: Callable[[], TaskRun], resuming: bool) -> TaskRun:
+    """Rank 0 builds the run (``build``: it owns the directory); the others receive its options and
+    vocabularies, read the same data and build the same model and task, writing nothing."""
+    module = task_module(task)
+    if group.is_root:
+        try:
+            task_run = build()
+        except BaseException:
+            group.broadcast(None)                   # the others stop too; rank 0 reports why
+            raise
+        group.broadcast((task_run.options, task_run.prepared.vocabs))
+        return task_run
+    received = group.broadcast(None)
+    if received is None:
+        raise distributed.DistributedError("rank 0 could not start the run")
+    options, vocabs = received
+    if resuming and hasattr(module, "prepare_resumed"):     # the data read through the run's vocabularies
+        prepared = module.prepare_resumed(options, vocabs)
+    else:                                                   # the same options and seed: the same setup
+        prepared = module.prepare(options)
+    return TaskRun(task, options, prepared, _trainer(prepared, options, None, False, group), None)
+
+
 def _resume(task: str, run: RunDirectory, given: dict[str, Any], allow_other_data: bool, progress: bool,
-            log: Log) -> TaskRun:
+            log: Log, group: distributed.Group | None = None) -> TaskRun:
     out = run.path
     document, folder = read_document(out, task)
     module = task_module(task)
@@ -128,7 +181,7 @@ def _resume(task: str, run: RunDirectory, given: dict[str, Any], allow_other_dat
     else:                                           # the same data, split and vocabularies: same options and seed
         prepared = module.prepare(options)
         check_same_setup(document, prepared, out)
-    trainer = _trainer(prepared, options, out, progress)
+    trainer = _trainer(prepared, options, out, progress, group)
     trainer.restore(last)
     run.bind(trainer, sorted(prepared.vocabs))
     log(f"resuming {out} at step {trainer.state['step']} (epoch {trainer.state['epoch'] + 1}, "
@@ -158,12 +211,19 @@ class Outcome:
 
     summary: dict[str, Any]
     sample: str | None
-    folder: Path
+    folder: Path | None                 # None on ranks other than 0
 
 
 def finish(task_run: TaskRun) -> Outcome | None:
     """Train; then the summary from the best checkpoint. None if training diverged (the reason is printed
-    to stderr). The run directory is given up in every case."""
+    to stderr). The run directory is given up in every case. On ranks other than 0: train only (the
+    outcome has the summary and no folder)."""
+    if task_run.run is None:
+        try:
+            summary = task_run.trainer.fit()
+        except TrainingDiverged:
+            return None
+        return Outcome(summary, None, None)
     try:
         return _fit_and_report(task_run)
     finally:

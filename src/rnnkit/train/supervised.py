@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from rnnkit import distributed
 from rnnkit.data.batching import BucketBatchIterator
 
 
@@ -50,7 +51,11 @@ class BucketedTask:
     """The Trainer's batch protocol over N examples, batched by length.
 
     Subclasses define ``make_batch(indices) -> batch`` (the batch must have ``num_tokens``),
-    ``forward``, ``loss``, ``backward`` and ``evaluate``.
+    ``forward``, ``loss``, ``backward``, ``evaluate`` and ``loss_count(batch)`` (the number the
+    loss is a mean over: examples, masked steps or elements; for several processes).
+
+    With several processes (:meth:`shard`) every rank walks the same global batches and makes a
+    batch of its contiguous share of each one's examples only.
     """
 
     def __init__(self, lengths: np.ndarray, batch_size: int, seed: int = 0):
@@ -58,10 +63,23 @@ class BucketedTask:
         self.batch_size = batch_size
         self.iterator = BucketBatchIterator(self.lengths, batch_size, seed=seed)
         self.steps_per_epoch = len(self.iterator)
+        self.group: distributed.Group = distributed.Group()
+
+    def shard(self, group: distributed.Group) -> None:
+        """From now on train on this rank's share of each batch's examples."""
+        distributed.check_batch(group, self.batch_size)
+        self.group = group
+
+    def my_part(self, indices: np.ndarray) -> np.ndarray:
+        """This rank's share of a batch's example indices (all of them for one process)."""
+        if self.group.size == 1:
+            return indices
+        return indices[distributed.part(len(indices), self.group.rank, self.group.size)]
 
     def train_batches(self, epoch: int, start: int) -> Iterator[Any]:
         for indices in self.iterator.batches(epoch)[start:]:
-            yield self.make_batch(indices)
+            mine = self.my_part(indices)
+            yield self.make_batch(mine) if len(mine) else distributed.EmptyPart()
 
     def make_batch(self, indices: np.ndarray) -> Any:
         raise NotImplementedError

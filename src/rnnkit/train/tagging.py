@@ -44,6 +44,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rnnkit import distributed
 from rnnkit.data.batching import pad_sequences
 from rnnkit.data.readers import CONLLU_COLUMNS, read_conll, read_conllu, read_lines
 from rnnkit.layers.char_encoder import CHAR_ENCODERS, CHAR_SPECIALS, character_ids
@@ -341,7 +342,8 @@ class TaggingTask(BucketedTask):
 
     def train_batches(self, epoch: int, start: int):
         for number, indices in enumerate(self.iterator.batches(epoch)[start:], start=start):
-            yield self.make_batch(indices, epoch, number)
+            mine = self.my_part(indices)        # several processes: this rank's share of the batch
+            yield self.make_batch(mine, epoch, number) if len(mine) else distributed.EmptyPart()
 
     def make_batch(self, indices: np.ndarray, epoch: int = 0, number: int = 0) -> TagBatch:
         batch = collate_encoded(self.train_data, [int(i) for i in indices])
@@ -357,6 +359,10 @@ class TaggingTask(BucketedTask):
 
     def loss(self, logits: np.ndarray, batch: TagBatch) -> tuple[float, np.ndarray]:
         return self.model.loss(logits, batch.tags, batch.lengths)
+
+    def loss_count(self, batch: TagBatch) -> int:
+        """The loss is a mean over the real (unpadded) tokens."""
+        return int(np.sum(batch.lengths))
 
     def backward(self, model: SequenceTagger, d_logits: np.ndarray) -> None:
         model.backward(d_logits)

@@ -37,6 +37,16 @@ them), with the data position and random state of the step it belongs to.
 
 A run that stops early (time budget, Ctrl-C, step limit) validates and saves unless its last
 validation was at this very step.
+
+Given a :class:`~rnnkit.distributed.Group` of N > 1 processes (``mpiexec -n N``), the Trainer
+trains data-parallel (:mod:`rnnkit.distributed`): each rank runs forward and backward on its
+part of every batch (``task.shard(group)``), one allreduce per step sums the gradients and the
+counts the loss is normalised by (``task.loss_count(batch)``), and every figure the loop
+judges (loss, gradient norm, validation, stop requests) is the global one, so every rank takes
+the same decisions. Rank 0 holds the run's state at the start (a resumed run restores there)
+and sends it to the others; only rank 0 writes files, logs and shows the progress bar. A task
+may split its validation too (``task.evaluate_part(model, rank, size)`` -> sums, and
+``task.metrics_from_sums(sums)``); otherwise every rank validates on all the data.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rnnkit import distributed
 from rnnkit._validate import NonFiniteError
 from rnnkit.clip import clip_grad_norm_
 from rnnkit.module import Module
@@ -99,12 +110,17 @@ class Trainer:
     log : callable(str)
         Where progress lines go (printed above the progress bar).
     on_validation : callable(trainer, metrics) or None
-        Called after each validation, e.g. to print a generated sample.
+        Called after each validation, e.g. to print a generated sample (on rank 0 only).
+    group : rnnkit.distributed.Group or None
+        The processes that train together (:func:`rnnkit.distributed.world`); None: this one alone.
+    seed : int
+        With several processes: rank r draws its dropout masks at step s from ``(seed, r, s)``.
     """
 
     def __init__(self, model: Module, task: Any, optimizer: Optimizer, config: TrainerConfig | None = None,
                  run_dir: str | Path | None = None, log: Callable[[str], None] = print,
-                 on_validation: Callable[["Trainer", dict], None] | None = None):
+                 on_validation: Callable[["Trainer", dict], None] | None = None,
+                 group: distributed.Group | None = None, seed: int = 0):
         self.model = model
         self.task = task
         self.optimizer = optimizer
@@ -113,6 +129,11 @@ class Trainer:
         self.run_dir = None if run_dir is None else Path(run_dir)
         self._log = log
         self.on_validation = on_validation
+        self.group = group or distributed.Group()
+        self.seed = seed
+        self._saves = self.run_dir is not None       # rank 0's answer on every rank once training starts
+        self._group_ready = self.group.size == 1
+        self._stop_votes = (0.0, 0.0)                # other ranks' stop requests (interrupted, out of time)
         self._bar: Any = None
         self._stop_requested = False
         # The position and history: everything in this dict goes into every checkpoint.
@@ -140,6 +161,8 @@ class Trainer:
         Returns the summary (also written as ``summary.json`` when there is a ``run_dir``).
         Raises :class:`TrainingDiverged` on a non-finite loss or gradient.
         """
+        if not self._group_ready:
+            self._join_group()
         self._started = time.perf_counter()
         self._elapsed_before = self.state["elapsed_s"]
         self.stop_reason = "completed"
@@ -173,31 +196,104 @@ class Trainer:
                 if self._must_stop():
                     return False
                 self.optimizer.lr = self.schedule(self.state["step"])
-                try:
-                    outputs = self.task.forward(self.model, batch)            # forward
-                    loss, d_outputs = self.task.loss(outputs, batch)          # loss
-                except NonFiniteError as error:       # weights large enough to overflow the activations
-                    self._diverged(f"the forward pass met NaN or infinite values ({error})",
-                                   "the weights were not updated")
-                self._check_finite("loss", loss)
-                self._check_not_exploded("training loss", loss)
-                if pending is not None:       # these weights gave a sound loss: now they may be saved
-                    self._save("last", pending)
-                    pending = None
-                self.task.backward(self.model, d_outputs)                     # backward
+                if self.group.size > 1:       # forward, loss, backward on this rank's part; one allreduce
+                    loss, tokens = self._data_parallel_gradients(batch)
+                    self._check_finite("loss", loss)
+                    self._check_not_exploded("training loss", loss)
+                    if pending is not None:
+                        self._save("last", pending)
+                        pending = None
+                else:
+                    tokens = batch.num_tokens
+                    try:
+                        outputs = self.task.forward(self.model, batch)            # forward
+                        loss, d_outputs = self.task.loss(outputs, batch)          # loss
+                    except NonFiniteError as error:       # weights large enough to overflow the activations
+                        self._diverged(f"the forward pass met NaN or infinite values ({error})",
+                                       "the weights were not updated")
+                    self._check_finite("loss", loss)
+                    self._check_not_exploded("training loss", loss)
+                    if pending is not None:       # these weights gave a sound loss: now they may be saved
+                        self._save("last", pending)
+                        pending = None
+                    self.task.backward(self.model, d_outputs)                     # backward
                 grad_norm = clip_grad_norm_(params, self.config.clip)         # clip: the norm before clipping
                 self._check_finite("gradient norm", grad_norm)
                 self.optimizer.step()                                         # step
                 self._check_weights(params)
                 self.optimizer.zero_grad()                                    # zero
-                epoch_tokens += batch.num_tokens
-                self._record_step(loss, grad_norm, batch.num_tokens,
+                epoch_tokens += tokens
+                self._record_step(loss, grad_norm, tokens,
                                   epoch_tokens / max(time.perf_counter() - epoch_started, 1e-9))
                 if self.config.checkpoint_every and self.state["step"] % self.config.checkpoint_every == 0:
                     pending = self._snapshot()
         finally:
             self._close_bar()
         return True
+
+    # --- several processes ---------------------------------------------------------------------
+    def _join_group(self) -> None:
+        """Every rank from rank 0's state: weights, optimiser, position and history, the task's arrays."""
+        group = self.group
+        shapes = [(name, param.data.shape, param.data.dtype.str) for name, param in self.model.named_parameters()]
+        distributed.check_same(group, "models", shapes)
+        if not hasattr(self.task, "shard") or not hasattr(self.task, "loss_count"):
+            raise distributed.DistributedError(f"{type(self.task).__name__} cannot train on several processes "
+                                               f"(it has no shard() and loss_count())")
+        distributed.broadcast_parameters(group, self.optimizer.params)
+        optimizer_state = group.broadcast(self.optimizer.state_dict() if group.is_root else None)
+        if not group.is_root:
+            self.optimizer.load_state_dict(optimizer_state)
+        self.state, self.last_checkpoint_step, self._saves, arrays = group.broadcast(
+            (self.state, self.last_checkpoint_step, self.run_dir is not None, self.task.state_arrays())
+            if group.is_root else None)
+        self.task.shard(group)                       # from now on the task reads only this rank's part
+        self.task.load_state_arrays(arrays)
+        self._group_ready = True
+
+    def _data_parallel_gradients(self, batch: Any) -> tuple[float, int]:
+        """Forward and backward on this rank's part; after the one allreduce every rank holds the
+        global batch's mean-loss gradients. Returns the global mean loss and the batch's tokens."""
+        group, params = self.group, self.optimizer.params
+        self.model.rng.bit_generator.state = distributed.dropout_seed(
+            self.seed, group.rank, self.state["step"]).bit_generator.state
+        loss_sum, count = 0.0, 0
+        if not isinstance(batch, distributed.EmptyPart):
+            try:
+                outputs = self.task.forward(self.model, batch)                # forward (this rank's part)
+                loss, d_outputs = self.task.loss(outputs, batch)              # loss: the part's mean
+                count = self.task.loss_count(batch)                           # ... over this many
+                loss_sum = loss * count
+                self.task.backward(self.model, d_outputs * count)             # backward: the sum's gradients
+            except NonFiniteError:            # every rank must still join the allreduce: a NaN loss stops all
+                loss_sum, count = math.nan, 1
+        budget = self.config.max_minutes
+        out_of_time = budget is not None and time.perf_counter() - self._started >= 60.0 * budget
+        buffer = distributed.flat_gradients(params, [loss_sum, count, batch.num_tokens, float(self._stop_requested),
+                                                     float(out_of_time)])
+        group.allreduce(buffer)                                               # the one message of the step
+        total_count = buffer[len(buffer) - distributed.FIGURES + distributed.COUNT]
+        figures = distributed.set_gradients(params, buffer, 1.0 / max(total_count, 1.0))
+        self._stop_votes = (figures[distributed.INTERRUPT_VOTES], figures[distributed.BUDGET_VOTES])
+        return float(figures[distributed.LOSS_SUM] / max(total_count, 1.0)), int(figures[distributed.TOKENS])
+
+    def _evaluate(self) -> dict[str, float]:
+        """The task's validation metrics; split across ranks and summed where the task can."""
+        group = self.group
+        if group.size == 1 or not hasattr(self.task, "evaluate_part"):
+            return self.task.evaluate(self.model)
+        try:
+            sums = self.task.evaluate_part(self.model, group.rank, group.size)
+        except NonFiniteError:
+            sums = None
+        names = group.broadcast(list(sums) if sums is not None else None)
+        if names is None:
+            raise NonFiniteError("rank 0's part of the validation")
+        values = np.array([math.nan if sums is None else float(sums[name]) for name in names], dtype=np.float64)
+        group.allreduce(values)
+        if not np.all(np.isfinite(values)):
+            raise NonFiniteError("a rank's part of the validation")
+        return self.task.metrics_from_sums(dict(zip(names, values.tolist())))
 
     # --- bookkeeping of one step ------------------------------------------------------------
     def _record_step(self, loss: float, grad_norm: float, tokens: int, tokens_per_s: float) -> None:
@@ -251,7 +347,7 @@ class Trainer:
 
     def _diverged(self, what: str, weights: str) -> None:
         self.optimizer.zero_grad()
-        if self.last_checkpoint_step is None:
+        if self.last_checkpoint_step is None or self.run_dir is None:
             saved = "no checkpoint had been written yet"
         else:
             saved = (f"the last good checkpoint, {self.run_dir / CHECKPOINT_FOLDER / 'last'} (step "
@@ -263,11 +359,13 @@ class Trainer:
 
     def _must_stop(self) -> bool:
         config = self.config
-        if self._stop_requested:
+        interrupted, out_of_time = self._stop_votes       # several processes: any rank's, after the last step
+        if self._stop_requested and self.group.size == 1 or interrupted:
             self.stop_reason = "interrupted"
         elif config.max_steps is not None and self.state["step"] >= config.max_steps:
             self.stop_reason = "step limit"
-        elif config.max_minutes is not None and time.perf_counter() - self._started >= 60.0 * config.max_minutes:
+        elif out_of_time or (self.group.size == 1 and config.max_minutes is not None
+                             and time.perf_counter() - self._started >= 60.0 * config.max_minutes):
             self.stop_reason = "time budget"
         else:
             return False
@@ -278,7 +376,7 @@ class Trainer:
         state = self.state
         with self.model.inference():  # eval mode and no_grad until the block ends
             try:
-                metrics = self.task.evaluate(self.model)
+                metrics = self._evaluate()
             except NonFiniteError as error:
                 self._diverged(f"the validation met NaN or infinite values ({error})", "nothing was saved")
         bad = [name for name, value in metrics.items()
@@ -317,7 +415,7 @@ class Trainer:
         train = "" if row["train_loss"] is None else f"train loss {row['train_loss']:.4f}, "
         self.log(f"epoch {row['epoch']:g} (step {state['step']}): {train}validation {shown}, "
                  f"{self._elapsed():.0f} s")
-        if self.on_validation is not None:
+        if self.on_validation is not None and self.group.is_root:
             self.on_validation(self, metrics)
         return metrics
 
@@ -335,17 +433,23 @@ class Trainer:
         """What a periodic checkpoint needs beside the weights, the optimiser and the trainer state, none of
         which change before it is written: the task's arrays and the model's random generator (the next
         forward pass moves both)."""
-        if self.run_dir is None:
+        if not self._saves:
             return None
         return {"arrays": {key: np.array(value, copy=True) for key, value in self.task.state_arrays().items()},
                 "rng": self.model.rng.bit_generator.state}
 
     def _save(self, name: str, snapshot: dict[str, Any] | None = None) -> None:
-        """Write checkpoint ``name`` now, or (``snapshot``) as it was when the snapshot was taken."""
-        if self.run_dir is None:
+        """Write checkpoint ``name`` now, or (``snapshot``) as it was when the snapshot was taken.
+
+        With several processes every rank gathers the task's arrays (a collective); rank 0 writes."""
+        if not self._saves:
             return
         self.state["elapsed_s"] = self._elapsed()
         arrays = self.task.state_arrays() if snapshot is None else snapshot["arrays"]
+        if not self.group.is_root:
+            if name == "last":
+                self.last_checkpoint_step = self.state["step"]
+            return
         current_rng = self.model.rng.bit_generator.state
         if snapshot is not None:
             self.model.rng.bit_generator.state = snapshot["rng"]
@@ -413,13 +517,15 @@ class Trainer:
 
     # --- output -----------------------------------------------------------------------------------
     def log(self, message: str) -> None:
+        if not self.group.is_root:
+            return
         if self._bar is not None:
             self._bar.write(message)
         else:
             self._log(message)
 
     def _open_bar(self, description: str) -> None:
-        if not self.config.progress:
+        if not self.config.progress or not self.group.is_root:
             return
         from tqdm.auto import tqdm
 

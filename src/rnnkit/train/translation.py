@@ -179,6 +179,10 @@ class TranslationTask(BucketedTask):
     def loss(self, logits: np.ndarray, batch: PairBatch) -> tuple[float, np.ndarray]:
         return self.model.loss(logits, batch.decoder_targets, batch.target_lengths, self.label_smoothing)
 
+    def loss_count(self, batch: PairBatch) -> int:
+        """The loss is a mean over the target tokens the decoder predicts (padding masked out)."""
+        return int(np.sum(batch.target_lengths))
+
     def backward(self, model: Seq2Seq, d_logits: np.ndarray) -> None:
         model.backward(d_logits)
 
