@@ -9,9 +9,10 @@ from rnnkit.registry import CELL_KINDS, CELL_NAMES, cell_kind, kind_of
 
 
 def test_every_registered_kind_pairs_its_layer_with_its_cell():
-    assert CELL_NAMES == ("rnn", "lstm", "gru")
+    assert CELL_NAMES == ("rnn", "lstm", "gru", "mingru", "minlstm")
     expected = {"rnn": (rnnkit.RNN, rnnkit.RNNCell, ("h",)), "lstm": (rnnkit.LSTM, rnnkit.LSTMCell, ("h", "c")),
-                "gru": (rnnkit.GRU, rnnkit.GRUCell, ("h",))}
+                "gru": (rnnkit.GRU, rnnkit.GRUCell, ("h",)), "mingru": (rnnkit.MinGRU, rnnkit.MinGRUCell, ("h",)),
+                "minlstm": (rnnkit.MinLSTM, rnnkit.MinLSTMCell, ("h",))}
     for name, (layer, cell, states) in expected.items():
         kind = CELL_KINDS[name]
         assert (kind.layer, kind.cell, kind.state_names) == (layer, cell, states)
@@ -19,7 +20,7 @@ def test_every_registered_kind_pairs_its_layer_with_its_cell():
 
 
 def test_unknown_names_and_modules_are_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"cell must be one of \['rnn', 'lstm', 'gru'\], got 'lsmt'"):
+    with pytest.raises(ValueError, match=r"cell must be one of \['rnn', 'lstm', 'gru', 'mingru', 'minlstm'\], got 'lsmt'"):
         cell_kind("lsmt")
     with pytest.raises(TypeError, match="got Linear"):
         kind_of(rnnkit.Linear(2, 3))
@@ -54,9 +55,11 @@ def test_a_step_cell_shares_the_layers_parameters_and_computes_its_steps(name):
                 states[k] = cell(inputs, states[k])
                 inputs = kind.hidden(states[k])
             np.testing.assert_allclose(inputs, y[:, t], rtol=1e-12, atol=1e-12)
-    assert cells[1].weight_ih is layer.weight_ih_l1 and cells[0].bias_hh is layer.bias_hh_l0
-    layer.weight_hh_l0.data *= 0.5                    # no copies: the cell sees the layer's change
-    assert np.shares_memory(cells[0].weight_hh.data, layer.weight_hh_l0.data)
+    for k, cell in enumerate(cells):                 # every parameter of a cell is the layer's own
+        assert [p is getattr(layer, f"{n}_l{k}") for n, p in cell.named_parameters()] == [True] * len(cell.parameters())
+    assert cells[1].weight_ih is layer.weight_ih_l1
+    layer.weight_ih_l0.data *= 0.5                    # no copies: the cell sees the layer's change
+    assert np.shares_memory(cells[0].weight_ih.data, layer.weight_ih_l0.data)
 
 
 def test_step_cell_gradients_accumulate_into_the_layers_parameters():

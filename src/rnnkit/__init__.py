@@ -1,7 +1,8 @@
 """rnnkit: recurrent neural networks in NumPy with hand-written backpropagation through time.
 
 The layers compute exactly what ``torch.nn.RNN``, ``torch.nn.LSTM`` and ``torch.nn.GRU``
-compute given the same weights (batch-first), forward and backward.
+compute given the same weights (batch-first), forward and backward; ``MinGRU`` and
+``MinLSTM`` are the cells that PyTorch does not ship (rnnkit.registry lists every kind).
 
 >>> import numpy as np, rnnkit
 >>> lstm = rnnkit.LSTM(input_size=8, hidden_size=16, seed=0)
@@ -11,7 +12,9 @@ compute given the same weights (batch-first), forward and backward.
 """
 
 from rnnkit import losses, models, optim
-from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.cells import GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, RNNCell
+from rnnkit.cells.mingru.layer import MinGRU
+from rnnkit.cells.minlstm.layer import MinLSTM
 from rnnkit.clip import clip_grad_norm_, clip_grad_value_
 from rnnkit.grad_mode import is_grad_enabled, no_grad
 from rnnkit.layers import CRF, GRU, CharCNN, CharLSTM, LSTM, RNN, Dropout, Embedding, Linear, RecurrentLayer
@@ -23,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Module", "Parameter",
     "RNN", "LSTM", "GRU", "RecurrentLayer", "RNNCell", "LSTMCell", "GRUCell",
+    "MinGRU", "MinGRUCell", "MinLSTM", "MinLSTMCell",
     "Linear", "Embedding", "Dropout", "CRF", "CharCNN", "CharLSTM",
     "losses", "optim", "models", "clip_grad_norm_", "clip_grad_value_",
     "save", "load", "no_grad", "is_grad_enabled",

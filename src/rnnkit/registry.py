@@ -29,6 +29,8 @@ import numpy as np
 
 from rnnkit._validate import check_choice
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.cells.mingru.layer import MinGRU
+from rnnkit.cells.minlstm.layer import MinLSTM
 from rnnkit.layers import GRU, LSTM, RNN
 from rnnkit.layers.recurrent import RecurrentLayer
 
@@ -85,6 +87,8 @@ CELL_KINDS: dict[str, CellKind] = {kind.name: kind for kind in (
     CellKind("rnn", RNN),
     CellKind("lstm", LSTM),
     CellKind("gru", GRU),
+    CellKind("mingru", MinGRU),
+    CellKind("minlstm", MinLSTM),
 )}
 
 CELL_NAMES = tuple(CELL_KINDS)

@@ -178,3 +178,11 @@ class RecurrentCell(Module):
             self.bias_ih.grad += d_gi.sum(axis=0)
             self.bias_hh.grad += d_gh.sum(axis=0)
         return d_gi @ self.weight_ih.data
+
+    def _accumulate_input_grads(self, x: np.ndarray, d_gates: np.ndarray) -> np.ndarray:
+        """For cells whose gates read x alone (no ``weight_hh``): add the gradients of
+        ``weight_ih`` and ``bias_ih`` and return dL/dx (B, D)."""
+        self.weight_ih.grad += d_gates.T @ x
+        if self.bias:
+            self.bias_ih.grad += d_gates.sum(axis=0)
+        return d_gates @ self.weight_ih.data

@@ -467,11 +467,15 @@ class RecurrentLayer(Module):
 
     def _accumulate_weight_grads(self, weights: DirectionWeights, states: np.ndarray, layer_input: np.ndarray,
                                  d_gi: np.ndarray, d_gh: np.ndarray, reverse: bool) -> None:
-        """One product each: dW_ih += d_gi^T x, dW_hh += d_gh^T h_prev (all steps and rows)."""
+        """One product each: dW_ih += d_gi^T x, dW_hh += d_gh^T h_prev (all steps and rows).
+
+        A kind without W_hh (minGRU, minLSTM: d_gh is None) has only the first and b_ih."""
         x_in = layer_input[::-1] if reverse else layer_input          # processing order, like d_gi
         add_product(weights.weight_ih.grad, d_gi, x_in)
-        add_product(weights.weight_hh.grad, d_gh, states[:-1])
+        if weights.weight_hh is not None:
+            add_product(weights.weight_hh.grad, d_gh, states[:-1])
         if weights.bias_ih is not None:
             d_bias_ih = d_gi.sum(axis=(0, 1))
             weights.bias_ih.grad += d_bias_ih
-            weights.bias_hh.grad += d_bias_ih if self.fold_recurrent_bias else d_gh.sum(axis=(0, 1))
+            if weights.bias_hh is not None:
+                weights.bias_hh.grad += d_bias_ih if self.fold_recurrent_bias else d_gh.sum(axis=(0, 1))

@@ -1,0 +1,134 @@
+"""minGRU's compiled kernel (Numba): :mod:`rnnkit.cells.mingru.reference`, function for function.
+
+Same names, arguments and cache as the reference; what differs is how: each loop takes a
+range of rows and of units and does everything for them in one pass per step (activations,
+the recurrence, the mask), where the reference makes several passes over (T, B, H) arrays.
+Rows and units are independent, so :func:`rnnkit.compiled.split.run` runs disjoint ranges on
+all cores at once (the loops release the GIL).
+
+Glossary: T steps, B batch, H hidden.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from rnnkit.compiled import split
+from rnnkit.compiled.activations import sigmoid
+from rnnkit.compiled.common import JIT_OPTIONS, step_mask
+
+
+# --- the time loops: one range of rows and units each (rnnkit.compiled.split) ------------------
+@njit(**JIT_OPTIONS)
+def forward_loop(gates, reverse, bias, states, mask, one, row_start, row_stop, unit_start, unit_stop):
+    """gates (T, B, 2H), time order: x W_ih^T on entry, [z, h~] on exit; fills states[1:]."""
+    steps = gates.shape[0]
+    hidden = states.shape[2]
+    for b in range(row_start, row_stop):
+        for k in range(steps):
+            t = steps - 1 - k if reverse else k
+            row = gates[t, b]
+            previous = states[k, b]
+            current = states[k + 1, b]
+            for j in range(unit_start, unit_stop):
+                z = sigmoid(row[j] + bias[j])
+                candidate = row[hidden + j] + bias[hidden + j]
+                row[j] = z
+                row[hidden + j] = candidate
+                current[j] = (one - z) * previous[j] + z * candidate
+            if mask.shape[0] > 0 and mask[k, b]:                       # past the length: keep the state
+                for j in range(unit_start, unit_stop):
+                    current[j] = previous[j]
+
+
+@njit(**JIT_OPTIONS)
+def backward_loop(d_states, states, d_gates, mask, carry, zero, one, row_start, row_stop, unit_start, unit_stop):
+    """d_gates (T, B, 2H), processing order: [z, h~] on entry, dL/d[z_pre, h~] on exit.
+
+    d_states (T, B, H): dL/dh from the outputs on entry, the total G on exit; carry (B, H)
+    ends as dL/dh_0.
+    """
+    steps = d_states.shape[0]
+    hidden = d_states.shape[2]
+    for b in range(row_start, row_stop):
+        for j in range(unit_start, unit_stop):
+            carry[b, j] = zero
+        for k in range(steps - 1, -1, -1):
+            row = d_gates[k, b]
+            g_row = d_states[k, b]
+            previous = states[k, b]
+            held = mask.shape[0] > 0 and mask[k, b]
+            for j in range(unit_start, unit_stop):
+                g = g_row[j] + carry[b, j]
+                g_row[j] = g
+                z = row[j]
+                d_z = g * (row[hidden + j] - previous[j])
+                row[hidden + j] = g * z                                   # dh~ = G z
+                row[j] = d_z * z * (one - z)                              # dz_pre
+                carry[b, j] = g * (one - z)                               # to h_{t-1}
+            if held:                                                      # a held state passes G through
+                for j in range(unit_start, unit_stop):
+                    row[j] = zero
+                    row[hidden + j] = zero
+                    carry[b, j] = g_row[j]
+
+
+@njit(**JIT_OPTIONS)
+def inference_loop(xw, reverse, bias, initial, output, column, mask, one, row_start, row_stop, unit_start, unit_stop):
+    """xw (B, T, 2H) without bias, time order, read only; h_t into output[:, t, column:column + H]."""
+    batch, steps = output.shape[0], output.shape[1]
+    hidden = initial.shape[1]
+    end = column + hidden
+    for b in range(row_start, row_stop):
+        for k in range(steps):
+            t = steps - 1 - k if reverse else k
+            before = t + 1 if reverse else t - 1                          # the time of h_{t-1}
+            previous = initial[b] if k == 0 else output[b, before, column:end]
+            current = output[b, t, column:end]
+            row = xw[b, t]
+            if mask.shape[0] > 0 and mask[k, b]:
+                for j in range(unit_start, unit_stop):
+                    current[j] = previous[j]
+            else:
+                for j in range(unit_start, unit_stop):
+                    z = sigmoid(row[j] + bias[j])
+                    current[j] = (one - z) * previous[j] + z * (row[hidden + j] + bias[hidden + j])
+
+
+# --- the kernel: the reference's functions, with the reference's arguments ---------------------
+def forward(layer, gates, reverse, weights, initial, invalid, work):
+    """:func:`rnnkit.cells.mingru.reference.forward`, compiled."""
+    steps, batch, _ = gates.shape
+    dtype, hidden = gates.dtype, layer.hidden_size
+    states = work.array("states", (steps + 1, batch, hidden), dtype)             # (T+1, B, H)
+    states[0] = initial[0]
+    split.run(forward_loop, (gates, reverse, _bias(weights, dtype, 2 * hidden), states,
+                             step_mask(invalid, steps), dtype.type(1)), batch, hidden, steps)
+    return states, (states[-1],), (gates,)
+
+
+def backward(layer, cache, weights, d_states, d_final_extra, invalid):
+    """:func:`rnnkit.cells.mingru.reference.backward`, compiled."""
+    (gates,) = cache.extra
+    steps, batch, hidden = d_states.shape
+    dtype = d_states.dtype
+    d_gi = gates[::-1] if cache.reverse else gates                               # processing order
+    carry = np.empty((batch, hidden), dtype=dtype)
+    split.run(backward_loop, (d_states, cache.states, d_gi, step_mask(invalid, steps), carry, dtype.type(0),
+                              dtype.type(1)), batch, hidden, steps)
+    return d_gi, None, (carry,)
+
+
+def inference(layer, xw, reverse, weights, initial, invalid, output, column):
+    """:func:`rnnkit.cells.mingru.reference.inference`, compiled."""
+    batch, steps = output.shape[:2]
+    hidden = layer.hidden_size
+    split.run(inference_loop, (xw, reverse, _bias(weights, xw.dtype, 2 * hidden), np.ascontiguousarray(initial[0]),
+                               output, column, step_mask(invalid, steps), xw.dtype.type(1)), batch, hidden, steps)
+    return (output[:, 0 if reverse else -1, column:column + hidden].copy(),)
+
+
+def _bias(weights, dtype, rows):
+    """b_ih (rows,), zeros without a bias, C-contiguous."""
+    return np.zeros(rows, dtype=dtype) if weights.bias_ih is None else np.ascontiguousarray(weights.bias_ih.data)

@@ -1,0 +1,78 @@
+"""The minGRU layer: :class:`~rnnkit.layers.recurrent.RecurrentLayer` over minGRU's kernels
+(:mod:`rnnkit.cells.mingru.reference`, mirrored by :mod:`rnnkit.cells.mingru.compiled`).
+
+Glossary: B batch, T time, D input features, H hidden units, L layers, K directions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rnnkit.cells.mingru.cell import MinGRUCell
+from rnnkit.layers.recurrent import RecurrentLayer
+
+
+class MinGRU(RecurrentLayer):
+    """A multi-layer minGRU (Feng et al. 2024, "Were RNNs All We Needed?"), batch-first.
+
+    For each layer and time step (row blocks of ``weight_ih`` and ``bias_ih`` in the order z, h~)::
+
+        z_t = sigmoid(x_t W_z^T + b_z),   h~_t = x_t W_h^T + b_h
+        h_t = (1 - z_t) * h_{t-1} + z_t * h~_t
+
+    No gate reads h_{t-1}: every product is one matrix product before the loop, and the loop is
+    the linear recurrence ``h_t = a_t h_{t-1} + b_t`` (:mod:`rnnkit.cells.scan`), compiled and
+    split across cores by rows and units. Parameters per layer k and direction:
+    ``weight_ih_l{k}`` (2H, D_in) and ``bias_ih_l{k}`` (2H,), uniform in (-1/sqrt(H), 1/sqrt(H)).
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    num_layers : int
+    bias : bool
+    dropout : float
+    bidirectional : bool
+    dtype : numpy.float32 or numpy.float64
+    seed : int, numpy.random.Generator or None
+
+    Shapes
+    ------
+    ``forward(x (B, T, D), h0 (L*K, B, H) or None, lengths (B,) or None)``
+    returns ``y (B, T, K*H), h_n (L*K, B, H)``;
+    ``backward(dy (B, T, K*H), dh_n or None)`` returns ``dx (B, T, D), dh0``.
+
+    Examples
+    --------
+    >>> layer = MinGRU(3, 5, num_layers=2, bidirectional=True, seed=0)
+    >>> y, h_n = layer(np.zeros((2, 6, 3)), lengths=[6, 4])
+    >>> dx, dh0 = layer.backward(np.ones_like(y))
+    >>> y.shape, h_n.shape, dx.shape
+    ((2, 6, 10), (4, 2, 5), (2, 6, 3))
+    """
+
+    num_gates = 2
+    cell_class = MinGRUCell
+    kernels = "rnnkit.cells.mingru"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 dropout: float = 0.0, bidirectional: bool = False, dtype: Any = np.float32, seed: Any = None):
+        super().__init__(input_size, hidden_size, num_layers, bias, dropout, bidirectional,
+                         dtype=dtype, seed=seed)
+        self.config = self._base_config()
+
+    def _parameter_shapes(self, layer_input: int) -> dict:
+        rows = self.num_gates * self.hidden_size
+        shapes = {"weight_ih": ((rows, layer_input), None)}
+        if self.bias:
+            shapes["bias_ih"] = ((rows,), None)
+        return shapes
+
+    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        y, (h_n,) = self._forward(x, (h0,), lengths, ("h0",))
+        return y, h_n
+
+    def backward(self, dy: Any, dh_n: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
+        return dx, dh0
