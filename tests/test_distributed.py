@@ -1,0 +1,260 @@
+"""Data-parallel training over MPI (rnnkit.distributed): the splitting and the reduction without MPI,
+then real runs of two ranks under ``mpiexec -n 2`` compared with one process.
+
+The MPI tests need mpi4py and an ``mpiexec`` (``pip install 'rnnkit[mpi]'``); without them they skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit import distributed
+from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.language_model import LanguageModel
+from rnnkit.optim import Adam
+from rnnkit.train.classification import ClassificationTask
+from rnnkit.train.language_modeling import LanguageModelTask
+from rnnkit.train.trainer import Trainer, TrainerConfig
+
+
+# --- without MPI -------------------------------------------------------------------------------------
+def test_not_launched_means_one_process_and_no_mpi4py():
+    assert distributed.launched_under_mpi({}) == 1
+    assert distributed.launched_under_mpi({"OMPI_COMM_WORLD_SIZE": "3"}) == 3
+    code = "import sys, rnnkit.train, rnnkit.cli.train; print('mpi4py' in sys.modules)"
+    environment = {key: value for key, value in os.environ.items() if key not in distributed.SIZE_VARIABLES}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
+    assert result.stdout.strip() == "False", result.stderr
+    assert type(distributed.world()) is distributed.Group
+
+
+def test_launched_without_mpi4py_says_what_to_install(monkeypatch):
+    monkeypatch.setenv("PMI_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)           # import mpi4py now raises ImportError
+    with pytest.raises(distributed.DistributedError, match=r"mpi4py is not installed.*rnnkit\[mpi\]"):
+        distributed.world()
+
+
+@pytest.mark.parametrize("count, size", [(5, 2), (3, 2), (7, 3), (1, 2), (0, 3), (8, 4)])
+def test_parts_cover_every_item_once_in_order(count, size):
+    parts = [distributed.part(count, rank, size) for rank in range(size)]
+    covered = [index for chosen in parts for index in range(count)[chosen]]
+    assert covered == list(range(count))
+    lengths = [chosen.stop - chosen.start for chosen in parts]
+    assert max(lengths) - min(lengths) <= 1
+
+
+class FakeGroup(distributed.Group):
+    """Rank ``rank`` of ``size`` whose allreduce adds the other ranks' buffers given beforehand."""
+
+    def __init__(self, rank: int, size: int, others: list[np.ndarray] | None = None):
+        self.rank, self.size, self.others = rank, size, others or []
+
+    def allreduce(self, buffer):
+        for other in self.others:
+            buffer += other
+        return buffer
+
+
+def test_gradients_and_counts_in_one_buffer_make_the_global_mean():
+    """Two parts' loss sums and gradients, summed and divided by the summed count, give the
+    gradient of the whole batch's mean, as one process computes it."""
+    rng = np.random.default_rng(0)
+    logits, targets = rng.normal(size=(5, 4)), rng.integers(0, 4, size=5)
+    from rnnkit import losses
+
+    _, whole = losses.cross_entropy(logits, targets)
+
+    class Param:
+        def __init__(self, grad):
+            self.data, self.grad = np.zeros_like(grad), grad
+
+    buffers = []
+    for chosen in (distributed.part(5, 0, 2), distributed.part(5, 1, 2)):
+        loss, grad = losses.cross_entropy(logits[chosen], targets[chosen])
+        count = len(targets[chosen])
+        padded = np.zeros_like(logits)
+        padded[chosen] = grad * count
+        buffers.append(distributed.flat_gradients([Param(padded)], [loss * count, count, 0, 0, 0]))
+    FakeGroup(0, 2, [buffers[1]]).allreduce(buffers[0])
+    param = Param(np.zeros_like(logits))
+    figures = distributed.set_gradients([param], buffers[0], 1.0 / buffers[0][-5 + distributed.COUNT])
+    assert figures[distributed.COUNT] == 5
+    np.testing.assert_allclose(param.grad, whole, rtol=0, atol=1e-15)
+
+
+def test_lm_task_trains_its_share_of_the_streams():
+    ids = np.arange(200) % 7
+    task = LanguageModelTask(ids, ids[:50], batch_size=5, seq_len=4)
+    whole = next(iter(task.train_batches(0, 0)))
+    task.shard(FakeGroup(1, 2))
+    mine = next(iter(task.train_batches(0, 0)))
+    np.testing.assert_array_equal(mine.inputs, whole.inputs[3:5])
+    assert task.loss_count(mine) == 2 * 4
+    state = np.arange(2 * 5 * 3, dtype=float).reshape(2, 5, 3)       # (L, B, H) of all five streams
+    task.load_state_arrays({"state.0": state})
+    np.testing.assert_array_equal(task.state, state[:, 3:5])
+
+
+def test_more_ranks_than_examples_in_a_batch_are_refused():
+    ids = np.arange(200) % 7
+    task = LanguageModelTask(ids, ids[:50], batch_size=2, seq_len=4)
+    with pytest.raises(distributed.DistributedError, match="3 ranks but a batch of 2 streams"):
+        task.shard(FakeGroup(0, 3))
+
+
+def test_ranks_with_different_options_are_refused():
+    class Gathering(FakeGroup):
+        def allgather(self, value):
+            import pickle
+
+            return [value, pickle.dumps({"lr": 0.1})]
+
+    with pytest.raises(distributed.DistributedError, match="different options: rank 1"):
+        distributed.check_same(Gathering(0, 2), "options", {"lr": 0.01})
+
+
+def test_one_process_group_changes_nothing():
+    """Trainer(group=Group()) is the plain Trainer, to the bit."""
+    results = []
+    for group in (None, distributed.Group()):
+        model, task = _lm_setup()
+        trainer = Trainer(model, task, Adam(model.parameters(), lr=0.01),
+                          TrainerConfig(epochs=1, max_steps=4, progress=False), log=lambda _: None, group=group)
+        trainer.fit()
+        results.append([param.data.copy() for param in model.parameters()])
+    for first, second in zip(*results):
+        np.testing.assert_array_equal(first, second)
+
+
+# --- two ranks under mpiexec ------------------------------------------------------------------------------
+def _lm_setup():
+    ids = (np.arange(400) * 7 + np.arange(400) // 5) % 11
+    model = LanguageModel(11, 8, embedding_dim=4, dtype=np.float64, seed=3)
+    return model, LanguageModelTask(ids, ids[:60], batch_size=3, seq_len=5, eval_batch_size=3)
+
+
+def _classify_setup():
+    rng = np.random.default_rng(1)
+    examples = [rng.integers(1, 9, size=length) for length in rng.integers(2, 9, size=23)]
+    labels = np.array([int(item.sum()) % 3 for item in examples])
+    model = SequenceClassifier(3, vocab_size=9, embedding_dim=4, hidden_size=6, padding_idx=0, dtype=np.float64,
+                               seed=2)
+    # 17 training examples in batches of 4: the last batch has one, so one rank trains on nothing
+    return model, ClassificationTask(model, (examples[:17], labels[:17]), (examples[17:], labels[17:]), 4, seed=5)
+
+
+def train_weights(name: str, group: distributed.Group | None, steps: int) -> dict[str, np.ndarray]:
+    """Weights after ``steps`` steps of the task ``name`` (lm or classify), float64, no dropout."""
+    model, task = _lm_setup() if name == "lm" else _classify_setup()
+    trainer = Trainer(model, task, Adam(model.parameters(), lr=0.02),
+                      TrainerConfig(epochs=3, max_steps=steps, clip=0.5, progress=False),
+                      log=lambda _: None, group=group)
+    trainer.fit()
+    return {key: param.data.copy() for key, param in model.named_parameters()}
+
+
+WORKER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from rnnkit import distributed
+    sys.path.insert(0, sys.argv[1])
+    from test_distributed import train_weights
+
+    group = distributed.world()
+    assert group.size == 2, group.size
+    weights = train_weights(sys.argv[2], group, int(sys.argv[3]))
+    if group.rank == 0:
+        np.savez(sys.argv[4], **weights)
+""")
+
+
+def mpiexec() -> str:
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        pytest.skip("mpi4py is not installed (pip install 'rnnkit[mpi]')")
+    found = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.skip("no mpiexec on PATH or beside the Python executable (pip install 'rnnkit[mpi]')")
+    return found
+
+
+def run_ranks(arguments: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if key not in distributed.SIZE_VARIABLES}
+    environment.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return subprocess.run([mpiexec(), "-n", "2", *arguments], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=environment)
+
+
+@pytest.mark.parametrize("name, steps", [("lm", 6), ("classify", 9)])
+def test_two_ranks_update_like_one_process(tmp_path, name, steps):
+    """The weights after several steps on 2 ranks equal one process's with the same global batches
+    (the lm's 3 streams split 2 + 1; classify's last batch of 1 leaves a rank with nothing)."""
+    (tmp_path / "worker.py").write_text(WORKER)
+    result = run_ranks([sys.executable, str(tmp_path / "worker.py"), str(Path(__file__).parent), name, str(steps),
+                        str(tmp_path / "weights.npz")], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    two = np.load(tmp_path / "weights.npz")
+    one = train_weights(name, None, steps)
+    start = train_weights(name, None, 0)
+    for key, value in one.items():
+        assert not np.array_equal(value, start[key]) or key.startswith("inputs")   # training moved them
+        np.testing.assert_allclose(two[key], value, rtol=0, atol=1e-12, err_msg=key)
+
+
+def _cli(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnnkit", *arguments], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+LM_OPTIONS = ["--data", "text.txt", "--hidden", "8", "--embedding", "4", "--seq-len", "8", "--batch", "3",
+              "--warmup", "2", "--max-minutes", "0", "--checkpoint-every", "0", "--sample-length", "5"]
+
+
+@pytest.fixture
+def text_dir(tmp_path):
+    words = ["river", "stone", "a", "the", "light", "falls", "on", "quiet", "water", "and"]
+    rng = np.random.default_rng(0)
+    (tmp_path / "text.txt").write_text(" ".join(words[index] for index in rng.integers(0, 10, size=700)))
+    return tmp_path
+
+
+def test_cli_on_two_ranks_then_resumed_on_one(text_dir):
+    """``mpiexec -n 2 rnnkit train lm`` writes one run (rank 0); ``--resume`` continues it on one process."""
+    first = run_ranks([sys.executable, "-m", "rnnkit", "train", "lm", *LM_OPTIONS, "--epochs", "1", "--out", "run"],
+                      text_dir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.count("run saved in") == 1                  # only rank 0 reports
+    summary = json.loads((text_dir / "run" / "summary.json").read_text())
+    assert summary["stop_reason"] == "completed" and summary["epochs"] == 1
+    resumed = _cli(["train", "lm", "--resume", "--out", "run", "--epochs", "2", "--max-minutes", "0"], text_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming {text_dir / 'run'} at step {summary['steps']}" in resumed.stdout
+    assert json.loads((text_dir / "run" / "summary.json").read_text())["steps"] == 2 * summary["steps"]
+
+
+def test_cli_refuses_more_ranks_than_streams(text_dir):
+    result = run_ranks([sys.executable, "-m", "rnnkit", "train", "lm", *LM_OPTIONS[:-8], "--batch", "1",
+                        "--out", "run"], text_dir)
+    assert result.returncode != 0
+    assert "2 ranks but a batch of 1" in result.stderr
+    assert not (text_dir / "run").exists()
+
+
+def test_cli_refuses_ranks_started_with_different_options(text_dir):
+    command = [sys.executable, "-m", "rnnkit", "train", "lm", *LM_OPTIONS, "--out", "run"]
+    result = subprocess.run([mpiexec(), "-n", "1", *command, "--lr", "0.01", ":", "-n", "1", *command,
+                             "--lr", "0.02"], cwd=text_dir, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "different options" in result.stderr
+    assert not (text_dir / "run").exists()
