@@ -1,6 +1,7 @@
 """minLSTM's compiled kernel (Numba): :mod:`rnnkit.cells.minlstm.reference`, function for function.
 
-Same names, arguments and cache as the reference; what differs is how: each loop takes a
+Same names, arguments and cache as the reference; what differs is how (f' = f / (f + i) comes
+from the sigmoids where they are accurate, see :func:`forget_share`): each loop takes a
 range of rows and of units and does everything for them in one pass per step (activations,
 the recurrence, the mask), where the reference makes several passes over (T, B, H) arrays.
 Rows and units are independent, so :func:`rnnkit.compiled.split.run` runs disjoint ranges on
@@ -22,14 +23,26 @@ from rnnkit.compiled.common import JIT_OPTIONS, step_mask
 
 
 @njit(**JIT_OPTIONS)
-def softplus(x, zero):
-    """log(1 + exp(x)), finite for every finite x."""
-    return max(x, zero) + math.log1p(math.exp(-abs(x)))
+def forget_share(z_f, z_i, forget, input_gate, zero, two, quarter):
+    """f' = f / (f + i) from the pre-activations and their sigmoids.
+
+    Where f + i >= 1/4 the quotient itself (the sigmoids are accurate there); below, where both
+    sigmoids are small and may round to 0, the same value as ``(1 + e^-z_i) / (2 + e^-z_i + e^-z_f)``
+    with every exponent shifted by m = max(-z_f, -z_i, 0) so that none overflows.
+    """
+    total = forget + input_gate
+    if total >= quarter:
+        return forget / total
+    shift = max(max(-z_f, -z_i), zero)
+    base = math.exp(-shift)
+    e_i = math.exp(-z_i - shift)
+    return (base + e_i) / (two * base + e_i + math.exp(-z_f - shift))
 
 
 # --- the time loops: one range of rows and units each (rnnkit.compiled.split) ------------------
 @njit(**JIT_OPTIONS)
-def forward_loop(gates, reverse, bias, states, mix, mask, zero, one, row_start, row_stop, unit_start, unit_stop):
+def forward_loop(gates, reverse, bias, states, mix, mask, zero, one, two, quarter,
+                 row_start, row_stop, unit_start, unit_stop):
     """gates (T, B, 3H), time order: x W_ih^T on entry, [f, i, h~] on exit; mix (T, B, H) = f'
     and states[1:], processing order."""
     steps = gates.shape[0]
@@ -45,9 +58,11 @@ def forward_loop(gates, reverse, bias, states, mix, mask, zero, one, row_start, 
                 z_f = row[j] + bias[j]
                 z_i = row[hidden + j] + bias[hidden + j]
                 candidate = row[2 * hidden + j] + bias[2 * hidden + j]
-                forget = sigmoid(softplus(-z_i, zero) - softplus(-z_f, zero))       # f' = f / (f + i)
-                row[j] = sigmoid(z_f)
-                row[hidden + j] = sigmoid(z_i)
+                f = sigmoid(z_f)
+                i = sigmoid(z_i)
+                forget = forget_share(z_f, z_i, f, i, zero, two, quarter)        # f' = f / (f + i)
+                row[j] = f
+                row[hidden + j] = i
                 row[2 * hidden + j] = candidate
                 mix_row[j] = forget
                 current[j] = forget * previous[j] + (one - forget) * candidate
@@ -91,7 +106,7 @@ def backward_loop(d_states, states, d_gates, mix, mask, carry, zero, one, row_st
 
 
 @njit(**JIT_OPTIONS)
-def inference_loop(xw, reverse, bias, initial, output, column, mask, zero, one,
+def inference_loop(xw, reverse, bias, initial, output, column, mask, zero, one, two, quarter,
                    row_start, row_stop, unit_start, unit_stop):
     """xw (B, T, 3H) without bias, time order, read only; h_t into output[:, t, column:column + H]."""
     steps = output.shape[1]
@@ -111,7 +126,7 @@ def inference_loop(xw, reverse, bias, initial, output, column, mask, zero, one,
                 for j in range(unit_start, unit_stop):
                     z_f = row[j] + bias[j]
                     z_i = row[hidden + j] + bias[hidden + j]
-                    forget = sigmoid(softplus(-z_i, zero) - softplus(-z_f, zero))
+                    forget = forget_share(z_f, z_i, sigmoid(z_f), sigmoid(z_i), zero, two, quarter)
                     current[j] = forget * previous[j] + (one - forget) * (row[2 * hidden + j] + bias[2 * hidden + j])
 
 
@@ -124,7 +139,7 @@ def forward(layer, gates, reverse, weights, initial, invalid, work):
     states[0] = initial[0]
     mix = work.array("mix", (steps, batch, hidden), dtype)                      # f', processing order
     split.run(forward_loop, (gates, reverse, _bias(weights, dtype, 3 * hidden), states, mix,
-                             step_mask(invalid, steps), dtype.type(0), dtype.type(1)), batch, hidden, steps)
+                             step_mask(invalid, steps), *_constants(dtype)), batch, hidden, steps)
     return states, (states[-1],), (gates, mix)
 
 
@@ -146,7 +161,7 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
     hidden = layer.hidden_size
     dtype = xw.dtype
     split.run(inference_loop, (xw, reverse, _bias(weights, dtype, 3 * hidden), np.ascontiguousarray(initial[0]),
-                               output, column, step_mask(invalid, steps), dtype.type(0), dtype.type(1)),
+                               output, column, step_mask(invalid, steps), *_constants(dtype)),
               batch, hidden, steps)
     return (output[:, 0 if reverse else -1, column:column + hidden].copy(),)
 
@@ -154,3 +169,8 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
 def _bias(weights, dtype, rows):
     """b_ih (rows,), zeros without a bias, C-contiguous."""
     return np.zeros(rows, dtype=dtype) if weights.bias_ih is None else np.ascontiguousarray(weights.bias_ih.data)
+
+
+def _constants(dtype):
+    """0, 1, 2 and 1/4 in the loops' dtype."""
+    return dtype.type(0), dtype.type(1), dtype.type(2), dtype.type(0.25)
