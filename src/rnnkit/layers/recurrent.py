@@ -33,7 +33,8 @@ it, and backward asks that one. A kernel module provides::
     backward(layer, cache, weights, d_states, d_final_extra, invalid) -> d_gi, d_gh, d_initial
         d_states (T, B, P): dL/dh from the outputs (the loop adds the recurrent part in place);
         writes the gradients over the gate cache (the cache is consumed). d_gi, d_gh: the
-        gradients of the input and recurrent products (the same array where they are summed).
+        gradients of the input and recurrent products (the same array where they are summed;
+        d_gh None for a kind without W_hh, as minGRU and minLSTM).
     inference(layer, xw, reverse, weights, initial, invalid, output, column) -> finals
         xw (B, T, G*H) batch-major; h_t into output[:, t, column:column + P] of (B, T, W).
 
@@ -44,6 +45,15 @@ PyTorch's packed-sequence result.
 
 ``backward`` walks the same structure in reverse; the weight gradients are one product each
 after the loop: ``dW_ih += d_gi^T x_in``, ``dW_hh += d_gh^T h_{prev}``, ``dx_in = d_gi W_ih``.
+
+The parameters. A layer class declares those of one layer and direction in
+``_parameter_shapes(layer_input)`` (name -> shape and initial value, in registration order):
+PyTorch's ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` (``weight_hr``) by default;
+minGRU and minLSTM return ``weight_ih`` and ``bias_ih`` only. The layer registers each as
+``name_l{k}{sfx}`` and hands them to the kernels in :class:`DirectionWeights` (a kind's own
+names beyond PyTorch's in its ``extra``); a kind whose parameters' gradients are not the
+products above overrides ``_accumulate_weight_grads`` (or its kernel adds them, as the
+LSTM's does for ``weight_hr``).
 """
 
 from __future__ import annotations
@@ -127,12 +137,14 @@ def add_product(grad: np.ndarray, d_gates: np.ndarray, inputs: np.ndarray) -> No
 
 
 class RecurrentLayer(Module):
-    """Base class of :class:`~rnnkit.RNN`, :class:`~rnnkit.LSTM` and :class:`~rnnkit.GRU`.
+    """Base class of :class:`~rnnkit.RNN`, :class:`~rnnkit.LSTM`, :class:`~rnnkit.GRU`,
+    :class:`~rnnkit.MinGRU` and :class:`~rnnkit.MinLSTM`.
 
     Subclasses (``rnnkit/cells/<kind>/layer.py``) set ``num_gates``, ``num_states`` (1, or 2
     for LSTM's (h, c)), ``fold_recurrent_bias`` (True when the two products and both biases
     enter one sum, so that dL/d(gh) = dL/d(gi)), ``cell_class`` and ``kernels`` (the package
-    of the kind's reference and compiled kernels; see the module docstring).
+    of the kind's reference and compiled kernels; see the module docstring), and override
+    ``_parameter_shapes`` when their parameters are not PyTorch's four.
 
     Set ``record_hidden_grads = True`` to keep dL/dh_t of every step after ``backward`` in
     ``hidden_grads[layer][direction]`` (B, T, P), time order; it costs nothing otherwise.
