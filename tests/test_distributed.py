@@ -258,3 +258,57 @@ def test_cli_refuses_ranks_started_with_different_options(text_dir):
     assert result.returncode != 0
     assert "different options" in result.stderr
     assert not (text_dir / "run").exists()
+
+
+def _rank_process(marker: str, rank: int) -> int | None:
+    """The id of the process of rank ``rank`` whose command line holds ``marker`` (Linux /proc)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in command and b"rnnkit" in command and f"PMI_RANK={rank}".encode() in environment:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the rank's process through /proc (Linux)")
+def test_a_rank_killed_mid_run_stops_every_rank_and_the_last_checkpoint_stays(text_dir):
+    import signal
+    import time
+
+    from rnnkit.train import checkpoint
+
+    marker = str(text_dir / "killed")
+    command = [mpiexec(), "-n", "2", sys.executable, "-m", "rnnkit", "train", "lm", *LM_OPTIONS[:-6],
+               "--checkpoint-every", "2", "--epochs", "1000", "--max-minutes", "2", "--out", marker]
+    process = subprocess.Popen(command, cwd=text_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        last = Path(marker) / "checkpoints" / "last"
+        while not last.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        assert last.exists(), process.stderr.read() if process.poll() is not None else "no checkpoint in 60 s"
+        rank = _rank_process(marker, 1)
+        assert rank is not None
+        os.kill(rank, signal.SIGKILL)
+        process.wait(timeout=60)                     # rank 0 does not wait forever for the dead one
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode != 0
+    state, _ = checkpoint.restore_checkpoint(checkpoint.checkpoint_path(Path(marker) / "checkpoints", "last"),
+                                             *_resumable(Path(marker)))
+    assert state["step"] >= 2
+
+
+def _resumable(folder: Path):
+    """A model and optimiser of the run's shape, to restore its last checkpoint into."""
+    from rnnkit.train import checkpoint
+
+    model = checkpoint.load_model(checkpoint.checkpoint_path(folder / "checkpoints", "last"))
+    return model, Adam(model.parameters(), lr=0.01)
