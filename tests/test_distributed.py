@@ -83,8 +83,8 @@ def test_gradients_and_counts_in_one_buffer_make_the_global_mean():
         loss, grad = losses.cross_entropy(logits[chosen], targets[chosen])
         count = len(targets[chosen])
         padded = np.zeros_like(logits)
-        padded[chosen] = grad * count
-        buffers.append(distributed.flat_gradients([Param(padded)], [loss * count, count, 0, 0, 0]))
+        padded[chosen] = grad                                           # the part's mean gradient
+        buffers.append(distributed.flat_gradients([Param(padded)], [loss * count, count, 0, 0, 0], scale=count))
     FakeGroup(0, 2, [buffers[1]]).allreduce(buffers[0])
     param = Param(np.zeros_like(logits))
     figures = distributed.set_gradients([param], buffers[0], 1.0 / buffers[0][-5 + distributed.COUNT])
@@ -153,9 +153,27 @@ def _classify_setup():
     return model, ClassificationTask(model, (examples[:17], labels[:17]), (examples[17:], labels[17:]), 4, seed=5)
 
 
+def _tag_setup():
+    """A CRF tagger: its loss adds the transition gradients itself, before backward."""
+    from rnnkit.models.tagger import SequenceTagger
+    from rnnkit.train.tagging import Encoded, TaggingTask
+
+    rng = np.random.default_rng(4)
+    ids = [rng.integers(1, 9, size=length) for length in rng.integers(2, 7, size=14)]
+    tags = [item % 3 for item in ids]
+    data = Encoded(ids, tags, [None] * 14, [None] * 14, [None] * 14)
+    model = SequenceTagger(3, vocab_size=9, embedding_dim=4, hidden_size=5, padding_idx=0, crf=True,
+                           dtype=np.float64, seed=6)
+    # 11 sentences in batches of 3: uneven parts, and a last batch of 2
+    return model, TaggingTask(model, data.subset(range(11)), data.subset(range(11, 14)), ["A", "B", "C"], 3, seed=7)
+
+
+SETUPS = {"lm": _lm_setup, "classify": _classify_setup, "tag": _tag_setup}
+
+
 def train_weights(name: str, group: distributed.Group | None, steps: int) -> dict[str, np.ndarray]:
-    """Weights after ``steps`` steps of the task ``name`` (lm or classify), float64, no dropout."""
-    model, task = _lm_setup() if name == "lm" else _classify_setup()
+    """Weights after ``steps`` steps of the task ``name`` (lm, classify, tag), float64, no dropout."""
+    model, task = SETUPS[name]()
     trainer = Trainer(model, task, Adam(model.parameters(), lr=0.02),
                       TrainerConfig(epochs=3, max_steps=steps, clip=0.5, progress=False),
                       log=lambda _: None, group=group)
@@ -196,7 +214,7 @@ def run_ranks(arguments: list[str], cwd: Path, timeout: float = 120) -> subproce
                           timeout=timeout, env=environment)
 
 
-@pytest.mark.parametrize("name, steps", [("lm", 6), ("classify", 9)])
+@pytest.mark.parametrize("name, steps", [("lm", 6), ("classify", 9), ("tag", 9)])
 def test_two_ranks_update_like_one_process(tmp_path, name, steps):
     """The weights after several steps on 2 ranks equal one process's with the same global batches
     (the lm's 3 streams split 2 + 1; classify's last batch of 1 leaves a rank with nothing)."""

@@ -4,16 +4,16 @@ Glossary: N ranks (processes), r this rank, B a global batch's examples (or stre
 
 Started by ``mpiexec -n N rnnkit train TASK ...``, every rank builds the same model and reads
 the same data. Each global batch is split into N contiguous parts (:func:`part`); a rank runs
-forward and backward on its part only. Its loss is the task's mean over its part times the count
-the mean divides by (tokens, masked steps, examples): a loss *sum*, and the gradients of that sum.
-One allreduce per step adds, in one flat float64 buffer, every gradient and the figures
-``[loss sum, count, tokens, stop votes]`` (a rank
-interrupted or out of time stops every rank after the same step); each rank then divides the gradients and the loss by
+forward and backward on its part only. Its loss and gradients, the task's mean over its part,
+times the count the mean divides by (tokens, masked steps, examples), are a loss *sum* and the
+gradients of that sum. One allreduce per step adds, in one flat float64 buffer, every gradient
+and the figures ``[loss sum, count, tokens, stop votes]`` (a rank interrupted or out of time
+stops every rank after the same step); each rank then divides the gradients and the loss by
 the global count. So every rank holds the gradient the one-process run would have computed from
 the whole batch (to float rounding), and every rank takes the same step::
 
-    grads_r, loss_sum_r, count_r = backward(forward(part r of batch))   # on each rank
-    buffer = [grads_r..., loss_sum_r, count_r, tokens_r, stop_r]         # (P + 4,) float64
+    grads_r, loss_r, count_r = backward(forward(part r of batch))       # the part's mean, on each rank
+    buffer = [count_r * grads_r..., count_r * loss_r, count_r, ...]      # (P + 5,) float64
     allreduce(buffer, SUM)                                              # the one message of the step
     grads = buffer[:P] / count;  loss = buffer[P] / count                # the global mean, on every rank
 
@@ -154,8 +154,9 @@ def world() -> Group:
 
 
 # --- parameters and gradients as one flat buffer ----------------------------------------------------
-def flat_gradients(params: Sequence[Any], figures: Sequence[float]) -> np.ndarray:
-    """Every parameter's gradient (zeros where it has none) and ``figures``, in one float64 vector (P + F,)."""
+def flat_gradients(params: Sequence[Any], figures: Sequence[float], scale: float = 1.0) -> np.ndarray:
+    """Every parameter's gradient times ``scale`` (zeros where it has none) and ``figures``, in one float64
+    vector (P + F,)."""
     sizes = [param.data.size for param in params]
     buffer = np.empty(sum(sizes) + len(figures), dtype=np.float64)
     offset = 0
@@ -163,7 +164,7 @@ def flat_gradients(params: Sequence[Any], figures: Sequence[float]) -> np.ndarra
         if param.grad is None:
             buffer[offset:offset + size] = 0.0
         else:
-            buffer[offset:offset + size] = param.grad.reshape(-1)
+            np.multiply(param.grad.reshape(-1), scale, out=buffer[offset:offset + size])
         offset += size
     buffer[offset:] = figures
     return buffer

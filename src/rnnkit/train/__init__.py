@@ -14,6 +14,9 @@
 - :mod:`rnnkit.train.options`: options as dataclass fields, their parser, TOML files, ``--resume``'s checks.
 - :mod:`rnnkit.train.runner`: one run of any task, new or resumed: data, run directory, Trainer, summary.
 - :mod:`rnnkit.train.run_dir` (and :mod:`~rnnkit.train.run_lock`): writing a run directory and reading it back.
+
+Under ``mpiexec -n N``, ``Trainer(..., group=rnnkit.distributed.world())`` trains data-parallel on N
+processes (``rnnkit train`` does this by itself).
 """
 
 from rnnkit.train.checkpoint import CheckpointError

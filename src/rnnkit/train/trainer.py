@@ -13,6 +13,14 @@ A :class:`Trainer` runs a model on a *task*, an object with these methods (see
                                                   without it, the lowest validation "loss"
     task.state_arrays() / load_state_arrays()  -> arrays a checkpoint must hold (e.g. a carried state)
 
+and, to train on several processes (:mod:`rnnkit.distributed`)::
+
+    task.shard(group)                          -> None: from now on train_batches yields this rank's part
+                                                  of each batch (an EmptyPart where it has none)
+    task.loss_count(batch)                     -> int: the count task.loss is a mean over
+    task.evaluate_part(model, rank, size)      -> (optional) this rank's share of the validation, as sums
+    task.metrics_from_sums(sums)               -> (optional) the metrics from the sums over every rank
+
 Everything that decides the numbers of a run lives in a checkpoint: weights, optimiser
 state, the model's random generator (dropout), the data position (epoch and window) and the
 task's arrays. The learning rate is a pure function of the step. So a run resumed from
@@ -264,13 +272,14 @@ class Trainer:
                 loss, d_outputs = self.task.loss(outputs, batch)              # loss: the part's mean
                 count = self.task.loss_count(batch)                           # ... over this many
                 loss_sum = loss * count
-                self.task.backward(self.model, d_outputs * count)             # backward: the sum's gradients
+                self.task.backward(self.model, d_outputs)                     # backward: the mean's gradients
             except NonFiniteError:            # every rank must still join the allreduce: a NaN loss stops all
                 loss_sum, count = math.nan, 1
         budget = self.config.max_minutes
         out_of_time = budget is not None and time.perf_counter() - self._started >= 60.0 * budget
+        # The gradients times the count: the loss sum's (also those a loss adds itself, e.g. a CRF's).
         buffer = distributed.flat_gradients(params, [loss_sum, count, batch.num_tokens, float(self._stop_requested),
-                                                     float(out_of_time)])
+                                                     float(out_of_time)], scale=count)
         group.allreduce(buffer)                                               # the one message of the step
         total_count = buffer[len(buffer) - distributed.FIGURES + distributed.COUNT]
         figures = distributed.set_gradients(params, buffer, 1.0 / max(total_count, 1.0))
