@@ -257,7 +257,7 @@ def test_cli_on_two_ranks_then_resumed_on_one(text_dir):
     assert summary["stop_reason"] == "completed" and summary["epochs"] == 1
     resumed = _cli(["train", "lm", "--resume", "--out", "run", "--epochs", "2", "--max-minutes", "0"], text_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"resuming {text_dir / 'run'} at step {summary['steps']}" in resumed.stdout
+    assert f"resuming run at step {summary['steps']} (epoch 2" in resumed.stdout
     assert json.loads((text_dir / "run" / "summary.json").read_text())["steps"] == 2 * summary["steps"]
 
 
