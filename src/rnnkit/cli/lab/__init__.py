@@ -29,15 +29,18 @@ from rnnkit.cli.lab.memory import run_memory
 from rnnkit.registry import CELL_NAMES
 
 CELLS = CELL_NAMES                  # every registered kind (rnnkit.registry)
+CLASSIC = ("rnn", "lstm", "gru")    # the kinds with a recurrent product W_hh
 EXPERIMENTS = ("gradients", "clipping", "memory", "forget-bias")
 
-# The cells each experiment can compare (the first entry: its default) and how many lengths T it takes.
-EXPERIMENT_CELLS = {"gradients": CELLS, "clipping": ("rnn",), "memory": CELLS, "forget-bias": ("lstm", "gru")}
+# The cells each experiment can compare, its default cells, and how many lengths T it takes.
+# The gradients experiment reads the spectral radius of W_hh: kinds without one cannot take part.
+EXPERIMENT_CELLS = {"gradients": CLASSIC, "clipping": ("rnn",), "memory": CELLS, "forget-bias": ("lstm", "gru")}
+DEFAULT_CELLS = {"gradients": CLASSIC, "clipping": ("rnn",), "memory": CLASSIC, "forget-bias": ("lstm", "gru")}
 MANY_LENGTHS = ("memory",)
 CELLS_HELP = {
     "gradients": "cells to compare (default: rnn lstm gru)",
     "clipping": "only rnn: the experiment is the exploding tanh RNN",
-    "memory": "cells to compare (default: rnn lstm gru)",
+    "memory": "cells to compare, any registered kind (default: rnn lstm gru)",
     "forget-bias": "lstm (forget bias 0 and 1, always run) and gru (default: lstm gru)",
 }
 
@@ -101,7 +104,7 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
                          f"run it once per length (memory compares several)")
     allowed = EXPERIMENT_CELLS[args.experiment]
     if args.cells is None:
-        args.cells = list(allowed)
+        args.cells = list(DEFAULT_CELLS[args.experiment])
     elif not set(args.cells) <= set(allowed) or (args.experiment == "forget-bias" and "lstm" not in args.cells):
         raise ValueError(f"{args.experiment} --cells: {CELLS_HELP[args.experiment]}; got {' '.join(args.cells)}")
     return args
