@@ -23,8 +23,8 @@ reads only the environment variables that MPI launchers set.
 
 from __future__ import annotations
 
+import json
 import os
-import pickle
 from typing import Any, Sequence
 
 import numpy as np
@@ -202,13 +202,12 @@ def check_same(group: Group, what: str, value: Any) -> None:
     """Refuse to go on when the ranks disagree on ``value`` (e.g. the options they were started with)."""
     if group.size == 1:
         return
-    values = group.allgather(pickle.dumps(value))
+    values = group.allgather(json.dumps(value, sort_keys=True, default=str))
     differing = [rank for rank, other in enumerate(values) if other != values[0]]
     if differing:
         first = differing[0]
         raise DistributedError(f"the {group.size} ranks were started with different {what}: rank {first} has "
-                               f"{pickle.loads(values[first])!r}, rank 0 has {pickle.loads(values[0])!r}; start "
-                               f"every rank with the same command")
+                               f"{values[first]}, rank 0 has {values[0]}; start every rank with the same command")
 
 
 def check_batch(group: Group, batch_size: int, what: str = "examples") -> None:
