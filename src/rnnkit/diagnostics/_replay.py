@@ -34,7 +34,8 @@ def cell_kind(layer: RecurrentLayer) -> str:
     for kind in (LSTM, GRU, RNN):
         if isinstance(layer, kind):
             return kind.__name__
-    raise TypeError(f"expected an rnnkit RNN, LSTM or GRU layer, got {type(layer).__name__}")
+    raise TypeError(f"the gate diagnostics read RNN, LSTM and GRU layers (their gates are named here), "
+                    f"got {type(layer).__name__}")
 
 
 def gate_activations(layer: RecurrentLayer) -> tuple[str, ...]:
