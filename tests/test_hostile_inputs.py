@@ -51,7 +51,7 @@ def test_an_exploding_loss_stops_as_divergence_and_leaves_nothing(tmp_path, corp
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_a_periodic_checkpoint_of_exploded_weights_is_never_written(tmp_path):
-    from test_trainer import make_run
+    from trainer_runs import make_run
 
     trainer = make_run(tmp_path, checkpoint_every=1, dropout=0.0,
                        schedule=LearningRateSchedule("constant", lr=1e37))
@@ -64,7 +64,7 @@ def test_a_periodic_checkpoint_of_exploded_weights_is_never_written(tmp_path):
 @pytest.mark.parametrize("metrics, message", [({"loss": 1e6, "perplexity": 1e300}, "exploded"),
                                               ({"loss": 2.0, "perplexity": float("nan")}, "perplexity is NaN")])
 def test_a_validation_that_explodes_or_is_not_finite_saves_nothing(tmp_path, metrics, message):
-    from test_trainer import make_run
+    from trainer_runs import make_run
 
     trainer = make_run(tmp_path, epochs=2)
     first = {"loss": 3.0, "perplexity": math.exp(3.0)}
@@ -77,7 +77,7 @@ def test_a_validation_that_explodes_or_is_not_finite_saves_nothing(tmp_path, met
 
 
 def test_a_first_validation_far_above_the_training_loss_is_not_divergence(tmp_path):
-    from test_trainer import make_run
+    from trainer_runs import make_run
 
     trainer = make_run(tmp_path, epochs=2)                # e.g. a trending series: validation far from training
     trainer.task.evaluate = lambda model: {"loss": 1e4, "perplexity": 1.0}
@@ -260,7 +260,7 @@ def test_evaluate_json_stays_strict_json_when_perplexity_is_infinite(monkeypatch
 
 def test_a_failed_checkpoint_or_json_write_names_its_target(tmp_path, monkeypatch):
     from rnnkit.train.checkpoint import atomic_write_json
-    from test_trainer import make_run
+    from trainer_runs import make_run
 
     with pytest.raises(OSError, match=f"cannot write {tmp_path / 'gone' / 'config.json'}"):
         atomic_write_json(tmp_path / "gone" / "config.json", {})

@@ -19,10 +19,10 @@ runtime = pytest.importorskip("onnxruntime", reason="the check needs onnxruntime
 
 from rnnkit.cli import main  # noqa: E402
 from rnnkit.onnx.runs import check_lines, read_run_model  # noqa: E402
-from test_task_real_data import data_file, head_blocks, head_lines  # noqa: E402
+from real_data import data_file, head_blocks, head_lines  # noqa: E402
 
 TINY = ["--hidden", "4", "--epochs", "1", "--batch", "8", "--seed", "0"]
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def generated_data(task: str, folder: Path) -> tuple[Path, list[str]]:

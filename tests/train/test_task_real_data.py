@@ -5,8 +5,6 @@ a format the readers or the adapters mishandle shows up here, in seconds, not in
 """
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,28 +13,9 @@ from rnnkit.cli import main
 from rnnkit.cli.generate import evaluate_run
 from rnnkit.cli.predict import predict_lines
 from rnnkit.data.readers import read_ts
+from real_data import DATA, data_file, head_blocks, head_lines  # noqa: F401
 
-DATA = Path(os.environ.get("RNNKIT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 TINY = ["--hidden", "4", "--epochs", "1", "--batch", "8", "--seed", "0"]
-
-
-def data_file(relative: str) -> Path:
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"real data absent: {path} (set RNNKIT_DATA to the shared data folder)")
-    return path
-
-
-def head_lines(path: Path, target: Path, count: int) -> Path:
-    """The first and the last ``count`` lines (imdb's file is split on "\\n": it holds U+0085)."""
-    lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-    target.write_text("\n".join(lines[:count] + lines[-count:]) + "\n", encoding="utf-8")
-    return target
-
-
-def head_blocks(path: Path, target: Path, count: int) -> Path:
-    target.write_text("\n\n".join(path.read_text(encoding="utf-8").split("\n\n")[:count]) + "\n", encoding="utf-8")
-    return target
 
 
 def test_japanese_vowels_ts_files_read_as_documented():

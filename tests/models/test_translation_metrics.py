@@ -10,7 +10,7 @@ import pytest
 
 from rnnkit.models.translation_metrics import corpus_bleu, corpus_chrf, tokenize_13a, translation_scores
 
-DATA = Path(os.environ.get("RNNKIT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+DATA = Path(os.environ.get("RNNKIT_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 PAIRS = DATA / "translation" / "eng-fra_tatoeba.tsv"
 
 

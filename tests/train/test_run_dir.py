@@ -233,7 +233,7 @@ def test_a_hand_edited_state_json_is_refused_before_resuming(tmp_path, corpus, c
 
 # --- 5. a stop that lands on a periodic checkpoint still validates ------------------------------------------
 def test_a_stop_on_a_periodic_checkpoint_step_still_validates_and_saves_best(tmp_path):
-    from test_trainer import make_run
+    from trainer_runs import make_run
 
     trainer = make_run(tmp_path, epochs=5, max_steps=2, checkpoint_every=2)
     summary = trainer.fit()

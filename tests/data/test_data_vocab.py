@@ -15,7 +15,7 @@ from rnnkit.data import CharVocab, Vocab, WordVocab, split_words
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("RNNKIT_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    return Path(os.environ.get("RNNKIT_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
 
 
 def require_data(relative: str) -> Path:

@@ -10,7 +10,7 @@ import pytest
 from rnnkit.data.tokenizer import JOINER, detokenize, normalize, tokenize
 from rnnkit.data.vocab import ReversibleWordVocab, Vocab
 
-DATA = Path(os.environ.get("RNNKIT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+DATA = Path(os.environ.get("RNNKIT_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 PAIRS = DATA / "translation" / "eng-fra_tatoeba.tsv"
 J = JOINER
 
