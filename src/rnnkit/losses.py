@@ -1,5 +1,8 @@
 """Loss functions that return the loss together with its gradient with respect to the input.
 
+Why one module of about 600 lines: five losses, each a forward formula with its gradient
+written right below it and extreme-value doctests, sharing the checks and reductions at the top.
+
 Every loss is a plain function ``loss, grad = f(input, target, ...)``: there is no autodiff, the
 gradient is written out right below the forward formula. ``loss`` is a Python float; ``grad`` has
 the shape and dtype of the input (float32 in, float32 out; integer or list input is read as

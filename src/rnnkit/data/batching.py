@@ -1,6 +1,9 @@
 """Turning ids and series into model-ready arrays: one-hot, padding, length buckets,
 language-model streams for truncated BPTT, and sliding windows over time series.
 
+Why one module of about 470 lines: every way the tasks turn ids and series into arrays, each
+a short function that reads best beside the others.
+
 Shapes: B batch, T time steps, V vocabulary (classes), D features per step, N examples,
 W window length, K horizon (steps predicted).
 

@@ -1,5 +1,8 @@
 """Vocabularies: text to integer ids and back.
 
+Why one module of about 500 lines: the base ``Vocab`` holds the shared saving, loading and
+special-token rules; the kinds of vocabulary are short subclasses beside it.
+
 A vocabulary is an ordered list of tokens; a token's id is its position. The special tokens
 come first, in the fixed order ``<pad>``, ``<unk>``, ``<bos>``, ``<eos>`` (each only if used),
 so ``<pad>`` is always id 0 when present. The regular tokens follow, most frequent first, ties

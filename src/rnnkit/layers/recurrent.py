@@ -1,6 +1,10 @@
 """What RNN, LSTM and GRU layers share: parameters, stacking, directions, lengths, dropout,
 and the seam to each cell kind's kernels.
 
+Why one module of about 500 lines: the kernel contract (below) and the one loop over layers
+and directions that keeps it, with its backward mirror, read best together; each kind's own
+code is in ``rnnkit/cells/<kind>/``.
+
 Glossary: B batch, T time, D input features, H hidden units, P projection size (LSTM only;
 P = H without projection), G gates (1 RNN, 4 LSTM, 3 GRU), L layers, K directions (1 or 2).
 

@@ -1,6 +1,10 @@
 """Encoder-decoder (sequence to sequence) with Luong attention, a stacked decoder, input feeding,
 greedy and beam decoding.
 
+Why one module of about 550 lines: the encoder, bridge and stacked decoder with input feeding
+and their step-by-step backward mirror each other, and greedy and beam decoding step the same
+decoder.
+
 Glossary: B batch, S source steps, T target steps, E embedding size, H hidden units, K encoder
 directions (1 or 2), L encoder layers, M decoder layers (M <= L), V target vocabulary,
 N hypotheses decoded together.

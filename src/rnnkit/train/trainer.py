@@ -1,5 +1,9 @@
 """The training loop: forward, loss, backward, clip, step, zero; then validate, log, checkpoint.
 
+Why one module of about 560 lines: the loop, its stops (divergence, time budget, interrupt,
+early stopping), checkpoints and the data-parallel reduction all act on one step's state; split
+apart, the order in which they run would no longer show in one place.
+
 A :class:`Trainer` runs a model on a *task*, an object with these methods (see
 :class:`~rnnkit.train.language_modeling.LanguageModelTask`)::
 
