@@ -166,11 +166,45 @@ def _tag_setup():
     return model, TaggingTask(model, data.subset(range(11)), data.subset(range(11, 14)), ["A", "B", "C"], 3, seed=7)
 
 
-SETUPS = {"lm": _lm_setup, "classify": _classify_setup, "tag": _tag_setup}
+def _forecast_setup():
+    """A GRU forecaster on windows of a series: the loss is a mean over every predicted value."""
+    from rnnkit.data.scaling import fit_standard
+    from rnnkit.models.forecaster import Forecaster
+    from rnnkit.train.forecasting import ForecastingTask, SeriesTransform
+
+    values = np.sin(np.arange(60) * 0.3) + 0.02 * np.arange(60)
+    transform = SeriesTransform(False, False)
+    transform.scaler = fit_standard(transform.modelled(values[:45]), "a sine")
+    inputs, targets, first = transform.windows(values, 6, 2)
+    train, val = (inputs[:13], targets[:13], first[:13]), (inputs[40:], targets[40:], first[40:])
+    model = Forecaster(1, 1, hidden_size=5, horizon=2, cell="gru", dtype=np.float64, seed=8)
+    # 13 windows in batches of 4: a last batch of 1
+    return model, ForecastingTask(model, transform, values, train, val, 4, seed=9)
+
+
+def _seq2seq_setup():
+    """Seq2Seq with attention and input feeding: the loss is a mean over the target tokens, and each
+    rank pads its share of a batch to its own longest sequence."""
+    from rnnkit.models.seq2seq import Seq2Seq
+    from rnnkit.train.translation import TranslationTask
+
+    rng = np.random.default_rng(10)
+    sources = [rng.integers(4, 10, size=length) for length in rng.integers(2, 7, size=13)]
+    targets = [source[::-1] for source in sources]
+    model = Seq2Seq(10, 10, bos_id=2, eos_id=3, pad_id=0, embedding_dim=4, hidden_size=5, attention="dot",
+                    input_feeding=True, dtype=np.float64, seed=11)
+    # 10 pairs in batches of 3: uneven parts, and a last batch of 1
+    return model, TranslationTask(model, (sources[:10], targets[:10]), (sources[10:], targets[10:]), 3, seed=12,
+                                  max_length=8)
+
+
+SETUPS = {"lm": _lm_setup, "classify": _classify_setup, "tag": _tag_setup, "forecast": _forecast_setup,
+          "seq2seq": _seq2seq_setup}
 
 
 def train_weights(name: str, group: distributed.Group | None, steps: int) -> dict[str, np.ndarray]:
-    """Weights after ``steps`` steps of the task ``name`` (lm, classify, tag), float64, no dropout."""
+    """Weights after ``steps`` steps of the task ``name`` (lm, classify, tag, forecast, seq2seq), float64,
+    no dropout."""
     model, task = SETUPS[name]()
     trainer = Trainer(model, task, Adam(model.parameters(), lr=0.02),
                       TrainerConfig(epochs=3, max_steps=steps, clip=0.5, progress=False),
@@ -212,7 +246,7 @@ def run_ranks(arguments: list[str], cwd: Path, timeout: float = 120) -> subproce
                           timeout=timeout, env=environment)
 
 
-@pytest.mark.parametrize("name, steps", [("lm", 6), ("classify", 9), ("tag", 9)])
+@pytest.mark.parametrize("name, steps", [("lm", 6), ("classify", 9), ("tag", 9), ("forecast", 8), ("seq2seq", 9)])
 def test_two_ranks_update_like_one_process(tmp_path, name, steps):
     """The weights after several steps on 2 ranks equal one process's with the same global batches
     (the lm's 3 streams split 2 + 1; classify's last batch of 1 leaves a rank with nothing)."""
