@@ -4,7 +4,6 @@ real files of the shared data folder (skipped when it is absent)."""
 from __future__ import annotations
 
 import os
-import warnings
 from collections import Counter
 from pathlib import Path
 

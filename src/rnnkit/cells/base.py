@@ -39,6 +39,7 @@ class RecurrentCell(Module):
     num_gates = 1
     fuse_products = False
     kernels = ""            # the package of the cell kind's kernels (rnnkit.cells.lstm ...), set by each cell
+    has_recurrent_weights = True    # False for kinds whose gates read x alone (minGRU, minLSTM): no W_hh, no b_hh
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype: Any = np.float32, seed: Any = None):
@@ -64,10 +65,33 @@ class RecurrentCell(Module):
         uniform in (-1/sqrt(H), 1/sqrt(H)), a number fills the parameter with it. PyTorch's four
         here; a kind with other parameters (minGRU, layer norm) returns its own."""
         rows = self.num_gates * self.hidden_size
-        shapes = {"weight_ih": ((rows, self.input_size), None), "weight_hh": ((rows, self.hidden_size), None)}
+        shapes = {"weight_ih": ((rows, self.input_size), None)}
+        if self.has_recurrent_weights:
+            shapes["weight_hh"] = ((rows, self.hidden_size), None)
         if self.bias:
-            shapes.update(bias_ih=((rows,), None), bias_hh=((rows,), None))
+            shapes["bias_ih"] = ((rows,), None)
+            if self.has_recurrent_weights:
+                shapes["bias_hh"] = ((rows,), None)
         return shapes
+
+    # --- a step with its cache kept on the cell (forward/backward) or handed back (step) -------
+    def forward(self, x: Any, h: Any = None) -> np.ndarray:
+        """h' (B, H) from x (B, D) and h (B, H) or None (zeros); the cache stays on the cell.
+        (The LSTM cell, whose state is (h, c), has its own.)"""
+        h_new, self._cache = self.step(x, h)
+        return h_new
+
+    def backward(self, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(dx (B, D), dh (B, H)) from dL/dh' (B, H), for the last ``forward``."""
+        return self.backward_step(self._cache, dh_new)
+
+    def step(self, x: Any, h: Any = None) -> tuple[Any, Any]:
+        """``forward`` with its cache returned instead of kept: ``(new state, cache)``."""
+        raise NotImplementedError
+
+    def backward_step(self, cache: Any, *grads: Any) -> tuple[np.ndarray, Any]:
+        """``backward`` of the step that returned ``cache``: ``(dx, d_state)``."""
+        raise NotImplementedError
 
     def share_parameters(self, weight_ih: Parameter | None = None, weight_hh: Parameter | None = None,
                          bias_ih: Parameter | None = None, bias_hh: Parameter | None = None,
@@ -178,6 +202,10 @@ class RecurrentCell(Module):
             self.bias_ih.grad += d_gi.sum(axis=0)
             self.bias_hh.grad += d_gh.sum(axis=0)
         return d_gi @ self.weight_ih.data
+
+    def _input_bias(self) -> np.ndarray:
+        """b_ih, zeros without biases."""
+        return self.bias_ih.data if self.bias else np.zeros(self.num_gates * self.hidden_size, dtype=self.dtype)
 
     def _accumulate_input_grads(self, x: np.ndarray, d_gates: np.ndarray) -> np.ndarray:
         """For cells whose gates read x alone (no ``weight_hh``): add the gradients of

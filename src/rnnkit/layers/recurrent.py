@@ -53,7 +53,8 @@ after the loop: ``dW_ih += d_gi^T x_in``, ``dW_hh += d_gh^T h_{prev}``, ``dx_in 
 The parameters. A layer class declares those of one layer and direction in
 ``_parameter_shapes(layer_input)`` (name -> shape and initial value, in registration order):
 PyTorch's ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` (``weight_hr``) by default;
-minGRU and minLSTM return ``weight_ih`` and ``bias_ih`` only. The layer registers each as
+kinds whose gates read x alone (minGRU, minLSTM: ``has_recurrent_weights = False``) have
+``weight_ih`` and ``bias_ih`` only. The layer registers each as
 ``name_l{k}{sfx}`` and hands them to the kernels in :class:`DirectionWeights` (a kind's own
 names beyond PyTorch's in its ``extra``); a kind whose parameters' gradients are not the
 products above overrides ``_accumulate_weight_grads`` (or its kernel adds them, as the
@@ -147,8 +148,9 @@ class RecurrentLayer(Module):
     Subclasses (``rnnkit/cells/<kind>/layer.py``) set ``num_gates``, ``num_states`` (1, or 2
     for LSTM's (h, c)), ``fold_recurrent_bias`` (True when the two products and both biases
     enter one sum, so that dL/d(gh) = dL/d(gi)), ``cell_class`` and ``kernels`` (the package
-    of the kind's reference and compiled kernels; see the module docstring), and override
-    ``_parameter_shapes`` when their parameters are not PyTorch's four.
+    of the kind's reference and compiled kernels; see the module docstring),
+    ``has_recurrent_weights`` (False when no gate reads h_{t-1}: no W_hh, no b_hh), and
+    override ``_parameter_shapes`` when their parameters are other still (layer norm).
 
     Set ``record_hidden_grads = True`` to keep dL/dh_t of every step after ``backward`` in
     ``hidden_grads[layer][direction]`` (B, T, P), time order; it costs nothing otherwise.
@@ -159,6 +161,7 @@ class RecurrentLayer(Module):
     fold_recurrent_bias = True
     cell_class: type = None      # the one-step cell of this kind (rnnkit.cells), set by each layer
     kernels = ""                 # the package of the kind's kernels ("rnnkit.cells.lstm"), set by each layer
+    has_recurrent_weights = True     # False for kinds whose gates read x alone (minGRU, minLSTM): no W_hh, no b_hh
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
@@ -191,9 +194,13 @@ class RecurrentLayer(Module):
         returns its own, and then also overrides ``_accumulate_weight_grads``.
         """
         gates_rows = self.num_gates * self.hidden_size
-        shapes = {"weight_ih": ((gates_rows, layer_input), None), "weight_hh": ((gates_rows, self.output_size), None)}
+        shapes = {"weight_ih": ((gates_rows, layer_input), None)}
+        if self.has_recurrent_weights:
+            shapes["weight_hh"] = ((gates_rows, self.output_size), None)
         if self.bias:
-            shapes.update(bias_ih=((gates_rows,), None), bias_hh=((gates_rows,), None))
+            shapes["bias_ih"] = ((gates_rows,), None)
+            if self.has_recurrent_weights:
+                shapes["bias_hh"] = ((gates_rows,), None)
         if self.proj_size:
             shapes["weight_hr"] = ((self.proj_size, self.hidden_size), None)
         return shapes
@@ -291,6 +298,17 @@ class RecurrentLayer(Module):
         return array
 
     # --- forward ------------------------------------------------------------------------
+    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``y (B, T, K*H), h_n (L*K, B, H)`` from ``x (B, T, D)``, ``h0 (L*K, B, H)`` or None
+        (zeros) and ``lengths (B,)`` or None. (The LSTM, whose state is (h, c), has its own.)"""
+        y, (h_n,) = self._forward(x, (h0,), lengths, ("h0",))
+        return y, h_n
+
+    def backward(self, dy: Any, dh_n: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``dx (B, T, D), dh0 (L*K, B, H)`` from ``dy`` (the shape of y) and ``dh_n`` or None."""
+        dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
+        return dx, dh0
+
     def _forward(self, x: Any, initial_states: tuple, lengths: Any, state_names: tuple[str, ...]):
         """Shared forward: returns y (B, T, K*P) and the final states, each (L*K, B, width)."""
         x = as_float_array(x, "x", self.dtype, (None, None, self.input_size), "(B, T, D)")

@@ -60,14 +60,6 @@ class GRU(RecurrentLayer):
                          dtype=dtype, seed=seed)
         self.config = self._base_config()
 
-    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        y, (h_n,) = self._forward(x, (h0,), lengths, ("h0",))
-        return y, h_n
-
-    def backward(self, dy: Any, dh_n: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
-        return dx, dh0
-
     def _accumulate_weight_grads(self, weights: DirectionWeights, states: np.ndarray, layer_input: np.ndarray,
                                  d_gi: np.ndarray, d_gh: np.ndarray, reverse: bool) -> None:
         """The base class's products, with d_gh (T, B, H) the n block of dL/d(gh) only.

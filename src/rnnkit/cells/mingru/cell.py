@@ -38,20 +38,7 @@ class MinGRUCell(RecurrentCell):
 
     num_gates = 2
     kernels = "rnnkit.cells.mingru"
-
-    def _parameter_shapes(self) -> dict:
-        rows = self.num_gates * self.hidden_size
-        shapes = {"weight_ih": ((rows, self.input_size), None)}
-        if self.bias:
-            shapes["bias_ih"] = ((rows,), None)
-        return shapes
-
-    def forward(self, x: Any, h: Any = None) -> np.ndarray:
-        h_new, self._cache = self.step(x, h)
-        return h_new
-
-    def backward(self, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:
-        return self.backward_step(self._cache, dh_new)
+    has_recurrent_weights = False
 
     def step(self, x: Any, h: Any = None) -> tuple[np.ndarray, Any]:
         """``forward`` with its cache returned instead of kept: ``(h', cache)``."""
@@ -70,8 +57,3 @@ class MinGRUCell(RecurrentCell):
         dh = dh_new * (1.0 - gates[:, :self.hidden_size])      # h' = (1 - z) h + z h~
         reference.gate_gradients(dh_new, h, d_gates)
         return self._accumulate_input_grads(x, d_gates), dh
-
-    def _input_bias(self) -> np.ndarray:
-        """b_ih, zeros without a bias."""
-        return self.bias_ih.data if self.bias else np.zeros(self.num_gates * self.hidden_size, dtype=self.dtype)
-

@@ -77,7 +77,7 @@ def backward_loop(d_states, states, d_gates, mask, carry, zero, one, row_start, 
 @njit(**JIT_OPTIONS)
 def inference_loop(xw, reverse, bias, initial, output, column, mask, one, row_start, row_stop, unit_start, unit_stop):
     """xw (B, T, 2H) without bias, time order, read only; h_t into output[:, t, column:column + H]."""
-    batch, steps = output.shape[0], output.shape[1]
+    steps = output.shape[1]
     hidden = initial.shape[1]
     end = column + hidden
     for b in range(row_start, row_stop):

@@ -55,24 +55,10 @@ class MinGRU(RecurrentLayer):
     num_gates = 2
     cell_class = MinGRUCell
     kernels = "rnnkit.cells.mingru"
+    has_recurrent_weights = False
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, dtype: Any = np.float32, seed: Any = None):
         super().__init__(input_size, hidden_size, num_layers, bias, dropout, bidirectional,
                          dtype=dtype, seed=seed)
         self.config = self._base_config()
-
-    def _parameter_shapes(self, layer_input: int) -> dict:
-        rows = self.num_gates * self.hidden_size
-        shapes = {"weight_ih": ((rows, layer_input), None)}
-        if self.bias:
-            shapes["bias_ih"] = ((rows,), None)
-        return shapes
-
-    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        y, (h_n,) = self._forward(x, (h0,), lengths, ("h0",))
-        return y, h_n
-
-    def backward(self, dy: Any, dh_n: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
-        return dx, dh0

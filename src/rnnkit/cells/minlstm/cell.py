@@ -38,20 +38,7 @@ class MinLSTMCell(RecurrentCell):
 
     num_gates = 3
     kernels = "rnnkit.cells.minlstm"
-
-    def _parameter_shapes(self) -> dict:
-        rows = self.num_gates * self.hidden_size
-        shapes = {"weight_ih": ((rows, self.input_size), None)}
-        if self.bias:
-            shapes["bias_ih"] = ((rows,), None)
-        return shapes
-
-    def forward(self, x: Any, h: Any = None) -> np.ndarray:
-        h_new, self._cache = self.step(x, h)
-        return h_new
-
-    def backward(self, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:
-        return self.backward_step(self._cache, dh_new)
+    has_recurrent_weights = False
 
     def step(self, x: Any, h: Any = None) -> tuple[np.ndarray, Any]:
         """``forward`` with its cache returned instead of kept: ``(h', cache)``."""
@@ -71,8 +58,3 @@ class MinLSTMCell(RecurrentCell):
         dh = dh_new * mix                                      # h' = f' h + (1 - f') h~
         reference.gate_gradients(dh_new, h, d_gates, mix)
         return self._accumulate_input_grads(x, d_gates), dh
-
-    def _input_bias(self) -> np.ndarray:
-        """b_ih, zeros without a bias."""
-        return self.bias_ih.data if self.bias else np.zeros(self.num_gates * self.hidden_size, dtype=self.dtype)
-

@@ -52,13 +52,6 @@ class RNNCell(RecurrentCell):
         self.nonlinearity = nonlinearity
         self.config["nonlinearity"] = self.nonlinearity
 
-    def forward(self, x: Any, h: Any = None) -> np.ndarray:
-        h_new, self._cache = self.step(x, h)
-        return h_new
-
-    def backward(self, dh_new: Any) -> tuple[np.ndarray, np.ndarray]:
-        return self.backward_step(self._cache, dh_new)
-
     def step(self, x: Any, h: Any = None) -> tuple[np.ndarray, Any]:
         """``forward`` with its cache returned instead of kept: ``(h', cache)``."""
         x = self._check_input(x)

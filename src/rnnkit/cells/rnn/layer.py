@@ -75,11 +75,3 @@ class RNN(RecurrentLayer):
 
     def _cell_options(self) -> dict[str, Any]:
         return {"nonlinearity": self.nonlinearity}
-
-    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        y, (h_n,) = self._forward(x, (h0,), lengths, ("h0",))
-        return y, h_n
-
-    def backward(self, dy: Any, dh_n: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        dx, (dh0,) = self._backward(dy, (dh_n,), ("dh_n",))
-        return dx, dh0
