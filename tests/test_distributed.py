@@ -6,6 +6,7 @@ The MPI tests need mpi4py and an ``mpiexec`` (``pip install 'rnnkit[mpi]'``); wi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -260,6 +261,159 @@ def test_two_ranks_update_like_one_process(tmp_path, name, steps):
     for key, value in one.items():
         assert not np.array_equal(value, start[key]) or key.startswith("inputs")   # training moved them
         np.testing.assert_allclose(two[key], value, rtol=0, atol=1e-12, err_msg=key)
+
+
+# --- validation split across ranks ------------------------------------------------------------------------
+def _tag_bio_setup():
+    """A CRF tagger with BIO tags (entity precision, recall and F1) and 9 validation sentences."""
+    from rnnkit.models.tagger import SequenceTagger
+    from rnnkit.train.tagging import Encoded, TaggingTask
+
+    rng = np.random.default_rng(14)
+    ids = [rng.integers(1, 9, size=length) for length in rng.integers(1, 8, size=20)]
+    tags = [item % 3 for item in ids]
+    data = Encoded(ids, tags, [None] * 20, [None] * 20, [None] * 20)
+    model = SequenceTagger(3, vocab_size=9, embedding_dim=4, hidden_size=5, padding_idx=0, crf=True,
+                           dtype=np.float64, seed=6)
+    return model, TaggingTask(model, data.subset(range(11)), data.subset(range(11, 20)), ["B-X", "I-X", "O"], 3,
+                              seed=7)
+
+
+def _seq2seq_text_setup():
+    """Seq2Seq with attention rewriting texts of a few words ("ab ba a" to "a ab ba"): validation
+    reports BLEU and chrF too; 9 validation pairs."""
+    from rnnkit.data.vocab import CharVocab
+    from rnnkit.models.seq2seq import Seq2Seq
+    from rnnkit.train.translation import TranslationTask
+
+    vocab = CharVocab(specials=["<pad>", "<unk>", "<bos>", "<eos>"]).fit("a b")         # a, space, b: ids 4..6
+    rng = np.random.default_rng(10)
+    sources = [rng.integers(4, 7, size=length) for length in rng.integers(8, 14, size=49)]
+    targets = [source[::-1] for source in sources]
+    references = [vocab.inverse_transform(target) for target in targets[40:]]
+    model = Seq2Seq(7, 7, bos_id=2, eos_id=3, pad_id=0, embedding_dim=8, hidden_size=16, attention="dot",
+                    input_feeding=True, dtype=np.float64, seed=11)
+    return model, TranslationTask(model, (sources[:40], targets[:40]), (sources[40:], targets[40:]), 8, seed=12,
+                                  max_length=16, target_vocab=vocab, val_references=references)
+
+
+VALIDATION_SETUPS = {"tag": _tag_bio_setup, "forecast": _forecast_setup, "seq2seq": _seq2seq_text_setup}
+
+
+@functools.cache
+def _trained(name: str):
+    """``VALIDATION_SETUPS[name]`` after 80 steps of training (enough for the seq2seq's BLEU to be above 0)."""
+    model, task = VALIDATION_SETUPS[name]()
+    Trainer(model, task, Adam(model.parameters(), lr=0.05), TrainerConfig(epochs=100, max_steps=80, progress=False),
+            log=lambda _: None).fit()
+    return model, task
+
+
+def _assert_same_metrics(got: dict, expected: dict) -> None:
+    assert sorted(got) == sorted(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-12, atol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("size", [2, 3, 12])
+@pytest.mark.parametrize("name", ["tag", "forecast", "seq2seq"])
+def test_validation_parts_add_up_to_the_whole(name, size):
+    """Each rank's ``evaluate_part`` (uneven shares; with 12 ranks some have none), summed, gives the
+    one-process ``evaluate`` through ``metrics_from_sums``."""
+    model, task = _trained(name)
+    whole = task.evaluate(model)
+    parts = [task.evaluate_part(model, rank, size) for rank in range(size)]
+    assert all(sorted(part) == sorted(parts[0]) for part in parts)         # the same keys on every rank
+    sums = {key: sum(part[key] for part in parts) for key in parts[0]}
+    _assert_same_metrics(task.metrics_from_sums(sums), whole)
+    expected = {"tag": {"loss", "accuracy", "precision", "recall", "f1"},
+                "forecast": {"loss", "rmse", "mae", "persistence_rmse", "persistence_mae"},
+                "seq2seq": {"loss", "exact_match", "bleu", "chrf"}}[name]
+    assert set(whole) == expected
+    assert all(whole[key] > 0 for key in expected - {"exact_match"})      # the figures measure something
+
+
+def test_tag_parts_sum_entity_counts_not_averages():
+    model, task = _trained("tag")
+    parts = [task.evaluate_part(model, rank, 2) for rank in range(2)]
+    for key in ("tokens", "correct", "entities_correct", "entities_predicted", "entities_gold"):
+        assert all(float(part[key]).is_integer() for part in parts), key
+    assert sum(part["tokens"] for part in parts) == sum(len(ids) for ids in task.val_data.ids)
+
+
+def test_forecast_parts_stay_finite_near_the_largest_float():
+    """Errors near 1e306, whose squares overflow: each part's sums in units of its own peak, rescaled
+    to the largest, stay finite and give the one-process RMSE and MAE."""
+    from rnnkit.train.forecasting import forecast_metrics, forecast_sums, metrics_from_sums
+
+    model, task = _forecast_setup()
+    inputs, targets, first = task.val
+    values = task.values * 1e306
+    transform = type(task.transform)(False, False, task.transform.scaler)
+    transform.scaler = type(task.transform.scaler)()
+    transform.scaler.center_, transform.scaler.scale_ = np.asarray(0.0), np.asarray(1e306)
+    whole = forecast_metrics(model, transform, values, inputs, targets, first)
+    assert all(np.isfinite(value) for value in whole.values())
+    parts = [forecast_sums(model, transform, values, *(array[distributed.part(len(inputs), rank, 3)]
+                                                       for array in (inputs, targets, first)), rank, 3)
+             for rank in range(3)]
+    _assert_same_metrics(metrics_from_sums({key: sum(part[key] for part in parts) for key in parts[0]}), whole)
+
+
+def validation_metrics(name: str, group: distributed.Group | None, steps: int) -> dict[str, list]:
+    """``history``: the metrics of every validation of a short run of ``VALIDATION_SETUPS[name]``
+    (several ranks: each validates only its share; validating on all the data is an error), and
+    ``whole``: the one-process ``evaluate`` of the final weights."""
+    model, task = VALIDATION_SETUPS[name]()
+    evaluate = task.evaluate
+    if group is not None and group.size > 1:
+        def whole(_model):
+            raise AssertionError("validated on all the data, not on this rank's share")
+        task.evaluate = whole
+    trainer = Trainer(model, task, Adam(model.parameters(), lr=0.05),
+                      TrainerConfig(epochs=100, max_steps=steps, progress=False), log=lambda _: None, group=group)
+    trainer.fit()
+    history = [{key[4:]: value for key, value in row.items() if key.startswith("val_")}
+               for row in trainer.state["history"]]
+    assert trainer.state["history"][-1]["step"] == steps                 # the last validation: the final weights
+    return {"history": history, "whole": evaluate(model)}
+
+
+VALIDATION_WORKER = textwrap.dedent("""
+    import json
+    import sys
+    from rnnkit import distributed
+    sys.path.insert(0, sys.argv[1])
+    from test_distributed import validation_metrics
+
+    group = distributed.world()
+    assert group.size == 2, group.size
+    metrics = validation_metrics(sys.argv[2], group, int(sys.argv[3]))
+    if group.rank == 0:
+        with open(sys.argv[4], "w") as stream:
+            json.dump(metrics, stream)
+""")
+
+
+@pytest.mark.parametrize("name", ["tag", "forecast", "seq2seq"])
+def test_two_ranks_validate_their_shares_like_one_process(tmp_path, name):
+    """Trained and validated on 2 ranks, each validating only its share: the last validation equals one
+    process's evaluation of the same weights within float rounding, and every epoch's validation equals
+    a one-process run's (whose weights agree within 1e-12: the metrics within 1e-9)."""
+    (tmp_path / "worker.py").write_text(VALIDATION_WORKER)
+    result = run_ranks([sys.executable, str(tmp_path / "worker.py"), str(Path(__file__).parent), name, "80",
+                        str(tmp_path / "metrics.json")], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    two = json.loads((tmp_path / "metrics.json").read_text())
+    _assert_same_metrics(two["history"][-1], two["whole"])
+    one = validation_metrics(name, None, 80)
+    assert len(two["history"]) == len(one["history"]) >= 8
+    for got, expected in zip(two["history"], one["history"]):
+        assert sorted(got) == sorted(expected)
+        for key, value in expected.items():
+            np.testing.assert_allclose(got[key], value, rtol=1e-9, atol=0, err_msg=key)
+    if name == "seq2seq":
+        assert one["whole"]["bleu"] > 0
 
 
 def _cli(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess:

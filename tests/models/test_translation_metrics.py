@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.models.translation_metrics import corpus_bleu, corpus_chrf, tokenize_13a, translation_scores
+from rnnkit.models.translation_metrics import (bleu_from_statistics, bleu_statistics, chrf_from_statistics,
+                                               chrf_statistics, corpus_bleu, corpus_chrf, tokenize_13a,
+                                               translation_scores)
 
 DATA = Path(os.environ.get("RNNKIT_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 PAIRS = DATA / "translation" / "eng-fra_tatoeba.tsv"
@@ -140,3 +142,59 @@ def test_bleu_and_chrf_equal_sacrebleu_on_the_tatoeba_pairs():
     assert abs(ours["bleu"] - sacrebleu.corpus_bleu(hypotheses, [french]).score) < 0.01
     assert abs(ours["chrf"] - sacrebleu.corpus_chrf(hypotheses, [french]).score) < 0.01
     assert 20 < ours["bleu"] < 95                              # a corpus where the comparison means something
+
+
+# --- statistics that add up over parts of a corpus (no sacreBLEU needed) --------------------------
+
+
+def _split(items, cuts):
+    bounds = [0, *cuts, len(items)]
+    return [items[start:stop] for start, stop in zip(bounds, bounds[1:])]
+
+
+def _summed(parts):
+    return [sum(values) for values in zip(*parts)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bleu_and_chrf_from_statistics_equal_the_corpus_scores(seed):
+    references = MADE_UP * 2
+    hypotheses = noisy(references, seed)
+    bleu = corpus_bleu(hypotheses, references)
+    assert bleu_from_statistics(bleu_statistics(hypotheses, references)) == bleu          # every field, exactly
+    assert chrf_from_statistics(chrf_statistics(hypotheses, references)) == corpus_chrf(hypotheses, references)
+    for options in ({"lowercase": True}, {"tokenize": False}):
+        assert bleu_from_statistics(bleu_statistics(hypotheses, references, **options)) == corpus_bleu(
+            hypotheses, references, **options)
+    assert bleu_from_statistics(bleu_statistics(hypotheses, references), smooth="none") == corpus_bleu(
+        hypotheses, references, smooth="none")
+
+
+@pytest.mark.parametrize("cuts", [[8], [3, 3, 11], [0, 1, 15], [16]])
+def test_statistics_summed_over_a_split_corpus_give_the_corpus_scores(cuts):
+    """Parts of any size (an empty one too) add up to the whole corpus's BLEU and chrF, also as the
+    floats an MPI sum hands back, and with two references per sentence."""
+    first = MADE_UP * 2
+    second = noisy(first, 20)
+    hypotheses = noisy(first, 21)
+    parts = list(zip(_split(hypotheses, cuts), _split(first, cuts), _split(second, cuts)))
+    bleu = _summed(bleu_statistics(hyps, refs) for hyps, refs, _ in parts)
+    chrf = _summed(chrf_statistics(hyps, refs) for hyps, refs, _ in parts)
+    assert bleu == bleu_statistics(hypotheses, first) and chrf == chrf_statistics(hypotheses, first)
+    assert bleu_from_statistics([float(value) for value in bleu]) == corpus_bleu(hypotheses, first)
+    assert chrf_from_statistics([float(value) for value in chrf]) == corpus_chrf(hypotheses, first)
+    two = _summed(bleu_statistics(hyps, [refs, others]) for hyps, refs, others in parts)
+    assert bleu_from_statistics(two).score == corpus_bleu(hypotheses, [first, second]).score
+    two = _summed(chrf_statistics(hyps, [refs, others]) for hyps, refs, others in parts)
+    assert chrf_from_statistics(two) == corpus_chrf(hypotheses, [first, second])
+
+
+def test_statistics_of_nothing_and_of_the_wrong_length():
+    assert bleu_statistics([], []) == [0] * 10 and chrf_statistics([], []) == [0] * 18
+    assert bleu_from_statistics([0] * 10).score == 0.0 and chrf_from_statistics([0] * 18) == 0.0
+    with pytest.raises(ValueError, match="expected 10 BLEU statistics"):
+        bleu_from_statistics([1, 2, 3])
+    with pytest.raises(ValueError, match="expected 18 chrF statistics"):
+        chrf_from_statistics([1, 2, 3])
+    with pytest.raises(ValueError, match="smooth must be 'exp' or 'none'"):
+        bleu_from_statistics([0] * 10, smooth="add-k")

@@ -146,6 +146,26 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str] | Sequence[
     """
     if smooth not in ("exp", "none"):
         raise ValueError(f"smooth must be 'exp' or 'none', got {smooth!r}")
+    return bleu_from_statistics(bleu_statistics(hypotheses, references, lowercase, tokenize), smooth)
+
+
+def bleu_statistics(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]],
+                    lowercase: bool = False, tokenize: bool = True) -> list[int]:
+    """The counts corpus BLEU is computed from, which add up over parts of a corpus.
+
+    ``[c, r, matches_1, .., matches_4, totals_1, .., totals_4]``: hypothesis and reference
+    lengths, matched and hypothesis n-grams per order (see :func:`corpus_bleu` for the arguments).
+    The element-wise sum of the statistics of the parts of a corpus, given to
+    :func:`bleu_from_statistics`, gives the corpus's BLEU.
+
+    >>> first = bleu_statistics(["the cat sat"], ["the cat sat down"])
+    >>> second = bleu_statistics(["a dog"], ["a dog"])
+    >>> first
+    [3, 4, 3, 2, 1, 0, 3, 2, 1, 0]
+    >>> bleu_from_statistics([a + b for a, b in zip(first, second)]).score == corpus_bleu(
+    ...     ["the cat sat", "a dog"], ["the cat sat down", "a dog"]).score
+    True
+    """
     hypotheses, reference_sets = _reference_sets(hypotheses, references)
 
     def prepare(text: str) -> list[str]:
@@ -167,7 +187,20 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str] | Sequence[
                 most |= _ngrams(ref, order)                       # per n-gram: the largest count
             matches[order - 1] += sum(min(count, most[gram]) for gram, count in counts.items())
             totals[order - 1] += max(len(tokens) - order + 1, 0)
+    return [hypothesis_length, reference_length, *matches, *totals]
 
+
+def bleu_from_statistics(statistics: Sequence[float], smooth: str = "exp") -> BLEUScore:
+    """Corpus BLEU from :func:`bleu_statistics` (summed over the parts of a corpus); counts given
+    as floats (an MPI sum) are read as the integers they hold."""
+    if smooth not in ("exp", "none"):
+        raise ValueError(f"smooth must be 'exp' or 'none', got {smooth!r}")
+    if len(statistics) != 2 + 2 * MAX_ORDER:
+        raise ValueError(f"expected {2 + 2 * MAX_ORDER} BLEU statistics (c, r, matches and totals per order), "
+                         f"got {len(statistics)}")
+    counts = [round(value) for value in statistics]
+    hypothesis_length, reference_length = counts[0], counts[1]
+    matches, totals = counts[2:2 + MAX_ORDER], counts[2 + MAX_ORDER:]
     if hypothesis_length == 0:
         brevity_penalty = 0.0
     elif hypothesis_length < reference_length:
@@ -209,7 +242,7 @@ def _chrf_statistics(hypothesis: str, reference: str) -> list[int]:
     return statistics
 
 
-def _chrf_from_statistics(statistics: Sequence[int]) -> float:
+def _chrf_from_statistics(statistics: Sequence[float]) -> float:
     precision = recall = 0.0
     orders = 0
     for order in range(CHAR_ORDER):
@@ -227,9 +260,19 @@ def _chrf_from_statistics(statistics: Sequence[int]) -> float:
     return 100.0 * (1 + factor) * precision * recall / (factor * precision + recall)
 
 
-def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]],
-                lowercase: bool = False) -> float:
-    """Corpus chrF (character 6-grams, beta 2, spaces ignored), in [0, 100]; sacreBLEU's ``CHRF()``."""
+def chrf_statistics(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]],
+                    lowercase: bool = False) -> list[int]:
+    """The counts corpus chrF is computed from, which add up over parts of a corpus.
+
+    For each character n-gram order 1..6: hypothesis n-grams, reference n-grams and matches
+    (18 numbers), summed over the sentences, each sentence with the reference that scores best.
+    The element-wise sum over the parts of a corpus, given to :func:`chrf_from_statistics`,
+    gives the corpus's chrF.
+
+    >>> first, second = chrf_statistics(["abc"], ["abd"]), chrf_statistics(["xyz"], ["xyz"])
+    >>> chrf_from_statistics([a + b for a, b in zip(first, second)]) == corpus_chrf(["abc", "xyz"], ["abd", "xyz"])
+    True
+    """
     hypotheses, reference_sets = _reference_sets(hypotheses, references)
     totals = [0] * (3 * CHAR_ORDER)
     for hypothesis, group in zip(hypotheses, reference_sets):
@@ -238,7 +281,21 @@ def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str] | Sequence[
         candidates = [_chrf_statistics(hypothesis, reference) for reference in group]
         best = max(candidates, key=_chrf_from_statistics)         # first of equals wins
         totals = [total + value for total, value in zip(totals, best)]
-    return _chrf_from_statistics(totals)
+    return totals
+
+
+def chrf_from_statistics(statistics: Sequence[float]) -> float:
+    """Corpus chrF from :func:`chrf_statistics` (summed over the parts of a corpus), in [0, 100]."""
+    if len(statistics) != 3 * CHAR_ORDER:
+        raise ValueError(f"expected {3 * CHAR_ORDER} chrF statistics (hypothesis, reference and matched "
+                         f"n-grams per order), got {len(statistics)}")
+    return _chrf_from_statistics([round(value) for value in statistics])
+
+
+def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]],
+                lowercase: bool = False) -> float:
+    """Corpus chrF (character 6-grams, beta 2, spaces ignored), in [0, 100]; sacreBLEU's ``CHRF()``."""
+    return _chrf_from_statistics(chrf_statistics(hypotheses, references, lowercase))
 
 
 def translation_scores(hypotheses: Iterable[str], references: Iterable[str]) -> dict[str, float]:

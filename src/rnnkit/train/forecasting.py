@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit import distributed
 from rnnkit.data.batching import Scaler
 from rnnkit.data.readers import read_time_series_csv
 from rnnkit.data.scaling import fit_standard, standardise
@@ -185,6 +186,14 @@ def truth(values: np.ndarray, first_targets: np.ndarray, horizon: int) -> np.nda
 def forecast_metrics(model: Forecaster, transform: SeriesTransform, values: np.ndarray, inputs: np.ndarray,
                      targets: np.ndarray, first_targets: np.ndarray) -> dict[str, float]:
     """Loss (scaled), RMSE and MAE in the original units, and the persistence baseline's."""
+    loss, error, naive = forecast_errors(model, transform, values, inputs, targets, first_targets)
+    return {"loss": loss, "rmse": 2 * _rms(error), "mae": 2 * _mean_abs(error),
+            "persistence_rmse": 2 * _rms(naive), "persistence_mae": 2 * _mean_abs(naive)}
+
+
+def forecast_errors(model: Forecaster, transform: SeriesTransform, values: np.ndarray, inputs: np.ndarray,
+                    targets: np.ndarray, first_targets: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """The loss (scaled) and half the errors (M, F) of the forecasts and of persistence in the original units."""
     predictions = model.predict(inputs)[..., 0]                                # (M, F)
     loss, _ = model.loss(predictions, targets)
     horizon = targets.shape[1]
@@ -192,8 +201,54 @@ def forecast_metrics(model: Forecaster, transform: SeriesTransform, values: np.n
     predicted = transform.to_original(predictions.astype(np.float64), values, first_targets)
     persistence = np.repeat(values[first_targets - 1][:, None], horizon, axis=1)
     error, naive = predicted * 0.5 - actual * 0.5, persistence * 0.5 - actual * 0.5        # halves: no overflow
-    return {"loss": float(loss), "rmse": 2 * _rms(error), "mae": 2 * _mean_abs(error),
-            "persistence_rmse": 2 * _rms(naive), "persistence_mae": 2 * _mean_abs(naive)}
+    return float(loss), error, naive
+
+
+def forecast_sums(model: Forecaster, transform: SeriesTransform, values: np.ndarray, inputs: np.ndarray,
+                  targets: np.ndarray, first_targets: np.ndarray, rank: int = 0, size: int = 1) -> dict[str, float]:
+    """What :func:`forecast_metrics` reports, as sums that add up across the ``size`` parts of the windows
+    (this is part ``rank``); :func:`metrics_from_sums` turns their total into the metrics.
+
+    ``loss`` (summed over the predicted values) and ``count`` (predicted values); for the errors
+    and persistence's, each part's largest magnitude and its sums of squares and of magnitudes
+    measured in units of it, under keys of this part's own (``error.peak.R``, ...; zero in the
+    other parts' keys), so that the sum over the parts hands every part's figures to
+    :func:`metrics_from_sums`, which rescales them to the largest peak of all (no overflow).
+    """
+    sums: dict[str, float] = {"loss": 0.0, "count": 0}
+    for name in ("error", "naive"):
+        for part in range(size):
+            sums.update({f"{name}.peak.{part}": 0.0, f"{name}.squares.{part}": 0.0, f"{name}.magnitudes.{part}": 0.0})
+    if len(inputs) == 0:
+        return sums
+    loss, error, naive = forecast_errors(model, transform, values, inputs, targets, first_targets)
+    sums["loss"], sums["count"] = loss * targets.size, int(targets.size)
+    for name, differences in (("error", error), ("naive", naive)):
+        peak = float(np.max(np.abs(differences)))
+        if peak > 0:
+            sums[f"{name}.peak.{rank}"] = peak
+            sums[f"{name}.squares.{rank}"] = float(np.sum((differences / peak) ** 2))
+            sums[f"{name}.magnitudes.{rank}"] = float(np.sum(np.abs(differences) / peak))
+    return sums
+
+
+def metrics_from_sums(sums: dict[str, float]) -> dict[str, float]:
+    """:func:`forecast_metrics`'s figures from :func:`forecast_sums` added up over every part of the windows."""
+    count = sums["count"]
+    metrics = {"loss": sums["loss"] / count}
+    for name, prefix in (("error", ""), ("naive", "persistence_")):
+        parts = sorted(int(key.rsplit(".", 1)[1]) for key in sums if key.startswith(f"{name}.peak."))
+        peaks = [sums[f"{name}.peak.{part}"] for part in parts]
+        peak = max(peaks, default=0.0)
+        if peak == 0:
+            metrics[f"{prefix}rmse"] = metrics[f"{prefix}mae"] = 0.0
+            continue
+        weights = [part_peak / peak for part_peak in peaks]                   # each part's unit in the largest's
+        squares = sum(weight * weight * sums[f"{name}.squares.{part}"] for weight, part in zip(weights, parts))
+        magnitudes = sum(weight * sums[f"{name}.magnitudes.{part}"] for weight, part in zip(weights, parts))
+        metrics[f"{prefix}rmse"] = 2 * (peak * math.sqrt(squares / count))
+        metrics[f"{prefix}mae"] = 2 * (peak * (magnitudes / count))
+    return {key: metrics[key] for key in ("loss", "rmse", "mae", "persistence_rmse", "persistence_mae")}
 
 
 def _rms(values: np.ndarray) -> float:
@@ -246,6 +301,14 @@ class ForecastingTask(BucketedTask):
 
     def evaluate(self, model: Forecaster) -> dict[str, float]:
         return forecast_metrics(model, self.transform, self.values, *self.val)
+
+    def evaluate_part(self, model: Forecaster, rank: int, size: int) -> dict[str, float]:
+        """This rank's share of the validation windows, as sums (:func:`forecast_sums`)."""
+        chosen = distributed.part(len(self.val[0]), rank, size)
+        return forecast_sums(model, self.transform, self.values, *(array[chosen] for array in self.val), rank, size)
+
+    def metrics_from_sums(self, sums: dict[str, float]) -> dict[str, float]:
+        return metrics_from_sums(sums)
 
 
 def prepare(options: ForecastOptions) -> Prepared:

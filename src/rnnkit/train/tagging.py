@@ -49,6 +49,7 @@ from rnnkit.data.batching import pad_sequences
 from rnnkit.data.readers import CONLLU_COLUMNS, read_conll, read_conllu, read_lines
 from rnnkit.layers.char_encoder import CHAR_ENCODERS, CHAR_SPECIALS, character_ids
 from rnnkit.data.vocab import Vocab, WordVocab
+from rnnkit.models.metrics import _scores as entity_counts_scores  # precision, recall, F1 from the counts
 from rnnkit.models.metrics import entity_scores
 from rnnkit.models.tagger import SequenceTagger
 from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, resolve_monitor
@@ -371,6 +372,15 @@ class TaggingTask(BucketedTask):
         metrics = evaluate_sentences(model, self.val_data, self.tag_names, self.bio)
         return {key: value for key, value in metrics.items() if not key.startswith("f1_")}
 
+    def evaluate_part(self, model: SequenceTagger, rank: int, size: int) -> dict[str, float]:
+        """This rank's share of the validation sentences, as sums (:func:`sentence_sums`)."""
+        chosen = distributed.part(len(self.val_data), rank, size)
+        return sentence_sums(model, self.val_data.subset(range(chosen.start, chosen.stop)), self.tag_names,
+                             self.bio)
+
+    def metrics_from_sums(self, sums: dict[str, float]) -> dict[str, float]:
+        return metrics_from_sums(sums)
+
 
 def evaluate_sentences(model: SequenceTagger, data: Encoded, tag_names: list[str], bio: bool,
                        batch_size: int = 128) -> dict[str, float]:
@@ -378,6 +388,20 @@ def evaluate_sentences(model: SequenceTagger, data: Encoded, tag_names: list[str
 
     The tags are the model's decoding: Viterbi with a CRF, each token's arg max without.
     """
+    total, correct, count, gold_sequences, predicted_sequences = decode_sentences(model, data, tag_names, bio,
+                                                                                  batch_size)
+    metrics = {"loss": total / count, "accuracy": correct / count}
+    if bio:
+        scores = entity_scores(gold_sequences, predicted_sequences)
+        metrics.update({name: scores["overall"][name] for name in ("precision", "recall", "f1")})
+        metrics.update({f"f1_{kind}": value["f1"] for kind, value in scores.items() if kind != "overall"})
+    return metrics
+
+
+def decode_sentences(model: SequenceTagger, data: Encoded, tag_names: list[str], bio: bool,
+                     batch_size: int = 128) -> tuple[float, int, int, list, list]:
+    """(loss summed over the tokens, correct tags, tokens, gold and predicted tag names per sentence;
+    the last two empty unless ``bio``), in eval mode."""
     with model.inference():  # eval mode and no_grad until the block ends
         total, correct, count = 0.0, 0, 0
         gold_sequences, predicted_sequences = [], []
@@ -395,11 +419,34 @@ def evaluate_sentences(model: SequenceTagger, data: Encoded, tag_names: list[str
                 for row, length in enumerate(batch.lengths):
                     gold_sequences.append([tag_names[t] for t in batch.tags[row, :length]])
                     predicted_sequences.append([tag_names[t] for t in predicted[row, :length]])
-    metrics = {"loss": total / count, "accuracy": correct / count}
+    return total, correct, count, gold_sequences, predicted_sequences
+
+
+def sentence_sums(model: SequenceTagger, data: Encoded, tag_names: list[str], bio: bool,
+                  batch_size: int = 128) -> dict[str, float]:
+    """What :meth:`TaggingTask.evaluate` reports, as sums that add up across parts of the data: the
+    loss summed over the tokens, correct tags, tokens and (BIO tags) the entity counts (correct,
+    predicted, gold); :func:`metrics_from_sums` turns their total into the metrics."""
+    sums: dict[str, float] = {"loss": 0.0, "correct": 0, "tokens": 0}
     if bio:
-        scores = entity_scores(gold_sequences, predicted_sequences)
-        metrics.update({name: scores["overall"][name] for name in ("precision", "recall", "f1")})
-        metrics.update({f"f1_{kind}": value["f1"] for kind, value in scores.items() if kind != "overall"})
+        sums.update({"entities_correct": 0, "entities_predicted": 0, "entities_gold": 0})
+    if len(data) == 0:
+        return sums
+    sums["loss"], sums["correct"], sums["tokens"], gold, predicted = decode_sentences(model, data, tag_names, bio,
+                                                                                      batch_size)
+    if bio:
+        overall = entity_scores(gold, predicted)["overall"]
+        sums.update({f"entities_{name}": overall[name] for name in ("correct", "predicted", "gold")})
+    return sums
+
+
+def metrics_from_sums(sums: dict[str, float]) -> dict[str, float]:
+    """:meth:`TaggingTask.evaluate`'s metrics from :func:`sentence_sums` added up over every part of the data."""
+    metrics = {"loss": sums["loss"] / sums["tokens"], "accuracy": sums["correct"] / sums["tokens"]}
+    if "entities_correct" in sums:
+        counts = [round(sums[f"entities_{name}"]) for name in ("correct", "predicted", "gold")]
+        metrics.update({name: value for name, value in entity_counts_scores(*counts).items()
+                        if name in ("precision", "recall", "f1")})
     return metrics
 
 

@@ -39,7 +39,9 @@ from rnnkit.data.readers import read_labelled_text
 from rnnkit.data.tokenizer import normalize
 from rnnkit.data.vocab import CharVocab, ReversibleWordVocab, Vocab
 from rnnkit.models.seq2seq import Seq2Seq
-from rnnkit.models.translation_metrics import translation_scores
+from rnnkit import distributed
+from rnnkit.models.translation_metrics import (MAX_ORDER, bleu_from_statistics, bleu_statistics,
+                                               chrf_from_statistics, chrf_statistics, translation_scores)
 from rnnkit.train.classification import separator
 from rnnkit.train.options import SupervisedOptions, check_common, flag, option, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, random_split
@@ -190,6 +192,16 @@ class TranslationTask(BucketedTask):
         return evaluate_pairs(model, self.val_sources, self.val_targets, self.max_length,
                               target_vocab=self.target_vocab, references=self.val_references)
 
+    def evaluate_part(self, model: Seq2Seq, rank: int, size: int) -> dict[str, float]:
+        """This rank's share of the validation pairs, as sums (:func:`pair_sums`)."""
+        chosen = distributed.part(len(self.val_sources), rank, size)
+        references = None if self.val_references is None else self.val_references[chosen]
+        return pair_sums(model, self.val_sources[chosen], self.val_targets[chosen], self.max_length,
+                         target_vocab=self.target_vocab, references=references)
+
+    def metrics_from_sums(self, sums: dict[str, float]) -> dict[str, float]:
+        return metrics_from_sums(sums)
+
 
 def decode(model: Seq2Seq, source: np.ndarray, lengths: np.ndarray, max_length: int, beam: int = 1,
            length_penalty: float = 0.0) -> list[list[int]]:
@@ -205,6 +217,19 @@ def evaluate_pairs(model: Seq2Seq, sources: list, targets: list, max_length: int
                    length_penalty: float = 0.0) -> dict[str, float]:
     """Teacher-forced loss per target token, exact match, and (given the target vocabulary and
     texts) corpus BLEU and chrF of the detokenised outputs; greedy or beam decoding, eval mode."""
+    total, tokens, exact, outputs = decode_pairs(model, sources, targets, max_length, batch_size,
+                                                 target_vocab, beam, length_penalty)
+    metrics = {"loss": total / tokens, "exact_match": exact / len(sources)}
+    if target_vocab is not None and references is not None:
+        metrics.update(translation_scores(outputs, references))
+    return metrics
+
+
+def decode_pairs(model: Seq2Seq, sources: list, targets: list, max_length: int, batch_size: int = 256,
+                 target_vocab: Vocab | None = None, beam: int = 1,
+                 length_penalty: float = 0.0) -> tuple[float, int, int, list[str]]:
+    """(loss summed over the target tokens, target tokens, exact matches, detokenised outputs; "" each
+    without ``target_vocab``) of the pairs, in eval mode."""
     outputs: list[str] = [""] * len(sources)
     with model.inference():  # eval mode and no_grad until the block ends
         total, tokens, exact = 0.0, 0, 0
@@ -219,9 +244,34 @@ def evaluate_pairs(model: Seq2Seq, sources: list, targets: list, max_length: int
             if target_vocab is not None:
                 for i, output in zip(indices, decoded):
                     outputs[i] = target_vocab.inverse_transform(np.array(output, dtype=np.int64))
-    metrics = {"loss": total / tokens, "exact_match": exact / len(sources)}
+    return total, tokens, exact, outputs
+
+
+def pair_sums(model: Seq2Seq, sources: list, targets: list, max_length: int, batch_size: int = 256,
+              target_vocab: Vocab | None = None, references: list[str] | None = None) -> dict[str, float]:
+    """What :func:`evaluate_pairs` computes, as sums over the pairs that add up across parts of the
+    data (loss, target tokens, exact matches, pairs; the BLEU and chrF statistics, given the target
+    vocabulary and texts); :func:`metrics_from_sums` turns their total into the metrics. Greedy decoding."""
+    sums: dict[str, float] = {"loss": 0.0, "tokens": 0, "exact": 0, "pairs": len(sources)}
+    outputs: list[str] = []
+    if len(sources):
+        sums["loss"], sums["tokens"], sums["exact"], outputs = decode_pairs(
+            model, sources, targets, max_length, batch_size, target_vocab)
     if target_vocab is not None and references is not None:
-        metrics.update(translation_scores(outputs, references))
+        bleu, chrf = bleu_statistics(outputs, references), chrf_statistics(outputs, references)
+        sums.update({f"bleu.{index}": value for index, value in enumerate(bleu)})
+        sums.update({f"chrf.{index}": value for index, value in enumerate(chrf)})
+    return sums
+
+
+def metrics_from_sums(sums: dict[str, float]) -> dict[str, float]:
+    """The metrics of :func:`evaluate_pairs` from :func:`pair_sums` added up over every part of the data."""
+    metrics = {"loss": sums["loss"] / sums["tokens"], "exact_match": sums["exact"] / sums["pairs"]}
+    if "bleu.0" in sums:
+        bleu = [sums[f"bleu.{index}"] for index in range(2 + 2 * MAX_ORDER)]
+        chrf = [sums[key] for key in sorted((key for key in sums if key.startswith("chrf.")),
+                                            key=lambda key: int(key[5:]))]
+        metrics.update({"bleu": bleu_from_statistics(bleu).score, "chrf": chrf_from_statistics(chrf)})
     return metrics
 
 
