@@ -99,7 +99,13 @@ def extract_entities(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     return spans
 
 
-def _scores(correct: int, predicted: int, gold: int) -> dict[str, float]:
+def scores_from_counts(correct: int, predicted: int, gold: int) -> dict[str, float]:
+    """Precision, recall and F1 from the counts of correct, predicted and gold entities (counts
+    summed over parts of a corpus give the corpus's scores).
+
+    >>> scores_from_counts(3, 4, 6)["f1"]
+    0.6
+    """
     precision = correct / predicted if predicted else 0.0
     recall = correct / gold if gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -154,8 +160,8 @@ def entity_scores(gold_sequences: Sequence[Sequence[str]],
         gold_counts.update(kind for kind, _, _ in gold_spans)
         predicted_counts.update(kind for kind, _, _ in predicted_spans)
         correct_counts.update(kind for kind, _, _ in gold_spans & predicted_spans)
-    result = {"overall": _scores(sum(correct_counts.values()), sum(predicted_counts.values()),
+    result = {"overall": scores_from_counts(sum(correct_counts.values()), sum(predicted_counts.values()),
                                  sum(gold_counts.values()))}
     for kind in sorted(set(gold_counts) | set(predicted_counts)):
-        result[kind] = _scores(correct_counts[kind], predicted_counts[kind], gold_counts[kind])
+        result[kind] = scores_from_counts(correct_counts[kind], predicted_counts[kind], gold_counts[kind])
     return result

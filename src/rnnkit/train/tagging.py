@@ -49,8 +49,7 @@ from rnnkit.data.batching import pad_sequences
 from rnnkit.data.readers import CONLLU_COLUMNS, read_conll, read_conllu, read_lines
 from rnnkit.layers.char_encoder import CHAR_ENCODERS, CHAR_SPECIALS, character_ids
 from rnnkit.data.vocab import Vocab, WordVocab
-from rnnkit.models.metrics import _scores as entity_counts_scores  # precision, recall, F1 from the counts
-from rnnkit.models.metrics import entity_scores
+from rnnkit.models.metrics import entity_scores, scores_from_counts
 from rnnkit.models.tagger import SequenceTagger
 from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, random_split
@@ -445,7 +444,7 @@ def metrics_from_sums(sums: dict[str, float]) -> dict[str, float]:
     metrics = {"loss": sums["loss"] / sums["tokens"], "accuracy": sums["correct"] / sums["tokens"]}
     if "entities_correct" in sums:
         counts = [round(sums[f"entities_{name}"]) for name in ("correct", "predicted", "gold")]
-        metrics.update({name: value for name, value in entity_counts_scores(*counts).items()
+        metrics.update({name: value for name, value in scores_from_counts(*counts).items()
                         if name in ("precision", "recall", "f1")})
     return metrics
 
