@@ -109,12 +109,17 @@ class DirectionWeights:
             return np.zeros(self.weight_ih.shape[0], dtype=self.weight_ih.data.dtype)
         return self.bias_ih.data + self.bias_hh.data
 
+    def input_bias(self) -> np.ndarray:
+        """``b_ih`` (G*H,) C-contiguous, zeros without a bias: what kinds whose gates read x alone add."""
+        if self.bias_ih is None:
+            return np.zeros(self.weight_ih.shape[0], dtype=self.weight_ih.data.dtype)
+        return np.ascontiguousarray(self.bias_ih.data)
+
     def split_biases(self) -> tuple[np.ndarray, np.ndarray]:
         """``(b_ih, b_hh)``, each (G*H,) C-contiguous, zeros without biases: what a GRU step adds."""
-        if self.bias_ih is None:
-            zeros = np.zeros(self.weight_ih.shape[0], dtype=self.weight_ih.data.dtype)
-            return zeros, zeros
-        return np.ascontiguousarray(self.bias_ih.data), np.ascontiguousarray(self.bias_hh.data)
+        if self.bias_hh is None:
+            return self.input_bias(), np.zeros(self.weight_ih.shape[0], dtype=self.weight_ih.data.dtype)
+        return self.input_bias(), np.ascontiguousarray(self.bias_hh.data)
 
 
 @dataclass

@@ -180,7 +180,8 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
     cell, cell_next = np.array(initial[1], dtype=dtype), np.empty((batch, hidden), dtype=dtype)
     tanh_c = np.empty((batch, hidden), dtype=dtype)
     projected = layer.proj_size > 0
-    h_new = np.empty((batch, hidden if projected else width), dtype=dtype)
+    h_new = np.empty((batch, hidden if projected else width), dtype=dtype)              # h~_t, or h_t
+    h_projected = np.empty((batch, width), dtype=dtype) if projected else None         # h_t = h~_t W_hr^T
     w_hh_t, bias = weights.weight_hh.data.T, weights.combined_bias()
     product = np.empty((batch, 4 * hidden), dtype=dtype)
     for k in range(steps):
@@ -191,7 +192,9 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
         z += product
         step_forward(z, bias, cell, cell_next, tanh_c, h_new)
         h = output[:, t, columns]
-        h[...] = h_new @ weights.weight_hr.data.T if projected else h_new          # h_t = h~_t W_hr^T
+        if projected:
+            np.matmul(h_new, weights.weight_hr.data.T, out=h_projected)
+        h[...] = h_projected if projected else h_new
         if invalid is not None:                              # past the length: keep the state
             np.copyto(h, previous, where=invalid[k])
             np.copyto(cell_next, cell, where=invalid[k])

@@ -103,7 +103,7 @@ def forward(layer, gates, reverse, weights, initial, invalid, work):
     dtype, hidden = gates.dtype, layer.hidden_size
     states = work.array("states", (steps + 1, batch, hidden), dtype)             # (T+1, B, H)
     states[0] = initial[0]
-    split.run(forward_loop, (gates, reverse, _bias(weights, dtype, 2 * hidden), states,
+    split.run(forward_loop, (gates, reverse, weights.input_bias(), states,
                              step_mask(invalid, steps), dtype.type(1)), batch, hidden, steps)
     return states, (states[-1],), (gates,)
 
@@ -124,11 +124,6 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
     """:func:`rnnkit.cells.mingru.reference.inference`, compiled."""
     batch, steps = output.shape[:2]
     hidden = layer.hidden_size
-    split.run(inference_loop, (xw, reverse, _bias(weights, xw.dtype, 2 * hidden), np.ascontiguousarray(initial[0]),
+    split.run(inference_loop, (xw, reverse, weights.input_bias(), np.ascontiguousarray(initial[0]),
                                output, column, step_mask(invalid, steps), xw.dtype.type(1)), batch, hidden, steps)
     return (output[:, 0 if reverse else -1, column:column + hidden].copy(),)
-
-
-def _bias(weights, dtype, rows):
-    """b_ih (rows,), zeros without a bias, C-contiguous."""
-    return np.zeros(rows, dtype=dtype) if weights.bias_ih is None else np.ascontiguousarray(weights.bias_ih.data)

@@ -69,7 +69,7 @@ def forward(layer, gates, reverse, weights, initial, invalid, work):
     steps, batch, _ = gates.shape
     dtype, hidden = gates.dtype, layer.hidden_size
     ordered = gates[::-1] if reverse else gates                                  # processing order
-    activate(ordered, _bias(weights, dtype, 2 * hidden))
+    activate(ordered, weights.input_bias())
     a = np.empty((steps, batch, hidden), dtype=dtype)
     b = np.empty((steps, batch, hidden), dtype=dtype)
     coefficients(ordered, a, b)
@@ -103,7 +103,7 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
     batch, steps, _ = xw.shape
     hidden = layer.hidden_size
     columns = slice(column, column + hidden)
-    activate(xw, _bias(weights, xw.dtype, 2 * hidden))
+    activate(xw, weights.input_bias())
     a = np.empty((batch, hidden), dtype=xw.dtype)
     b = np.empty((batch, hidden), dtype=xw.dtype)
     for k in range(steps):
@@ -116,8 +116,3 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
         if invalid is not None:                                                  # past the length: keep the state
             np.copyto(h, previous, where=invalid[k])
     return (output[:, 0 if reverse else -1, columns].copy(),)
-
-
-def _bias(weights, dtype, rows):
-    """b_ih (rows,), zeros without a bias."""
-    return np.zeros(rows, dtype=dtype) if weights.bias_ih is None else weights.bias_ih.data

@@ -138,7 +138,7 @@ def forward(layer, gates, reverse, weights, initial, invalid, work):
     states = work.array("states", (steps + 1, batch, hidden), dtype)             # (T+1, B, H)
     states[0] = initial[0]
     mix = work.array("mix", (steps, batch, hidden), dtype)                      # f', processing order
-    split.run(forward_loop, (gates, reverse, _bias(weights, dtype, 3 * hidden), states, mix,
+    split.run(forward_loop, (gates, reverse, weights.input_bias(), states, mix,
                              step_mask(invalid, steps), *_constants(dtype)), batch, hidden, steps)
     return states, (states[-1],), (gates, mix)
 
@@ -160,15 +160,11 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
     batch, steps = output.shape[:2]
     hidden = layer.hidden_size
     dtype = xw.dtype
-    split.run(inference_loop, (xw, reverse, _bias(weights, dtype, 3 * hidden), np.ascontiguousarray(initial[0]),
+    split.run(inference_loop, (xw, reverse, weights.input_bias(), np.ascontiguousarray(initial[0]),
                                output, column, step_mask(invalid, steps), *_constants(dtype)),
               batch, hidden, steps)
     return (output[:, 0 if reverse else -1, column:column + hidden].copy(),)
 
-
-def _bias(weights, dtype, rows):
-    """b_ih (rows,), zeros without a bias, C-contiguous."""
-    return np.zeros(rows, dtype=dtype) if weights.bias_ih is None else np.ascontiguousarray(weights.bias_ih.data)
 
 
 def _constants(dtype):

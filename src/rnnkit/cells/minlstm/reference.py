@@ -81,7 +81,7 @@ def forward(layer, gates, reverse, weights, initial, invalid, work):
     dtype, hidden = gates.dtype, layer.hidden_size
     ordered = gates[::-1] if reverse else gates                                  # processing order
     mix = work.array("mix", (steps, batch, hidden), dtype)                      # f', processing order
-    activate(ordered, _bias(weights, dtype, 3 * hidden), mix)
+    activate(ordered, weights.input_bias(), mix)
     a = np.empty((steps, batch, hidden), dtype=dtype)
     b = np.empty((steps, batch, hidden), dtype=dtype)
     coefficients(ordered, mix, a, b)
@@ -116,7 +116,7 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
     hidden = layer.hidden_size
     columns = slice(column, column + hidden)
     mix = np.empty((batch, steps, hidden), dtype=xw.dtype)
-    activate(xw, _bias(weights, xw.dtype, 3 * hidden), mix)
+    activate(xw, weights.input_bias(), mix)
     a = np.empty((batch, hidden), dtype=xw.dtype)
     b = np.empty((batch, hidden), dtype=xw.dtype)
     for k in range(steps):
@@ -129,8 +129,3 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
         if invalid is not None:                                                  # past the length: keep the state
             np.copyto(h, previous, where=invalid[k])
     return (output[:, 0 if reverse else -1, columns].copy(),)
-
-
-def _bias(weights, dtype, rows):
-    """b_ih (rows,), zeros without a bias."""
-    return np.zeros(rows, dtype=dtype) if weights.bias_ih is None else weights.bias_ih.data
