@@ -36,7 +36,7 @@ def test_resume_refuses_options_that_differ_from_the_saved_ones(lm_run, capsys):
     assert main(["train", "lm", "--out", str(run), "--resume", "--hidden", "16", "--lr", "0.1"]) == 2
     error = capsys.readouterr().err
     assert "--hidden 16 (the run has 8)" in error and "--lr 0.1 (the run has 0.005)" in error
-    assert "only --epochs and --max-minutes may change" in error
+    assert "only --epochs, --max-minutes, --progress and --quiet may change" in error
     assert json.loads((run / "summary.json").read_text())["epochs"] == 1          # nothing ran
 
 

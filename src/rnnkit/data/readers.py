@@ -65,8 +65,11 @@ def _read(path: PathLike, encoding: str) -> str:
     try:
         with open(path, encoding=encoding, newline="") as handle:  # newline="": keep "\r" so we see it
             text = handle.read()
+    except LookupError as error:
+        raise ValueError(f"{path}: {encoding!r} is not a text encoding Python knows ({error})") from error
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: cannot decode the file as {encoding} ({error})") from error
+        raise ValueError(f"{path}: cannot decode the file as {encoding} ({error}); if it is written in another "
+                         f"encoding, name it (--encoding latin-1, cp1252, utf-16, ...)") from error
     return text[1:] if text.startswith("\ufeff") else text       # a byte-order mark is not part of the text
 
 
@@ -558,7 +561,8 @@ def read_ts(path: PathLike, *, encoding: str = "utf-8") -> tuple[list[np.ndarray
 
 
 def read_vectors(path: PathLike, steps: int = 0, sep: str = ",", label_column: int | str = -1,
-                 values_per_row: int | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
+                 values_per_row: int | None = None, *,
+                 encoding: str = "utf-8") -> tuple[list[np.ndarray], np.ndarray | None]:
     """Rows of numbers as series (steps, D) and their labels (a ``.gz`` file is read as gzip).
 
     Each non-empty line is one example: fields split on ``sep`` (``" "``: any whitespace), the
@@ -579,11 +583,13 @@ def read_vectors(path: PathLike, steps: int = 0, sep: str = ",", label_column: i
         raise FileNotFoundError(f"data file not found: {path}")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as stream:
+        with opener(path, "rt", encoding=encoding) as stream:
             text = stream.read()
             lines = (text[1:] if text.startswith("\ufeff") else text).split("\n")
+    except LookupError as error:
+        raise ValueError(f"{path}: {encoding!r} is not a text encoding Python knows ({error})") from error
     except (UnicodeDecodeError, OSError) as error:
-        raise ValueError(f"{path}: cannot read the file as UTF-8 text ({error})") from error
+        raise ValueError(f"{path}: cannot read the file as {encoding} text ({error})") from error
     if isinstance(label_column, str):
         raise ValueError(f"{path}: --format vectors takes the label column by index, got {label_column!r}")
     series, labels, width = [], [], None

@@ -107,19 +107,20 @@ def read_examples(path: str | Path, options: dict[str, Any], labelled: bool = Tr
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file not found: {path}")
-    kind = options["format"]
+    kind, encoding = options["format"], options.get("encoding") or "utf-8"
     if kind == "ts":
-        series, labels = read_ts(path)
+        series, labels = read_ts(path, encoding=encoding)
         if labelled and labels is None:
             raise ValueError(f"{path}: the .ts file has no class labels (@classLabel false)")
         return series, (None if labels is None else np.array([canonical_label(label) for label in labels]))
     if kind == "vectors":
         series, labels = read_vectors(path, options["steps"], separator(options["sep"]),
-                                      column(options["label_column"]), None if labelled else values_per_row)
+                                      column(options["label_column"]), None if labelled else values_per_row,
+                                      encoding=encoding)
         return series, (None if labels is None else np.array([canonical_label(label) for label in labels]))
     texts, labels = read_labelled_text(path, separator(options["sep"]), text_column=column(options["text_column"]),
                                        label_column=column(options["label_column"]), label_type=canonical_label,
-                                       min_classes=1)
+                                       min_classes=1, encoding=encoding)
     return texts, labels
 
 
@@ -382,7 +383,7 @@ def predict(model: SequenceClassifier, document: dict[str, Any], vocabs: dict[st
             from rnnkit.data.readers import read_lines
 
             texts = [line.split(separator(options["sep"]))[0] if separator(options["sep"]) == "\t" else line
-                     for line in read_lines(file)]
+                     for line in read_lines(file, encoding=options.get("encoding") or "utf-8")]
             raw: list = texts
         else:
             values = None if options["format"] != "vectors" or not options["steps"] else \

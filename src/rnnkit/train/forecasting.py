@@ -83,7 +83,8 @@ def read_series(path: str | Path, options: dict[str, Any]) -> tuple[np.ndarray, 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = read_time_series_csv(path, column(options["column"]), date_column, options["missing"])
+            result = read_time_series_csv(path, column(options["column"]), date_column, options["missing"],
+                                          encoding=options.get("encoding") or "utf-8")
         except ValueError as error:
             message = str(error).replace("pass missing='drop', 'interpolate' or 'ffill'",
                                          "use --missing drop, interpolate or ffill")

@@ -14,6 +14,7 @@ a new ``--epochs`` and ``--max-minutes`` (:func:`resumed_options`).
 from __future__ import annotations
 
 import argparse
+import codecs
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ def field_type(item: dataclasses.Field) -> type:
     return str
 
 
+# --progress: "auto" shows bars only when stderr is a terminal (never in a redirected log).
+PROGRESS_CHOICES = ("auto", "always", "never")
+
 # The metrics --monitor can name, and whether lower or higher is better.
 MONITORS = {"loss": "min", "accuracy": "max", "f1": "max", "exact_match": "max", "rmse": "min", "bleu": "max",
             "chrf": "max"}
@@ -119,6 +123,39 @@ class SupervisedOptions:
     max_minutes: float = option(0.0, "time budget in minutes: stop, validate and save when it runs out (0: none)")
     checkpoint_every: int = option(0, "also save checkpoints/last every N steps (0: only at validations)")
     out: str | None = option(None, "run directory (default: runs/TASK-YYYYmmdd-HHMMSS); must be new or empty")
+    progress: str = option("auto", "progress bars: auto (only when stderr is a terminal, so redirected output holds "
+                                   "no carriage returns), always or never", PROGRESS_CHOICES)
+    quiet: bool = option(False, "print only errors and the final summary: no progress bars, no per-epoch lines")
+    encoding: str = option("utf-8", "text encoding of the data files (e.g. latin-1, cp1252, utf-16)")
+
+
+def check_output_options(options: Any) -> None:
+    """``progress`` must be one of :data:`PROGRESS_CHOICES`, ``quiet`` a bool and ``encoding`` a codec Python knows.
+
+    >>> check_output_options(SupervisedOptions(encoding="klingon-8"))
+    Traceback (most recent call last):
+    ...
+    ValueError: --encoding 'klingon-8' is not a text encoding Python knows (e.g. utf-8, latin-1, cp1252, utf-16)
+    """
+    progress = getattr(options, "progress", "auto")
+    if progress not in PROGRESS_CHOICES:
+        raise ValueError(f"--progress must be one of {', '.join(PROGRESS_CHOICES)}, got {progress!r}")
+    quiet = getattr(options, "quiet", False)
+    if not isinstance(quiet, bool):
+        raise ValueError(f"--quiet must be true or false, got {quiet!r}")
+    check_encoding(getattr(options, "encoding", "utf-8"))
+
+
+def check_encoding(encoding: Any) -> str:
+    """``encoding`` if Python has a text codec of that name, else a ValueError naming --encoding and the value."""
+    try:
+        info = codecs.lookup(encoding) if isinstance(encoding, str) and encoding else None
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise ValueError(f"--encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, latin-1, cp1252, "
+                         f"utf-16)")
+    return encoding
 
 
 def check_common(options: Any) -> None:
@@ -137,6 +174,7 @@ def check_common(options: Any) -> None:
             raise ValueError(f"--{name} must be > 0, got {getattr(options, name)}")
     if not 0 <= getattr(options, "max_minutes", 0) < float("inf"):          # NaN fails this too
         raise ValueError(f"--max-minutes must be a finite number >= 0, got {options.max_minutes}")
+    check_output_options(options)
     check_model_size(options)
 
 
@@ -186,8 +224,9 @@ def check_model_size(options: Any, vocab_size: int = 0) -> None:
 # The options that name data files: config.json records their absolute path, size and SHA-256.
 DATA_OPTIONS = ("data", "val_data")
 METAVARS = {"data": "PATH", "val_data": "PATH", "out": "DIR"}
-# What --resume may change; every other option given with it must equal the saved one.
-RESUMABLE = ("epochs", "max_minutes")
+# What --resume may change; every other option given with it must equal the saved one. (The output
+# options change only what is printed, never a number of the run.)
+RESUMABLE = ("epochs", "max_minutes", "progress", "quiet")
 
 
 def fields_of(options_class: type) -> dict[str, dataclasses.Field]:
@@ -219,7 +258,8 @@ def add_options(parser: argparse.ArgumentParser, fields: dict[str, dataclasses.F
                              "recorded (another path, size or contents)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from checkpoints/last with its saved options "
-                             "(--epochs and --max-minutes may be given anew; other options must match them)")
+                             "(--epochs, --max-minutes, --progress and --quiet may be given anew; other options must "
+                             "match them)")
 
 
 def read_toml(path: str) -> dict[str, Any]:
@@ -306,8 +346,8 @@ def resumed_options(options_class: type, saved: dict[str, Any], given: dict[str,
     changed = [f"{flag(name)} {value!r} (the run has {getattr(options, name)!r})" for name, value in given.items()
                if name not in changeable and not _same_option(name, value, getattr(options, name))]
     if changed:
-        raise ValueError(f"--resume continues {out} with the options it was started with; only --epochs and "
-                         f"--max-minutes may change, but these differ: {'; '.join(changed)}. "
+        raise ValueError(f"--resume continues {out} with the options it was started with; only --epochs, "
+                         f"--max-minutes, --progress and --quiet may change, but these differ: {'; '.join(changed)}. "
                          f"To train with other options, start a new run")
     for name in changeable:
         if name in given and name != "out":

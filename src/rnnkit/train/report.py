@@ -1,4 +1,5 @@
-"""What a run leaves for people to read: ``metrics.csv``, the loss-curve PNG and the summary.
+"""What a run leaves for people to read: ``metrics.csv``, the loss-curve PNG and the summary; and
+what it shows while it runs: progress bars only where someone watches them (:func:`show_progress`).
 
 Every file is written whole to a temporary name and renamed into place, so a reader never
 sees half of one. matplotlib is imported only when a plot is drawn (Agg backend, no display
@@ -11,6 +12,7 @@ import csv
 import io
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,6 +23,48 @@ METRICS_FILE = "metrics.csv"
 PLOT_FILE = "loss.png"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MARKDOWN = "summary.md"
+
+
+def show_progress(setting: str | bool = "auto", quiet: bool = False, stream: Any = None) -> bool:
+    """Whether to draw a progress bar on ``stream`` (default: stderr, where tqdm writes).
+
+    ``setting`` is an option value: ``"always"``, ``"never"``, or ``"auto"``: only when the stream
+    is a terminal, so a log redirected to a file holds no carriage-return bars (a Jupyter kernel,
+    whose stderr is no terminal but shows bars well, counts as one). True and False mean
+    "always" and "never". ``quiet`` turns bars off whatever the setting.
+
+    >>> import io
+    >>> show_progress("auto", stream=io.StringIO()), show_progress("always", stream=io.StringIO())
+    (False, True)
+    >>> show_progress("always", quiet=True)
+    False
+    >>> show_progress("sometimes")
+    Traceback (most recent call last):
+    ...
+    ValueError: --progress must be one of auto, always, never, got 'sometimes'
+    """
+    if setting is True or setting is False:
+        setting = "always" if setting else "never"
+    if setting not in ("auto", "always", "never"):
+        raise ValueError(f"--progress must be one of auto, always, never, got {setting!r}")
+    if quiet or setting == "never":
+        return False
+    if setting == "always":
+        return True
+    stream = sys.stderr if stream is None else stream
+    try:
+        terminal = bool(stream.isatty())
+    except (AttributeError, ValueError):            # no isatty, or a closed stream
+        terminal = False
+    return terminal or "ipykernel" in sys.modules and stream is sys.stderr
+
+
+def progress_bar(**settings: Any) -> Any:
+    """A tqdm bar (a notebook widget under Jupyter) that leaves nothing behind when closed; ``settings`` go
+    to tqdm (``total``, ``initial``, ``desc``, ``unit``). Call it only where :func:`show_progress` says so."""
+    from tqdm.auto import tqdm
+
+    return tqdm(dynamic_ncols=True, leave=False, **settings)
 
 
 def write_metrics_csv(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:

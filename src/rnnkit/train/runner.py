@@ -51,13 +51,23 @@ class TaskRun:
 
 
 def trainer_config(options: Any, steps_per_epoch: int, progress: bool = True) -> TrainerConfig:
-    """The Trainer's settings from a task's options: epochs, clipping, schedule, patience, budget."""
+    """The Trainer's settings from a task's options: epochs, clipping, schedule, patience, budget, output.
+
+    The bars follow ``options.progress`` and ``options.quiet`` (options without them: "auto", not
+    quiet); ``progress=False`` turns them off whatever the options say (benchmarks, other ranks)."""
     total = options.epochs * steps_per_epoch
     schedule = LearningRateSchedule(options.schedule, lr=options.lr, warmup_steps=min(options.warmup, total),
                                     total_steps=total, step_size=max(steps_per_epoch, 1), gamma=0.5)
     return TrainerConfig(epochs=options.epochs, clip=options.clip, schedule=schedule,
                          patience=options.patience or None, max_minutes=options.max_minutes or None,
-                         checkpoint_every=options.checkpoint_every, progress=progress)
+                         checkpoint_every=options.checkpoint_every,
+                         progress=getattr(options, "progress", "auto") if progress else "never",
+                         quiet=bool(getattr(options, "quiet", False)))
+
+
+def progress_log(options: Any, log: Log) -> Log:
+    """``log`` for the lines that describe a run as it starts, or nothing with ``options.quiet``."""
+    return (lambda message: None) if getattr(options, "quiet", False) else log
 
 
 def _trainer(prepared: Prepared, options: Any, folder: Path | None, progress: bool,
@@ -88,6 +98,7 @@ def start(task: str, options: Any, force: bool = False, progress: bool = True, l
         "data": prepared.data_name or options.data or "generated", "data_files": data_files,
         "rnnkit": rnnkit.__version__}, prepared.vocabs)
     try:
+        log = progress_log(options, log)
         for line in prepared.description:
             log(line)
         bidirectional = " bidirectional" if getattr(options, "bidirectional", False) else ""
@@ -184,7 +195,7 @@ def _resume(task: str, run: RunDirectory, given: dict[str, Any], allow_other_dat
     trainer = _trainer(prepared, options, out, progress, group)
     trainer.restore(last)
     run.bind(trainer, sorted(prepared.vocabs))
-    log(f"resuming {out} at step {trainer.state['step']} (epoch {trainer.state['epoch'] + 1}, "
+    progress_log(options, log)(f"resuming {out} at step {trainer.state['step']} (epoch {trainer.state['epoch'] + 1}, "
         f"{prepared.batch_name} {trainer.state['window']})")
     return TaskRun(task, options, prepared, trainer, run)
 

@@ -132,9 +132,9 @@ def feature_columns(options: dict[str, Any]) -> list:
             from None
 
 
-def looks_like_conllu(path: Path) -> bool:
+def looks_like_conllu(path: Path, encoding: str = "utf-8") -> bool:
     """True when the file's first lines are CoNLL-U: ``# sent_id`` / ``# text`` comments or 10 tab fields."""
-    with open(path, encoding="utf-8", errors="replace") as stream:
+    with open(path, encoding=encoding, errors="replace") as stream:
         for number, line in enumerate(stream):
             if number > 200:
                 break
@@ -155,16 +155,17 @@ def read_sentences(path: str | Path, options: dict[str, Any]) -> list[tuple]:
     if not path.exists():
         raise FileNotFoundError(f"data file not found: {path}")
     extra = feature_columns(options)
+    encoding = options.get("encoding") or "utf-8"
     if options["format"] == "conllu":
-        sentences = read_conllu(path, tag=options["tag_field"], features=extra)
+        sentences = read_conllu(path, tag=options["tag_field"], features=extra, encoding=encoding)
     else:
-        if looks_like_conllu(path):
+        if looks_like_conllu(path, encoding):
             raise ValueError(f"{path} is a CoNLL-U file (Universal Dependencies: '# text' comments, 10 tab-separated "
                              f"columns); give --format conllu to read it (its UPOS tags by default, --tag-field "
                              f"for another column)")
         sep = {"whitespace": None, "tab": "\t", "\\t": "\t"}.get(options["sep"], options["sep"])
         sentences = read_conll(path, token_column=options["token_column"], tag_column=options["tag_column"], sep=sep,
-                               feature_columns=extra)
+                               feature_columns=extra, encoding=encoding)
     if not sentences:
         raise ValueError(f"{path}: no sentences found (expected {EXPECTED})")
     return sentences
@@ -646,7 +647,8 @@ def evaluate_file(model: SequenceTagger, document: dict[str, Any], vocabs: dict[
 def predict(model: SequenceTagger, document: dict[str, Any], vocabs: dict[str, Vocab],
             inputs: list[str] | None, file: str | None) -> list[str]:
     """``token/TAG`` for every token of each sentence (sentences split at whitespace); Viterbi with a CRF."""
-    texts = read_lines(file) if file is not None else list(inputs or [])
+    encoding = document["options"].get("encoding") or "utf-8"
+    texts = read_lines(file, encoding=encoding) if file is not None else list(inputs or [])
     sentences = [text.split() for text in texts if text.split()]
     if not sentences:
         raise ValueError("nothing to predict: give sentences as arguments or --file PATH (one sentence per line)")

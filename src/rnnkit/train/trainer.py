@@ -103,7 +103,9 @@ class TrainerConfig:
     checkpoint_every: int = 0           # also save checkpoints/last every N steps (0: at validations only)
     log_every: int = 10                 # one point of the training-loss curve per N steps
     divergence_factor: float = 100.0    # a loss this many times the first step's (at least 1) is divergence
-    progress: bool = True               # show a tqdm progress bar
+    progress: str | bool = "auto"       # tqdm bars: "auto" (only when stderr is a terminal), "always", "never"
+                                        # (True and False mean "always" and "never")
+    quiet: bool = False                 # no bars and no per-validation lines: the caller prints the summary
 
 
 class Trainer:
@@ -530,6 +532,12 @@ class Trainer:
 
     # --- output -----------------------------------------------------------------------------------
     def log(self, message: str) -> None:
+        """A progress line (validations, samples, notes): printed above the bar; nothing when quiet."""
+        if not self.config.quiet:
+            self._say(message)
+
+    def _say(self, message: str) -> None:
+        """A line printed even when quiet (what Ctrl-C did)."""
         if not self.group.is_root:
             return
         if self._bar is not None:
@@ -538,12 +546,10 @@ class Trainer:
             self._log(message)
 
     def _open_bar(self, description: str) -> None:
-        if not self.config.progress or not self.group.is_root:
+        if not self.group.is_root or not report.show_progress(self.config.progress, self.config.quiet):
             return
-        from tqdm.auto import tqdm
-
-        self._bar = tqdm(total=self.task.steps_per_epoch, initial=self.state["window"], desc=description,
-                         unit="step", dynamic_ncols=True, leave=False)
+        self._bar = report.progress_bar(total=self.task.steps_per_epoch, initial=self.state["window"],
+                                        desc=description, unit="step")
 
     def _close_bar(self) -> None:
         if self._bar is not None:
@@ -559,6 +565,6 @@ class Trainer:
             if self._stop_requested:
                 raise KeyboardInterrupt
             self._stop_requested = True
-            self.log("interrupted: stopping after this step and saving checkpoints/last (Ctrl-C again to abort)")
+            self._say("interrupted: stopping after this step and saving checkpoints/last (Ctrl-C again to abort)")
 
         return signal.signal(signal.SIGINT, handler)
