@@ -35,6 +35,7 @@ Inputs are never broadcast, and NaN or infinite inputs are rejected with ``Value
 from __future__ import annotations
 
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -412,17 +413,47 @@ def cross_entropy(
     mask = _check_mask(mask, target_index.shape, "targets")
 
     kept = target_index != ignore_index  # (...)
-    safe_index = np.where(kept, target_index, 0)[..., None]  # (..., 1): ignored rows read class 0
-    log_probs = _log_softmax64(x, axis=-1)  # (..., V)
-    target_dist = np.zeros_like(log_probs)  # q, (..., V)
-    np.put_along_axis(target_dist, safe_index, 1.0, axis=-1)
-    terms = -np.take_along_axis(log_probs, safe_index, axis=-1)[..., 0]  # (...)
-    if label_smoothing > 0.0:
-        terms = (1.0 - label_smoothing) * terms - label_smoothing * np.mean(log_probs, axis=-1)
-        target_dist = (1.0 - label_smoothing) * target_dist + label_smoothing / num_classes
-    term_grads = np.exp(log_probs) - target_dist  # (..., V)
-    counted = kept & _counted(mask, kept.shape)
-    return _reduce(terms, term_grads, counted, reduction, dtype)
+    counted = kept & _counted(mask, kept.shape)  # (...)
+    count = int(np.count_nonzero(counted))
+    if count == 0:
+        return 0.0, np.zeros(x.shape, dtype=dtype)
+    scale = 1.0 / count if reduction == "mean" else 1.0
+    rows = x.reshape(-1, num_classes)  # (N, V)
+    total, grad = _cross_entropy_kernel().cross_entropy_rows(
+        rows, np.where(counted, target_index, 0).reshape(-1), np.ascontiguousarray(counted).reshape(-1),
+        float(label_smoothing), scale, dtype)
+    return (total / count if reduction == "mean" else total), grad.reshape(x.shape)
+
+
+def _cross_entropy_kernel():
+    """This module (NumPy) or its compiled mirror :mod:`rnnkit.compiled.losses` (one pass per row
+    while the row is in cache, instead of six passes over (N, V) arrays); see :mod:`rnnkit.compiled`."""
+    from rnnkit import compiled
+
+    if compiled.enabled():
+        from rnnkit.compiled import losses as fused
+        return fused
+    return sys.modules[__name__]
+
+
+def cross_entropy_rows(x: np.ndarray, index: np.ndarray, counted: np.ndarray, smoothing: float, scale: float,
+                       dtype: np.dtype) -> tuple[float, np.ndarray]:
+    """The rows of :func:`cross_entropy`: the sum of the counted terms and ``(p - q) * scale``.
+
+    x (N, V) float32 or float64; index (N,) targets (any class where a row is not counted);
+    counted (N,) bool. Returns the float sum of l_n over counted rows and the gradient (N, V)
+    in ``dtype``, zero in rows not counted. Float64 arithmetic throughout.
+    """
+    log_probs = _log_softmax64(x, axis=-1)  # (N, V)
+    target_dist = np.zeros_like(log_probs)  # q, (N, V)
+    np.put_along_axis(target_dist, index[:, None], 1.0, axis=-1)
+    terms = -np.take_along_axis(log_probs, index[:, None], axis=-1)[:, 0]  # (N,)
+    if smoothing > 0.0:
+        terms = (1.0 - smoothing) * terms - smoothing * np.mean(log_probs, axis=-1)
+        target_dist = (1.0 - smoothing) * target_dist + smoothing / x.shape[-1]
+    term_grads = np.exp(log_probs) - target_dist  # (N, V)
+    grad = np.where(counted[:, None], term_grads * scale, 0.0)
+    return float(np.sum(terms[counted])), grad.astype(dtype, copy=False)
 
 
 def binary_cross_entropy_with_logits(
