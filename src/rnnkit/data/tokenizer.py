@@ -126,3 +126,144 @@ def detokenize(tokens: list[str]) -> str:
         parts.append(token.strip(JOINER) or token)
         glue = ends
     return "".join(parts)
+
+
+# --- running text for language models ------------------------------------------------------------
+# A word-level language model reads one long text. Two ways to cut it into words:
+#
+#   "whitespace"  the text is already tokenised (WikiText, Penn Treebank): its tokens are exactly
+#                 what whitespace separates, "<unk>" and WikiText's "@-@" included; joined back
+#                 with single spaces, the corpus's own spelling.
+#   "words"       raw text: :func:`tokenize` (words, punctuation marked where it touches), except
+#                 that special tokens ("<unk>", "<eos>", "@-@", "@,@", "@.@") stay whole; joined
+#                 back with :func:`detokenize`, so generated text reads as text.
+#
+# Line breaks become the token LINE_BREAK (one per line end, blank lines included, as in the usual
+# WikiText setup) when they carry meaning, and plain spaces in hard-wrapped prose, where a line
+# ends wherever the page did (:func:`line_breaks_carry_meaning`).
+RUNNING_TEXT_MODES = ("whitespace", "words")
+LINE_BREAK = "<eos>"
+# Tokens a pre-tokenised corpus writes as one unit: "<unk>", "<eos>" ..., and WikiText's joined
+# separators "@-@" (hyphen), "@,@" (thousands), "@.@" (decimal point).
+SPECIAL_TOKEN = re.compile(r"<[A-Za-z_]+>|@[^\s@]@")
+WIKITEXT_MARKERS = ("<unk>", "@-@", "@,@", "@.@")
+_SENTENCE_PUNCTUATION = frozenset(".,;:!?")
+
+
+def looks_pretokenized(text: str, sample_chars: int = 2_000_000) -> tuple[bool, str]:
+    """Whether ``text`` is already tokenised, and why (read from its first ``sample_chars``).
+
+    Yes when its whitespace-separated tokens include ``<unk>`` or WikiText's ``@-@``, ``@,@``,
+    ``@.@``, or when at least 20 of its tokens are or end in , . ; : ! ? and at least 80% of those
+    are the mark alone (punctuation already split from the words, as in "Hello , world .").
+
+    >>> looks_pretokenized("the <unk> of 1 @,@ 000 men .")
+    (True, 'it holds <unk>, @,@')
+    >>> looks_pretokenized("Hello, world. " * 30)[0], looks_pretokenized("Hello , world . " * 30)[0]
+    (False, True)
+    """
+    tokens = text[:sample_chars].split()
+    present = set(tokens)
+    markers = [marker for marker in WIKITEXT_MARKERS if marker in present]
+    if markers:
+        return True, f"it holds {', '.join(markers)}"
+    alone = sum(1 for token in tokens if token in _SENTENCE_PUNCTUATION)
+    attached = sum(1 for token in tokens if len(token) > 1 and token[-1] in _SENTENCE_PUNCTUATION)
+    if alone + attached >= 20 and alone >= 0.8 * (alone + attached):
+        return True, f"{alone / (alone + attached):.0%} of its punctuation stands apart from the words"
+    if alone + attached < 20:
+        return False, "it has too little punctuation to tell"
+    return False, f"only {alone / (alone + attached):.0%} of its punctuation stands apart from the words"
+
+
+def line_breaks_carry_meaning(text: str, sample_chars: int = 2_000_000) -> tuple[bool, str]:
+    """Whether the line ends of ``text`` mean something (verse, one item or paragraph per line), and why.
+
+    Hard-wrapped prose breaks long lines inside sentences: a line ends in a letter, digit or
+    comma and the next one goes on in lower case. When more than a quarter of the breaks between
+    two non-empty lines look like that and the median non-empty line is at least 40 characters
+    long, the text is hard-wrapped and its line breaks are spaces; otherwise every line end is a
+    token (verse, one name or item per line, one paragraph per line as in WikiText).
+
+    >>> wrapped = ("The cat sat on the long mat of the old stone\\nhouse, and the dog lay on the warm boards of\\n"
+    ...            "the floor by the fire until the night was over.\\n")
+    >>> line_breaks_carry_meaning(wrapped * 5)
+    (False, '71% of its line breaks fall inside a sentence, in lines of 44 characters (median): hard-wrapped')
+    >>> line_breaks_carry_meaning("First Citizen:\\nBefore we proceed,\\nHear me speak.\\n" * 5)[0]
+    True
+    """
+    lines = text[:sample_chars].split("\n")
+    lengths = sorted(len(line.strip()) for line in lines if line.strip())
+    median = lengths[len(lengths) // 2] if lengths else 0
+    pairs = continued = 0
+    for before, after in zip(lines, lines[1:]):
+        before, after = before.rstrip(), after.lstrip()
+        if not before or not after:
+            continue
+        pairs += 1
+        if (before[-1].isalnum() or before[-1] == ",") and after[0].islower():
+            continued += 1
+    if pairs == 0:
+        return True, "it has no consecutive non-empty lines"
+    share = continued / pairs
+    if share > 0.25 and median >= 40:
+        return False, f"{share:.0%} of its line breaks fall inside a sentence, in lines of {median} characters " \
+                      f"(median): hard-wrapped"
+    if share > 0.25:
+        return True, f"its lines are short ({median} characters, median): one item per line"
+    return True, f"only {share:.0%} of its line breaks fall inside a sentence"
+
+
+def _words_keeping_specials(line: str) -> list[str]:
+    """:func:`tokenize` of ``line`` with :data:`SPECIAL_TOKEN` matches kept whole (as separate words)."""
+    tokens: list[str] = []
+    start = 0
+    for match in SPECIAL_TOKEN.finditer(line):
+        tokens += tokenize(line[start:match.start()])
+        tokens.append(match.group())
+        start = match.end()
+    return tokens + tokenize(line[start:])
+
+
+def split_running_text(text: str, mode: str, line_breaks: bool) -> list[str]:
+    """The tokens of ``text`` read as running text (see :data:`RUNNING_TEXT_MODES`).
+
+    With ``line_breaks`` every line end ("\\n", "\\r\\n") adds :data:`LINE_BREAK`; a last line
+    without one adds none. Lines are cut one by one, so a text read in pieces that end at line
+    ends gives the same tokens as the whole text.
+
+    >>> split_running_text("a <unk> of 1 @,@ 000 .\\n\\n", "whitespace", line_breaks=True)
+    ['a', '<unk>', 'of', '1', '@,@', '000', '.', '<eos>', '<eos>']
+    >>> split_running_text("It's <unk>-free.", "words", line_breaks=False)
+    ['It', "￭'s", '<unk>', '-￭', 'free', '￭.']
+    """
+    if mode not in RUNNING_TEXT_MODES:
+        raise ValueError(f"mode must be one of {list(RUNNING_TEXT_MODES)}, got {mode!r}")
+    split = str.split if mode == "whitespace" else _words_keeping_specials
+    tokens: list[str] = []
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        tokens += split(line)
+        if line_breaks and index < len(lines) - 1:
+            tokens.append(LINE_BREAK)
+    return tokens
+
+
+def join_running_text(tokens: list[str], mode: str) -> str:
+    """The text of ``tokens`` (from :func:`split_running_text`): :data:`LINE_BREAK` is a line end.
+
+    >>> join_running_text(['a', '<unk>', 'of', '1', '@,@', '000', '<eos>', 'b'], "whitespace")
+    'a <unk> of 1 @,@ 000\\nb'
+    >>> join_running_text(split_running_text("It's <unk>-free.\\nYes!", "words", True), "words")
+    "It's <unk> -free.\\nYes!"
+    """
+    if mode not in RUNNING_TEXT_MODES:
+        raise ValueError(f"mode must be one of {list(RUNNING_TEXT_MODES)}, got {mode!r}")
+    lines: list[list[str]] = [[]]
+    for token in tokens:
+        if token == LINE_BREAK:
+            lines.append([])
+        else:
+            lines[-1].append(token)
+    join = " ".join if mode == "whitespace" else detokenize
+    return "\n".join(join(line) for line in lines)

@@ -11,7 +11,9 @@ the same ids.
 
 :class:`CharVocab` splits text into characters, :class:`WordVocab` into words and punctuation
 (see :data:`WORD_PATTERN`) or with a tokenizer you supply, :class:`ReversibleWordVocab` into
-words whose output joins back into text (:mod:`rnnkit.data.tokenizer`). All share :class:`Vocab`.
+words whose output joins back into text (:mod:`rnnkit.data.tokenizer`), :class:`CorpusWordVocab`
+into the words of one running text, pre-tokenised or raw, line ends as ``<eos>`` (word-level
+language models). All share :class:`Vocab`.
 
 Shapes: V vocabulary size, T tokens in one text.
 
@@ -304,7 +306,8 @@ class Vocab:
         for key in ("kind", "specials", "min_freq", "max_size", "lower", "tokens", "counts"):
             if key not in document:
                 raise fail(f"the key {key!r} is missing")
-        kinds = {subclass.kind: subclass for subclass in (CharVocab, WordVocab, ReversibleWordVocab)}
+        kinds = {subclass.kind: subclass for subclass in (CharVocab, WordVocab, ReversibleWordVocab,
+                                                                 CorpusWordVocab)}
         target = kinds.get(document["kind"])
         if target is None:
             raise fail(f"unknown kind {document['kind']!r}, expected one of {sorted(kinds)}")
@@ -474,6 +477,64 @@ class ReversibleWordVocab(Vocab):
         if options:
             raise TypeError(f"ReversibleWordVocab.load takes no options, got {sorted(options)}")
         return {"strip_accents": document.get("strip_accents", False)}
+
+
+class CorpusWordVocab(Vocab):
+    """A vocabulary of the words of one running text, for word-level language models.
+
+    ``mode`` says how the text is cut (:func:`rnnkit.data.tokenizer.split_running_text`):
+    ``"whitespace"`` for a pre-tokenised corpus (WikiText, Penn Treebank: its tokens exactly, its
+    own ``<unk>`` being this vocabulary's unknown token) or ``"words"`` for raw text (words and
+    punctuation, special tokens such as ``<unk>`` and ``@-@`` kept whole). With ``line_breaks``
+    every line end is the token ``<eos>`` (a special, always present then). The output joins back
+    into text (:func:`rnnkit.data.tokenizer.join_running_text`): ``<eos>`` is a line end again and
+    is never stripped.
+
+    Parameters
+    ----------
+    mode : {"whitespace", "words"}
+    line_breaks : bool
+    **kwargs
+        ``specials``, ``min_freq``, ``max_size``, ``lower``: see :class:`Vocab`.
+
+    >>> vocab = CorpusWordVocab(mode="whitespace", line_breaks=True, specials=["<unk>"]).fit("a <unk> b\\na b\\n")
+    >>> vocab.tokens
+    ['<unk>', '<eos>', 'a', 'b']
+    >>> vocab.transform("a @-@ b\\n").tolist(), vocab.inverse_transform([2, 0, 1, 3])
+    ([2, 0, 3, 1], 'a <unk>\\nb')
+    """
+
+    kind = "CorpusWordVocab"
+
+    def __init__(self, *, mode: str = "whitespace", line_breaks: bool = False, **kwargs: Any):
+        if mode not in tokenizer.RUNNING_TEXT_MODES:
+            raise ValueError(f"mode must be one of {list(tokenizer.RUNNING_TEXT_MODES)}, got {mode!r}")
+        if not isinstance(line_breaks, bool):
+            raise TypeError(f"line_breaks must be True or False, got {line_breaks!r}")
+        self.mode = mode
+        self.line_breaks = line_breaks
+        if line_breaks:
+            specials = list(kwargs.get("specials", SPECIAL_TOKENS))
+            kwargs["specials"] = specials + ([EOS] if EOS not in specials else [])
+        super().__init__(**kwargs)
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenizer.split_running_text(text, self.mode, self.line_breaks)
+
+    def join(self, tokens: list[str]) -> str:
+        return tokenizer.join_running_text(tokens, self.mode)
+
+    def _decode(self, ids: Any, strip_specials: bool) -> str:
+        return super()._decode(ids, False)      # <eos> is a line end here, kept; there is no <pad> or <bos>
+
+    def _config(self) -> dict[str, Any]:
+        return {"mode": self.mode, "line_breaks": self.line_breaks}
+
+    @classmethod
+    def _options_from_file(cls, document: dict, options: dict, fail: Callable[[str], ValueError]) -> dict:
+        if options:
+            raise TypeError(f"CorpusWordVocab.load takes no options, got {sorted(options)}")
+        return {"mode": document.get("mode"), "line_breaks": document.get("line_breaks")}
 
 
 # ----------------------------------------------------------------- helpers
