@@ -20,6 +20,7 @@ from rnnkit.grad_mode import is_grad_enabled, no_grad
 from rnnkit.layers import CRF, GRU, CharCNN, CharLSTM, LSTM, RNN, Dropout, Embedding, Linear, RecurrentLayer
 from rnnkit.module import Module, Parameter
 from rnnkit.serialization import load, save
+from rnnkit.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,6 @@ __all__ = [
     "MinGRU", "MinGRUCell", "MinLSTM", "MinLSTMCell",
     "Linear", "Embedding", "Dropout", "CRF", "CharCNN", "CharLSTM",
     "losses", "optim", "models", "clip_grad_norm_", "clip_grad_value_",
-    "save", "load", "no_grad", "is_grad_enabled",
+    "save", "load", "no_grad", "is_grad_enabled", "set_num_threads", "get_num_threads",
     "__version__",
 ]

@@ -17,6 +17,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from rnnkit import threads
+
 MIN_ELEMENTS = 1 << 16
 MIN_UNITS = 64
 
@@ -25,14 +27,8 @@ _lock = threading.Lock()
 
 
 def cores() -> int:
-    """The cores this process may run on (``RNNKIT_THREADS`` overrides; at least 1)."""
-    wanted = os.environ.get("RNNKIT_THREADS", "").strip()
-    if wanted.isdigit() and int(wanted) > 0:
-        return int(wanted)
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:              # not on Linux
-        return max(os.cpu_count() or 1, 1)
+    """The threads a loop splits over: :func:`rnnkit.set_num_threads`, else the cores available."""
+    return threads.get_num_threads()
 
 
 def ranges(batch: int, hidden: int, steps: int, workers: int | None = None) -> list[tuple[int, int, int, int]]:
@@ -72,7 +68,7 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=max(cores() - 1, 1), thread_name_prefix="rnnkit-split")
+            _pool = ThreadPoolExecutor(max_workers=max(threads.available_cores() - 1, 1), thread_name_prefix="rnnkit-split")
         return _pool
 
 
