@@ -6,8 +6,21 @@ H hidden units, L layers.
 Data flow::
 
     ids (B, T) -> Embedding (B, T, E)   or  one-hot (B, T, V)    (embedding_dim=None)
+                  [embedding dropout: whole words zeroed, the rest scaled, in training]
     RNN / LSTM / GRU, L layers (dropout between layers) -> y (B, T, H), final state
-    dropout -> Linear -> logits (B, T, V)
+    dropout -> Linear -> logits (B, T, V)     [tied: logits = y E^T + b, E the embedding table]
+
+Two regularisers of word-level models (Press & Wolf 2017; Inan et al. 2017; Gal & Ghahramani
+2016; Merity et al. 2018), both off by default:
+
+- ``tie_embeddings``: the output layer's weight is the embedding table itself (V, E), which
+  needs E = H. Backward adds the output layer's gradient ``dlogits^T y`` and the embedding's
+  (its rows gathered by the ids) into the one matrix's ``grad``.
+- ``embedding_dropout`` p: in training, each forward draws one mask over the vocabulary; a
+  word's row of the table is zeroed with probability p (every occurrence of that word in the
+  batch reads zeros) and the kept rows are scaled by 1 / (1 - p). The output layer (tied or
+  not) never sees the mask. Backward multiplies the gradient of each looked-up row by the same
+  mask.
 
 ``backward`` runs the same chain in reverse. For truncated BPTT over a long stream, pass the
 previous window's final state as ``state`` and ignore the initial-state gradient that
@@ -33,12 +46,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rnnkit._validate import as_index_array, check_positive_int, check_probability, make_rng
-from rnnkit.cells.base import RecurrentCell
+from rnnkit._validate import as_float_array, as_index_array, check_positive_int, check_probability, make_rng
+from rnnkit.cells.base import RecurrentCell, uniform_init
 from rnnkit.data.batching import one_hot
 from rnnkit.layers import Dropout, Embedding, Linear
 from rnnkit.models._common import RECURRENT_LAYERS  # noqa: F401  (re-exported: the cell names)
-from rnnkit.module import Module
+from rnnkit.module import Module, Parameter
 from rnnkit.registry import cell_kind
 
 
@@ -61,6 +74,12 @@ class LanguageModel(Module):
     dropout : float
         Dropout probability between recurrent layers and on the top layer's outputs, in
         training mode only.
+    tie_embeddings : bool
+        Use the embedding table (V, E) as the output layer's weight (needs ``embedding_dim ==
+        hidden_size``); the output layer then has only its bias ``head.bias``.
+    embedding_dropout : float
+        Probability of dropping a whole word (its embedding row) per forward pass, in training
+        mode only; needs an embedding table.
     dtype : numpy.float32 or numpy.float64
     seed : int, numpy.random.Generator or None
         Initial weights and dropout masks. All children share this one generator
@@ -79,7 +98,8 @@ class LanguageModel(Module):
 
     def __init__(self, vocab_size: int, hidden_size: int = 256, num_layers: int = 1, cell: str = "lstm",
                  embedding_dim: int | None = None, dropout: float = 0.0,
-                 dtype: Any = np.float32, seed: Any = None):
+                 dtype: Any = np.float32, seed: Any = None, tie_embeddings: bool = False,
+                 embedding_dropout: float = 0.0):
         super().__init__(dtype=dtype, seed=seed)
         self.vocab_size = check_positive_int(vocab_size, "vocab_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -90,9 +110,24 @@ class LanguageModel(Module):
             embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.embedding_dim = embedding_dim
         self.dropout_p = check_probability(dropout, "dropout")
+        if not isinstance(tie_embeddings, (bool, np.bool_)):
+            raise TypeError(f"tie_embeddings must be True or False, got {tie_embeddings!r}")
+        self.tie_embeddings = bool(tie_embeddings)
+        if self.tie_embeddings and embedding_dim != self.hidden_size:
+            raise ValueError(f"tie_embeddings needs an embedding table as wide as the hidden layer (the output layer "
+                             f"reads h (H = {self.hidden_size}) with that table as its weight), got embedding_dim "
+                             f"{embedding_dim}; give embedding_dim={self.hidden_size} or leave the embeddings untied")
+        self.embedding_dropout = check_probability(embedding_dropout, "embedding_dropout")
+        if self.embedding_dropout > 0 and embedding_dim is None:
+            raise ValueError("embedding_dropout drops rows of an embedding table; with embedding_dim=None the model "
+                             "reads one-hot vectors and has none")
         self.config = {"vocab_size": self.vocab_size, "hidden_size": self.hidden_size,
                        "num_layers": self.num_layers, "cell": self.cell, "embedding_dim": self.embedding_dim,
                        "dropout": self.dropout_p}
+        if self.tie_embeddings:             # only when set: the config of every other model stays as it was
+            self.config["tie_embeddings"] = True
+        if self.embedding_dropout:
+            self.config["embedding_dropout"] = self.embedding_dropout
         # One generator for every child (make_rng passes a Generator through unchanged).
         self.embedding = (None if embedding_dim is None
                           else Embedding(self.vocab_size, embedding_dim, dtype=self.dtype, seed=self.rng))
@@ -100,14 +135,33 @@ class LanguageModel(Module):
         self.rnn = self.kind.layer(self.input_size, self.hidden_size, num_layers=self.num_layers,
                                    dropout=self.dropout_p, dtype=self.dtype, seed=self.rng)
         self.output_dropout = Dropout(self.dropout_p, dtype=self.dtype, seed=self.rng)
-        self.head = Linear(self.hidden_size, self.vocab_size, dtype=self.dtype, seed=self.rng)
+        if self.tie_embeddings:
+            self.head = TiedOutput(self.embedding, dtype=self.dtype, seed=self.rng)
+        else:
+            self.head = Linear(self.hidden_size, self.vocab_size, dtype=self.dtype, seed=self.rng)
+        self._word_mask = None              # (V,) the embedding-dropout mask of the last training forward
 
     # --- training: the whole window at once --------------------------------------------
     def _embed(self, ids: np.ndarray) -> np.ndarray:
         """(..., ) ids -> (..., E) inputs of the first recurrent layer."""
         if self.embedding is None:
             return one_hot(ids, self.vocab_size, dtype=self.dtype)                   # (..., V)
-        return self.embedding(ids)                                                  # (..., E)
+        x = self.embedding(ids)                                                     # (..., E)
+        self._word_mask = None
+        if self.embedding_dropout > 0 and self.training:
+            keep = 1.0 - self.embedding_dropout
+            mask = (self.rng.random(self.vocab_size) < keep).astype(self.dtype) / self.dtype.type(keep)   # (V,)
+            self._word_mask = self._keep(mask)
+            x *= mask[ids][..., None]                       # a dropped word reads zeros wherever it occurs
+        return x
+
+    def _embed_backward(self, d_x: np.ndarray) -> None:
+        """Gradient of the embedding table from d_x (B, T, E), through the word mask if one was drawn."""
+        if self._word_mask is not None:
+            mask = self._require_cache(self._word_mask)                             # (V,)
+            ids = self._require_cache(self.embedding._cache)                        # (B, T)
+            d_x = d_x * mask[ids][..., None]
+        self.embedding.backward(d_x)
 
     def forward(self, ids: Any, state: Any = None) -> tuple[np.ndarray, Any]:
         ids = as_index_array(ids, "ids", upper=self.vocab_size)
@@ -127,7 +181,7 @@ class LanguageModel(Module):
         d_y = self.output_dropout.backward(d_y)
         d_x, d_initial_state = self.rnn.backward(d_y, d_state)                      # (B, T, E)
         if self.embedding is not None:
-            self.embedding.backward(d_x)
+            self._embed_backward(d_x)   # tied: adds to the grad the head's backward already put in the table
         return d_initial_state
 
     def initial_state(self, batch: int) -> Any:
@@ -202,6 +256,50 @@ class LanguageModel(Module):
                 generated[position] = token
                 logits, states = self.step(cells, np.array([token]), states)
         return generated
+
+
+class TiedOutput(Module):
+    """The output layer of tied embeddings: ``logits = y E^T + b`` with E the embedding table (V, E).
+
+    Owns only ``bias`` (V,); ``weight`` is the embedding's Parameter (not registered here, so
+    it is saved, counted and updated once, as ``embedding.weight``). ``backward`` adds
+    ``dlogits^T y`` to that table's ``grad``; the embedding's own backward adds its part to the
+    same array. Shapes: ``forward(y (..., H)) -> logits (..., V)``, ``backward(dlogits) -> dy``.
+    """
+
+    def __init__(self, embedding: Embedding, dtype: Any = np.float32, seed: Any = None):
+        super().__init__(dtype=dtype, seed=seed)
+        object.__setattr__(self, "embedding", embedding)         # a reference, not a child module
+        self.in_features, self.out_features = embedding.embedding_dim, embedding.num_embeddings
+        self.config = {"in_features": self.in_features, "out_features": self.out_features}
+        bound = 1.0 / np.sqrt(self.in_features)
+        self.bias = Parameter(uniform_init(self.rng, (self.out_features,), bound, self.dtype))   # (V,)
+        self._cache = None
+
+    @property
+    def weight(self) -> Parameter:
+        """The embedding table (V, E), read as the output weight (O, I) = (V, H)."""
+        return self.embedding.weight
+
+    def forward(self, y: Any) -> np.ndarray:
+        y = as_float_array(y, "y", self.dtype)
+        if y.ndim == 0 or y.shape[-1] != self.in_features:
+            raise ValueError(f"y must have shape (..., {self.in_features}), got {y.shape}")
+        logits = y @ self.weight.data.T                                             # (..., V)
+        logits += self.bias.data
+        self._cache = self._keep(y)
+        return logits
+
+    def backward(self, d_logits: Any) -> np.ndarray:
+        y = self._require_cache(self._cache)
+        d_logits = as_float_array(d_logits, "d_logits", self.dtype, y.shape[:-1] + (self.out_features,),
+                                  "(..., V), the shape of the logits")
+        flat = d_logits.reshape(-1, self.out_features)                              # (N, V)
+        if self.weight.requires_grad:
+            self.weight.grad += flat.T @ y.reshape(-1, self.in_features)            # (V, H) into the shared table
+        if self.bias.requires_grad:
+            self.bias.grad += flat.sum(axis=0)
+        return d_logits @ self.weight.data                                          # (..., H)
 
 
 # --- sampling ----------------------------------------------------------------------------
