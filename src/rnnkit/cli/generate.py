@@ -4,8 +4,8 @@
 a time (language models). ``evaluate RUN_DIR --data FILE`` prints the model's metrics on a
 file in the format it was trained on: loss, perplexity and bits per token (lm); loss and
 accuracy (classify); loss, token accuracy and entity precision / recall / F1 (tag); RMSE and
-MAE in the original units beside the persistence baseline's (forecast); loss and exact
-match (seq2seq; without --data, a run on the generated date task uses its held-out test
+MAE in the original units beside the persistence baseline's on the file's held-out tail, or on
+every window with ``--all-windows`` (forecast); loss and exact match (seq2seq; without --data, a run on the generated date task uses its held-out test
 pairs). Both need only the run directory (config.json, the vocabularies and the checkpoint);
 a missing, corrupt or mismatched file is refused with the reason.
 """
@@ -46,6 +46,9 @@ def register(subparsers) -> None:
                           help="file to evaluate on, in the format the run was trained on")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best",
                           help="which checkpoint to use (default: best)")
+    evaluate.add_argument("--all-windows", action="store_true",
+                          help="forecast runs: score every window of the file, training windows included (default: "
+                               "the file's held-out tail, its last --test-fraction of values)")
     evaluate.add_argument("--json", action="store_true",
                           help="print the metrics as one JSON object (a value too large for a number, such as the "
                                "perplexity of an enormous loss, is null)")
@@ -71,20 +74,31 @@ def load_language_model_run(run_dir: str, which: str = "best"):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    metrics = evaluate_run(args.run_dir, args.data, args.checkpoint)
+    metrics = evaluate_run(args.run_dir, args.data, args.checkpoint, args.all_windows)
     if args.json:                   # strict JSON: a value beyond float64 (perplexity of a huge loss) is null
         print(json.dumps({key: None if isinstance(value, float) and not math.isfinite(value) else value
                           for key, value in metrics.items()}, allow_nan=False))
-    else:
-        print(f"{args.data or 'held-out test pairs'}: {format_metrics(metrics)}")
+        return 0
+    lines = {key: metrics.pop(key) for key in ("part", "note", "warning") if key in metrics}    # said in words
+    where = args.data or "held-out test pairs"
+    print(f"{where} ({lines.pop('part')}): " if "part" in lines else f"{where}: ", end="")
+    print(format_metrics(metrics))
+    for key, text in lines.items():
+        print(f"{key}: {text}")
     return 0
 
 
-def evaluate_run(run_dir: str, data: str | None, which: str = "best") -> dict[str, Any]:
-    """The metrics of run ``run_dir``'s checkpoint ``which`` on the file ``data``, for any task."""
+def evaluate_run(run_dir: str, data: str | None, which: str = "best", all_windows: bool = False) -> dict[str, Any]:
+    """The metrics of run ``run_dir``'s checkpoint ``which`` on the file ``data``, for any task.
+
+    ``all_windows`` (forecast runs only): every window of the file, not its held-out tail."""
     document, _ = read_document(run_dir)
     module = TASKS[document["task"]]
     if data is None and document["task"] != "seq2seq":      # seq2seq: the generated task's held-out pairs
         raise ValueError(f"--data PATH is needed: {module.EXPECTED}")
+    if all_windows and document["task"] != "forecast":
+        raise ValueError(f"--all-windows is for forecast runs; this is a {document['task']} run")
     run = load_run(run_dir, which)
+    if all_windows:
+        return module.evaluate_file(run.model, run.document, run.vocabs, data, all_windows=True)
     return module.evaluate_file(run.model, run.document, run.vocabs, data)

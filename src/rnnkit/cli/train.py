@@ -116,6 +116,10 @@ def print_outcome(task_run: runner.TaskRun, outcome: runner.Outcome) -> None:
           f"{summary['elapsed_s']:.0f} s; best validation: {best_metrics}")
     if summary.get("test"):
         print(f"held-out test (best checkpoint): {format_metrics(summary['test'])}")
+    if summary.get("series"):
+        print(f"series: {summary['series']}")
+    for warning in summary.get("warnings") or []:
+        print(f"warning: {warning}")
     if outcome.sample is None:
         print(f"run saved in {out}/ (checkpoints, metrics.csv, loss.png, summary.md)")
         print(f"next: rnnkit predict {out} ...   or   rnnkit evaluate {out} --data PATH")

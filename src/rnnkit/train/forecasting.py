@@ -10,12 +10,30 @@ after training), the ``val_fraction`` before it validates, the rest trains. A wi
 to the part that holds its first target, so validation and test windows may look back into
 the part before them, as a forecaster in use would. The model sees values scaled with
 statistics of the training part only. ``log`` models log values; ``difference`` models the
-change from one step to the next and adds it to the last known value, which suits series
-with a trend (prices).
+change from one step to the next and adds it to the last known value.
+
+Why differencing matters, and how ``difference="auto"`` (the default) decides: a recurrent
+network's output is a bounded function of bounded states, so a model of levels cannot forecast
+values far beyond those it trained on, and a trending series's test part lies beyond them (a
+GDP series forecast with levels scored 27 times persistence's RMSE, differenced 0.8 times).
+Steps of a trend stay in range. But differencing costs on a series that does not trend (the Nile:
+0.80 of persistence with levels, 0.99 differenced). So "auto" differences a series that, in what
+is known before the test part (training and validation), trends or leaves its range
+(:func:`choose_difference`): a straight line through time explains at least half of its variance
+(:data:`TREND_R2`), or validation values lie beyond the training values' range by more than
+:data:`RANGE_EXIT` of its width. The test part never takes part in the choice. ``"on"`` and
+``"off"`` force it; the choice and its reason are printed and kept in ``config.json`` and the
+summary.
 
 Validation reports ``loss`` (the training loss on scaled values), ``rmse`` and ``mae`` in the
 original units, and the same for the persistence forecast (every future value equals the
-last known one) as the baseline to beat. The lowest validation loss picks ``checkpoints/best`` (or ``monitor="rmse"``).
+last known one) as the baseline to beat; a run whose best validation (or test) RMSE does not
+beat persistence's says so in its summary. The lowest validation loss picks
+``checkpoints/best`` (or ``monitor="rmse"``).
+
+``rnnkit evaluate`` scores the held-out tail of a file (its last ``test_fraction``, the part
+the run held out when the file is its training file); ``all_windows`` scores every window,
+training windows included, and is labelled so.
 """
 
 from __future__ import annotations
@@ -44,6 +62,11 @@ EXAMPLE = "sunspots.csv --column SUNACTIVITY --date-column YEAR --window 24"
 MODEL_CLASS = Forecaster
 VOCAB_FILES: tuple[str, ...] = ()
 MISSING = ("error", "drop", "interpolate", "ffill")
+DIFFERENCE_CHOICES = ("auto", "on", "off")
+# difference="auto": a linear trend that explains this share of the known values' variance ...
+TREND_R2 = 0.5
+# ... or validation values beyond the training range by this share of its width mean a trending series.
+RANGE_EXIT = 0.05
 
 
 @dataclass
@@ -57,7 +80,9 @@ class ForecastOptions(SupervisedOptions):
     horizon: int = option(1, "future steps predicted at once")
     test_fraction: float = option(0.2, "the last part of the series held out as the test part (0: none)")
     val_fraction: float = option(0.1, "the part before the test part used for validation")
-    difference: bool = option(False, "model step-to-step changes (for trending series such as prices)")
+    difference: str = option("auto", "model step-to-step changes: auto (when the series trends or its validation "
+                                     "part leaves the training range), on or off", DIFFERENCE_CHOICES,
+                             switch=("on", "off"))
     log: bool = option(False, "model log values (positive series that grow by factors)")
     loss: str = option("mse", "training loss", LOSSES)
     batch: int = option(32, "windows per step")
@@ -71,6 +96,62 @@ def check_options(options: ForecastOptions) -> None:
         raise ValueError(f"--window and --horizon must be at least 1, got {options.window} and {options.horizon}")
     if not 0.0 <= options.test_fraction <= 0.5:
         raise ValueError(f"--test-fraction must lie in [0, 0.5], got {options.test_fraction}")
+    options.difference = difference_mode(options.difference)
+
+
+def difference_mode(value: Any) -> str:
+    """``"auto"``, ``"on"`` or ``"off"`` from an option value; True and False (the former flag) are "on" and "off".
+
+    >>> difference_mode(True), difference_mode("auto")
+    ('on', 'auto')
+    >>> difference_mode("yes")
+    Traceback (most recent call last):
+    ...
+    ValueError: --difference must be auto, on or off, got 'yes'
+    """
+    if value is True or value is False:
+        return "on" if value else "off"
+    if value not in DIFFERENCE_CHOICES:
+        raise ValueError(f"--difference must be {', '.join(DIFFERENCE_CHOICES[:-1])} or {DIFFERENCE_CHOICES[-1]}, "
+                         f"got {value!r}")
+    return value
+
+
+def choose_difference(train: np.ndarray, validation: np.ndarray) -> tuple[bool, str]:
+    """Whether ``difference="auto"`` differences a series, and why, from the values known before the test part.
+
+    ``train`` (N_train,) and ``validation`` (N_val,) are the levels as the model would see them
+    (log values with --log). Difference when a straight line through time explains at least
+    :data:`TREND_R2` of the variance of train and validation together, or when validation values
+    lie beyond the training range by more than :data:`RANGE_EXIT` of its width.
+
+    >>> steps = np.arange(100.0)
+    >>> choose_difference(steps[:90], steps[90:])[0]
+    True
+    >>> cycle = np.sin(steps / 3)
+    >>> choose_difference(cycle[:90], cycle[90:])
+    (False, 'no trend: a linear trend explains 0% of the variance, and validation stays within the training range')
+    """
+    train, validation = np.asarray(train, dtype=np.float64), np.asarray(validation, dtype=np.float64)
+    known = np.concatenate([train, validation])
+    peak = float(np.max(np.abs(known))) if known.size else 0.0
+    if peak > 0:                            # both figures are scale-free: in units of the peak nothing overflows
+        known, train, validation = known / peak, train / peak, validation / peak
+    centred = known - known.mean()
+    time = np.arange(len(known), dtype=np.float64)
+    time -= time.mean()
+    spread = float(np.sum(centred * centred))
+    explained = 0.0 if spread == 0 else float(np.sum(time * centred)) ** 2 / (float(np.sum(time * time)) * spread)
+    low, high = float(np.min(train)), float(np.max(train))
+    width = high - low
+    beyond = 0.0 if len(validation) == 0 else max(float(np.max(validation)) - high, low - float(np.min(validation)), 0.0)
+    exit_share = beyond / width if width > 0 else (math.inf if beyond > 0 else 0.0)
+    trend = f"a linear trend explains {explained:.0%} of the variance"
+    if exit_share > RANGE_EXIT:
+        return True, f"validation leaves the training range by {exit_share:.0%} of its width ({trend})"
+    if explained >= TREND_R2:
+        return True, f"trend: {trend}"
+    return False, f"no trend: {trend}, and validation stays within the training range"
 
 
 # --- the series and its windows ----------------------------------------------------------------------
@@ -311,6 +392,33 @@ class ForecastingTask(BucketedTask):
     def metrics_from_sums(self, sums: dict[str, float]) -> dict[str, float]:
         return metrics_from_sums(sums)
 
+    # What the Trainer calls the values its steps read ("tokens" for text tasks).
+    count_name = "input values"
+    chosen = ""
+
+    def summary_extras(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """What the run's summary adds for a forecast: the transform chosen, and a warning for every part
+        (validation at the best checkpoint, the held-out test) where the model did not beat persistence."""
+        warnings = [line for line in (persistence_warning(summary.get("best") or {}, "validation"),
+                                      persistence_warning(summary.get("test") or {}, "held-out test")) if line]
+        return {"series": self.chosen, "warnings": warnings}
+
+
+def persistence_warning(metrics: dict[str, Any], part: str) -> str | None:
+    """A warning when ``metrics``' RMSE is not below persistence's (None when it is, or without the figures).
+
+    >>> persistence_warning({"rmse": 12.0, "persistence_rmse": 10.0}, "validation")
+    'the model did not beat persistence on validation: RMSE 12 against 10 for repeating the last value (x1.2)'
+    >>> persistence_warning({"rmse": 9.0, "persistence_rmse": 10.0}, "validation") is None
+    True
+    """
+    rmse, baseline = metrics.get("rmse"), metrics.get("persistence_rmse")
+    if rmse is None or baseline is None or rmse < baseline:
+        return None
+    ratio = f" (x{rmse / baseline:.3g})" if baseline > 0 else ""
+    return (f"the model did not beat persistence on {part}: RMSE {rmse:.4g} against {baseline:.4g} for repeating "
+            f"the last value{ratio}")
+
 
 def prepare(options: ForecastOptions) -> Prepared:
     check_options(options)
@@ -321,7 +429,16 @@ def prepare(options: ForecastOptions) -> Prepared:
     val_start = test_start - max(1, int(round(count * options.val_fraction)))
     if options.val_data:
         val_start = test_start
-    transform = SeriesTransform(options.log, options.difference)
+        val_values, _ = read_series(options.val_data, settings)
+    known_val = val_values if options.val_data else values[val_start:test_start]
+    if options.difference == "auto":       # from training and validation values only, never the test part
+        difference, reason = choose_difference(SeriesTransform(options.log, False).modelled(values[:val_start]),
+                                               SeriesTransform(options.log, False).modelled(known_val))
+        chosen = f"{'differenced' if difference else 'levels'} (--difference auto: {reason})"
+    else:
+        difference = options.difference == "on"
+        chosen = f"{'differenced' if difference else 'levels'} (--difference {options.difference})"
+    transform = SeriesTransform(options.log, difference)
     train_part = transform.modelled(values[:val_start])                       # statistics of the training part only
     if len(train_part) < options.window + options.horizon:
         raise ValueError(f"{options.data}: the training part has {val_start} values, too few for --window "
@@ -333,7 +450,6 @@ def prepare(options: ForecastOptions) -> Prepared:
     in_test = first >= test_start
     train = (inputs[in_train], targets[in_train], first[in_train])
     if options.val_data:
-        val_values, _ = read_series(options.val_data, settings)
         val_values_used = val_values
         val = transform.windows(val_values, options.window, options.horizon)
     else:
@@ -347,6 +463,7 @@ def prepare(options: ForecastOptions) -> Prepared:
                        seed=options.seed)
     task = ForecastingTask(model, transform, val_values_used, train, val, options.batch, options.seed)
     task.monitor = resolve_monitor(options.monitor, "loss", ("loss", "rmse"))
+    task.chosen = chosen
     test = (inputs[in_test], targets[in_test], first[in_test])
 
     def final_report(best_model: Forecaster) -> dict[str, float]:
@@ -357,19 +474,49 @@ def prepare(options: ForecastOptions) -> Prepared:
     span = f" ({dates[0]} to {dates[-1]})" if dates else ""
     description = [f"data: {options.data}{span}: {count:,} values; {len(train[0]):,} training, {len(val[0]):,} "
                    f"validation and {len(test[0]):,} test windows of {options.window} steps, horizon "
-                   f"{options.horizon}{', log' if options.log else ''}{', differenced' if options.difference else ''}"]
+                   f"{options.horizon}{', log values' if options.log else ''}",
+                   f"series: {chosen}"]
     artifacts = {"transform": transform.state(), "values": count, "val_start": int(val_start),
                  "test_start": int(test_start), "last_date": dates[-1] if dates else None}
+    if options.difference == "auto":           # runs of a fixed --difference keep the artifacts they always had
+        artifacts["difference_auto"] = chosen
     return Prepared(model, task, artifacts, {}, description, final_report)
 
 
-def evaluate_file(model: Forecaster, document: dict[str, Any], vocabs: dict, path: str) -> dict[str, float]:
-    """RMSE / MAE (original units) and persistence's over every window of a series file."""
+def evaluate_file(model: Forecaster, document: dict[str, Any], vocabs: dict, path: str,
+                  all_windows: bool = False) -> dict[str, Any]:
+    """RMSE / MAE (original units) and persistence's on a series file's held-out tail, or on every window.
+
+    The tail is the windows whose first target lies in the file's last ``test_fraction`` of values
+    (the run's held-out test part when the file is its training file; ``val_fraction`` for a run
+    that held out no test part). ``all_windows`` scores every window instead, training windows
+    included. ``part`` says which was scored; ``warning`` is there when the model does not beat
+    persistence.
+    """
     options = document["options"]
     values, _ = read_series(path, options)
     transform = SeriesTransform.from_state(document["artifacts"]["transform"])
     inputs, targets, first = transform.windows(values, options["window"], options["horizon"])
-    return {**forecast_metrics(model, transform, values, inputs, targets, first), "windows": int(len(inputs))}
+    if all_windows:
+        part = f"all {len(inputs):,} windows of the file, training windows included (--all-windows)"
+    else:
+        name, fraction = ("test_fraction", options["test_fraction"]) if options.get("test_fraction") else \
+            ("val_fraction", options["val_fraction"])
+        tail_start = len(values) - int(round(len(values) * fraction))
+        chosen = first >= tail_start
+        if not np.any(chosen):
+            raise ValueError(f"{path}: its last {fraction:g} of {len(values)} values (the run's --{name.replace('_', '-')}) "
+                             f"hold no window of --window {options['window']} and --horizon {options['horizon']}; "
+                             f"give --all-windows to score every window")
+        inputs, targets, first = inputs[chosen], targets[chosen], first[chosen]
+        part = (f"held-out tail: the last {fraction:.0%} of the file's values (the run's --{name.replace('_', '-')}; "
+                f"values {tail_start + 1}-{len(values)}), {len(inputs):,} windows")
+    metrics: dict[str, Any] = {**forecast_metrics(model, transform, values, inputs, targets, first),
+                               "windows": int(len(inputs)), "part": part}
+    warning = persistence_warning(metrics, "this part of the file")
+    if warning:
+        metrics["warning"] = warning
+    return metrics
 
 
 def predict(model: Forecaster, document: dict[str, Any], vocabs: dict, inputs: list[str] | None,

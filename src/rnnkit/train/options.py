@@ -25,14 +25,19 @@ from rnnkit.registry import CELL_NAMES
 from rnnkit.train.schedules import SCHEDULES
 
 
-def option(default: Any, help: str, choices: tuple | None = None, only: tuple[str, tuple] | None = None) -> Any:
+def option(default: Any, help: str, choices: tuple | None = None, only: tuple[str, tuple] | None = None,
+           switch: tuple[str, str] | None = None) -> Any:
     """A dataclass field that is also a command-line option (``help`` and ``choices`` shown by --help).
 
     ``only=(name, values)`` says the option has an effect only while option ``name`` has one of
     ``values`` (``("format", ("vectors",))``; ``("data", (None,))``: only without --data); a run
     given such an option where it has no effect is refused (:func:`check_scoped`).
+
+    ``switch=(on, off)`` is for a text option with choices that was once a flag: ``--name``
+    alone still means ``on`` and ``--no-name`` means ``off``, and so do ``true`` and ``false``
+    in a TOML file or a run's saved options (``--difference`` became ``--difference auto|on|off``).
     """
-    return field(default=default, metadata={"help": help, "choices": choices, "only": only})
+    return field(default=default, metadata={"help": help, "choices": choices, "only": only, "switch": switch})
 
 
 def flag(name: str) -> str:
@@ -245,6 +250,14 @@ def add_options(parser: argparse.ArgumentParser, fields: dict[str, dataclasses.F
         if kind is bool:
             parser.add_argument(spelled, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
             continue
+        switch = item.metadata.get("switch")
+        if switch is not None:          # --name [VALUE] (alone: the "on" value) and --no-name (the "off" value)
+            on, off = switch
+            parser.add_argument(spelled, dest=name, nargs="?", const=on, default=None,
+                                choices=item.metadata["choices"], help=f"{text}; {spelled} alone means {on}")
+            parser.add_argument(f"--no-{spelled[2:]}", dest=name, action="store_const", const=off, default=None,
+                                help=f"the same as {spelled} {off}")
+            continue
         metavar = None if item.metadata["choices"] else METAVARS.get(name, {int: "N", float: "X", str: "TEXT"}[kind])
         parser.add_argument(spelled, dest=name, type=kind, default=None, choices=item.metadata["choices"],
                             metavar=metavar, help=text)
@@ -292,6 +305,9 @@ def options_from_mapping(values: dict[str, Any], source: str, fields: dict[str, 
                              f"{', '.join(sorted(fields))}")
         item = fields[name]
         kind = field_type(item)
+        switch = item.metadata.get("switch")
+        if switch is not None and isinstance(value, bool):        # true / false of a former flag
+            value = switch[0] if value else switch[1]
         accepted = (int, float) if kind is float else (kind,)
         if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
             raise ValueError(f"{source}: option {key!r} must be {kind.__name__}, got {value!r}")

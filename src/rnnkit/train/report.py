@@ -129,9 +129,11 @@ def write_summary(folder: str | os.PathLike, summary: dict[str, Any], sample: st
         document["sample"] = sample
     atomic_write_text(folder / SUMMARY_JSON, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     lines = [f"# {summary.get('title', 'Training run')}", ""]
-    for key in ("stop_reason", "epochs", "steps", "tokens", "elapsed_s", "parameters"):
+    count_name = summary.get("count_name", "tokens")       # what the steps read: tokens, or a forecast's values
+    for key in ("stop_reason", "epochs", "steps", "tokens", "elapsed_s", "parameters", "series"):
         if key in summary:
-            lines.append(f"- {key.replace('_', ' ')}: {_format(summary[key])}")
+            name = count_name if key == "tokens" else key.replace('_', ' ')
+            lines.append(f"- {name}: {_format(summary[key])}")
     for label in ("best", "final"):
         if summary.get(label):
             metrics = ", ".join(f"{key} {_format(value)}" for key, value in summary[label].items())

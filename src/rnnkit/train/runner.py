@@ -258,12 +258,18 @@ def _fit_and_report(task_run: TaskRun) -> Outcome | None:
     summary, model = result
     if prepared.final_report is not None:
         summary["test"] = prepared.final_report(model)
+    extras = getattr(prepared.task, "summary_extras", None)      # e.g. forecast: the transform, persistence warnings
+    if extras is not None:
+        summary.update(extras(summary))
     sample = prepared.sample(model) if prepared.sample is not None else None
     summary["title"] = f"rnnkit train {task_run.task}: {run.path}"
     report.write_summary(run.path, summary, sample)
-    if summary.get("test"):
+    if summary.get("test") or summary.get("warnings"):
         with open(run.path / report.SUMMARY_MARKDOWN, "a", encoding="utf-8") as stream:
-            stream.write(f"- held-out test: {format_metrics(summary['test'])}\n")
+            if summary.get("test"):
+                stream.write(f"- held-out test: {format_metrics(summary['test'])}\n")
+            for warning in summary.get("warnings") or []:
+                stream.write(f"- warning: {warning}\n")
     return Outcome(summary, sample, run.path)
 
 

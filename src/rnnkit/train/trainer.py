@@ -507,6 +507,8 @@ class Trainer:
             "best": {"step": self.state["best_step"], **val_metrics(best)},
             "final": val_metrics(history[-1] if history else None),
         }
+        if hasattr(self.task, "count_name"):        # what "tokens" counts when the task reads no tokens
+            summary["count_name"] = self.task.count_name
         self.state["elapsed_s"] = self._elapsed()
         return summary
 
