@@ -15,7 +15,12 @@ Method (see BENCHMARKS.md for the results):
 * everything runs twice: with the environment as given and with ``OPENBLAS_CORETYPE`` and
   ``OPENBLAS_L2_SIZE`` removed (OpenBLAS then picks its native kernels, e.g. AVX-512); the
   BLAS kernel each child reports is recorded;
-* ``torch.set_num_threads(os.cpu_count())``; float32; one layer; loss = sum of all outputs.
+* ``torch.set_num_threads(os.cpu_count())``; float32; one layer (M2-2bi: two, bidirectional);
+  loss = sum of all outputs;
+* every row's achieved GFLOP/s (the products it must do, :func:`benchmarks.workloads.flops`)
+  beside the peak one large float32 product reaches with the same BLAS in the same run;
+* end to end: ``rnnkit train lm``'s default model (embedding 32, LSTM 256, linear head, cross
+  entropy, clipping, Adam; B = 32, T = 64) against the same model in PyTorch, characters per second.
 
 Writes ``benchmarks/results.json`` (everything, machine-readable) and ``BENCHMARKS.md``.
 """
@@ -34,7 +39,7 @@ import time
 
 import numpy as np
 
-from benchmarks.workloads import CELLS, GENERATION, SIZES
+from benchmarks.workloads import CELLS, GENERATION, LM, SIZES, STACKS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -105,13 +110,16 @@ def main(argv: list[str] | None = None) -> None:
     results: dict = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_name(),
                      "simd": cpu_flags(), "cores": os.cpu_count(), "python": platform.python_version(),
                      "quick": args.quick, "rounds": rounds, "sizes": {name: SIZES[name] for name in sizes},
-                     "generation": GENERATION, "options": options, "settings": {}}
+                     "generation": GENERATION, "lm": LM, "options": options, "settings": {}}
 
     def time_tasks(lib: str) -> list[dict]:
         tasks = [{"kind": "time", "lib": lib, "workload": workload, "cell": cell, "size": size}
-                 for size in sizes for cell in args.cells for workload in ("train", "infer")]
+                 for size in sizes for cell in args.cells for workload in ("train", "infer")
+                 if not (lib == "floor" and size in STACKS)]                 # the floor is one layer
         if lib != "floor":
-            tasks.append({"kind": "time", "lib": lib, "workload": "generate"})
+            tasks += [{"kind": "time", "lib": lib, "workload": "generate"}, {"kind": "time", "lib": lib, "workload": "lm"}]
+        else:
+            tasks.append({"kind": "time", "lib": lib, "workload": "peak"})      # the BLAS peak, in every round
         return tasks
 
     for setting in args.settings:

@@ -33,6 +33,10 @@ def _make(task: dict):
     lib, workload = task["lib"], task["workload"]
     if workload == "generate":
         return workloads.make_rnnkit_generation() if lib == "rnnkit" else workloads.make_torch_generation()
+    if workload == "lm":
+        return workloads.make_rnnkit_lm() if lib == "rnnkit" else workloads.make_torch_lm()
+    if workload == "peak":
+        return workloads.make_peak()
     maker = {"rnnkit": workloads.make_rnnkit, "floor": workloads.make_floor, "torch": workloads.make_torch}[lib]
     return maker(task["cell"], task["size"], workload)
 

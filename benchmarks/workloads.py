@@ -17,7 +17,9 @@ SIZES = {               # name: (B, T, D, H)
     "M2": (32, 100, 256, 256),
     "L": (64, 100, 512, 512),
     "XL": (128, 50, 1024, 1024),
+    "M2-2bi": (32, 100, 256, 256),      # with 2 layers, bidirectional (STACKS)
 }
+STACKS = {"M2-2bi": (2, True)}          # size name: (layers, bidirectional); the others: (1, False)
 TINY = (1, 2, 3, 4)     # "tiny": warms the libraries up before a memory measurement
 CELLS = ("RNN", "LSTM", "GRU")
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
@@ -27,6 +29,36 @@ GENERATION = {"layers": 2, "hidden": 256, "input": 256, "steps": 1000}
 def dims(size: str) -> tuple[int, int, int, int]:
     """(B, T, D, H) of a size name."""
     return TINY if size == "tiny" else SIZES[size]
+
+
+def stack(size: str) -> tuple[int, bool]:
+    """(layers, bidirectional) of a size name."""
+    return STACKS.get(size, (1, False))
+
+
+def flops(cell: str, size: str, mode: str) -> float:
+    """Floating-point operations of the matrix products a workload must do (2 per multiply-add):
+    forward 2 B T G H (D_in + H) per layer and direction; training three times that (the forward,
+    then dh_prev and dx, then dW_ih and dW_hh)."""
+    batch, steps, features, hidden = dims(size)
+    layers, bidirectional = stack(size)
+    directions = 2 if bidirectional else 1
+    total = 0.0
+    for layer in range(layers):
+        width = features if layer == 0 else directions * hidden
+        total += directions * 2.0 * batch * steps * GATES[cell] * hidden * (width + hidden)
+    return total * (3 if mode == "train" else 1)
+
+
+def make_peak():
+    """One large float32 product (2048 x 2048 x 2048) through NumPy's BLAS: the machine's peak
+    as this BLAS reaches it, on all its threads."""
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
+    out = np.empty_like(a)
+
+    def product():
+        np.matmul(a, a, out=out)
+    return product
 
 
 def _inputs(size: str, seed: int = 0) -> np.ndarray:
@@ -39,7 +71,9 @@ def make_rnnkit(cell: str, size: str, mode: str):
     import rnnkit
 
     _, _, features, hidden = dims(size)
-    layer = getattr(rnnkit, cell)(features, hidden, dtype=np.float32, seed=0)
+    layers, bidirectional = stack(size)
+    layer = getattr(rnnkit, cell)(features, hidden, num_layers=layers, bidirectional=bidirectional,
+                                  dtype=np.float32, seed=0)
     x = _inputs(size)
     if mode == "infer":
         layer.eval()
@@ -140,8 +174,9 @@ def make_torch(cell: str, size: str, mode: str):
     import torch
 
     _, _, features, hidden = dims(size)
+    layers, bidirectional = stack(size)
     torch.manual_seed(0)
-    layer = getattr(torch.nn, cell)(features, hidden, batch_first=True)
+    layer = getattr(torch.nn, cell)(features, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True)
     x = torch.from_numpy(_inputs(size))
     if mode == "infer":
         layer.eval()
@@ -180,3 +215,75 @@ def make_torch_generation():
                 out, state = stack(x, state)
         return out
     return generate
+
+
+# --- end to end: the main job's model (rnnkit train lm's defaults) ---------------------------
+LM = {"vocab": 104, "embedding": 32, "hidden": 256, "batch": 32, "steps": 64}   # V as Python's docs text has
+
+
+def _lm_windows(count: int = 8) -> np.ndarray:
+    """``count`` windows of token ids (count, B, T + 1): inputs are [:, :, :-1], targets [:, :, 1:]."""
+    config = LM
+    return np.random.default_rng(2).integers(0, config["vocab"], (count, config["batch"], config["steps"] + 1))
+
+
+def make_rnnkit_lm():
+    """One training step of ``rnnkit train lm``'s default model: embedding, LSTM, linear head,
+    cross entropy over all B*T targets, clipping at norm 1, Adam; the state carried between
+    windows as truncated BPTT does."""
+    import rnnkit
+
+    config = LM
+    model = rnnkit.models.LanguageModel(config["vocab"], config["hidden"], embedding_dim=config["embedding"],
+                                        dtype=np.float32, seed=0)
+    optimizer = rnnkit.optim.Adam(model.parameters(), lr=1e-3)
+    windows, position, state = _lm_windows(), [0], [None]
+
+    def train():
+        window = windows[position[0] % len(windows)]
+        position[0] += 1
+        optimizer.zero_grad()
+        logits, state[0] = model(window[:, :-1], state[0])
+        loss, d_logits = rnnkit.losses.cross_entropy(logits, window[:, 1:])
+        model.backward(d_logits)
+        rnnkit.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        return loss
+    return train
+
+
+def make_torch_lm():
+    """The same model and step in PyTorch (nn.Embedding, nn.LSTM, nn.Linear, Adam)."""
+    import torch
+
+    config = LM
+    torch.manual_seed(0)
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(config["vocab"], config["embedding"])
+            self.rnn = torch.nn.LSTM(config["embedding"], config["hidden"], batch_first=True)
+            self.head = torch.nn.Linear(config["hidden"], config["vocab"])
+
+        def forward(self, ids, state):
+            y, state = self.rnn(self.embedding(ids), state)
+            return self.head(y), state
+
+    model = Model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    windows = torch.from_numpy(_lm_windows())
+    position, state = [0], [None]
+
+    def train():
+        window = windows[position[0] % len(windows)]
+        position[0] += 1
+        optimizer.zero_grad(set_to_none=True)
+        logits, new_state = model(window[:, :-1], state[0])
+        state[0] = tuple(part.detach() for part in new_state)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, config["vocab"]), window[:, 1:].reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        return float(loss.detach())
+    return train
