@@ -118,7 +118,7 @@ def write_markdown(results: dict, path: str) -> None:
              "(do not edit by hand; raw numbers in `benchmarks/results.json`).", "",
              f"* date: {results['date']}; CPU: {results['cpu']} ({results['simd']}), {results['cores']} cores; "
              f"Python {results['python']}",
-             f"* float32, one layer; sizes (B, T, D, H): " + ", ".join(f"{name} {tuple(shape)}" for name, shape in results["sizes"].items()),
+             "* float32, one layer (M2-2bi: two, bidirectional); sizes (B, T, D, H): " + ", ".join(f"{name} {tuple(shape)}" for name, shape in results["sizes"].items()),
              f"* {results['rounds']} interleaved round(s), each library in its own process; medians (min-max) over all "
              "timed calls; ratio = median / median",
              "* floor: only the matrix products a step must do (NumPy BLAS calls, preallocated outputs)",
