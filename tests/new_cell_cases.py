@@ -13,7 +13,7 @@ import numpy as np
 
 from rnnkit.registry import cell_kind
 
-NEW_KINDS = ("mingru", "minlstm")
+NEW_KINDS = ("mingru", "minlstm", "lnlstm", "lngru")
 
 
 @dataclass(frozen=True)

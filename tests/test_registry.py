@@ -9,10 +9,12 @@ from rnnkit.registry import CELL_KINDS, CELL_NAMES, cell_kind, kind_of
 
 
 def test_every_registered_kind_pairs_its_layer_with_its_cell():
-    assert CELL_NAMES == ("rnn", "lstm", "gru", "mingru", "minlstm")
+    assert CELL_NAMES == ("rnn", "lstm", "gru", "mingru", "minlstm", "lnlstm", "lngru")
     expected = {"rnn": (rnnkit.RNN, rnnkit.RNNCell, ("h",)), "lstm": (rnnkit.LSTM, rnnkit.LSTMCell, ("h", "c")),
                 "gru": (rnnkit.GRU, rnnkit.GRUCell, ("h",)), "mingru": (rnnkit.MinGRU, rnnkit.MinGRUCell, ("h",)),
-                "minlstm": (rnnkit.MinLSTM, rnnkit.MinLSTMCell, ("h",))}
+                "minlstm": (rnnkit.MinLSTM, rnnkit.MinLSTMCell, ("h",)),
+                "lnlstm": (rnnkit.LayerNormLSTM, rnnkit.LayerNormLSTMCell, ("h", "c")),
+                "lngru": (rnnkit.LayerNormGRU, rnnkit.LayerNormGRUCell, ("h",))}
     for name, (layer, cell, states) in expected.items():
         kind = CELL_KINDS[name]
         assert (kind.layer, kind.cell, kind.state_names) == (layer, cell, states)
@@ -20,7 +22,8 @@ def test_every_registered_kind_pairs_its_layer_with_its_cell():
 
 
 def test_unknown_names_and_modules_are_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"cell must be one of \['rnn', 'lstm', 'gru', 'mingru', 'minlstm'\], got 'lsmt'"):
+    with pytest.raises(ValueError, match=r"cell must be one of \['rnn', 'lstm', 'gru', 'mingru', 'minlstm', "
+                                         r"'lnlstm', 'lngru'\], got 'lsmt'"):
         cell_kind("lsmt")
     with pytest.raises(TypeError, match="got Linear"):
         kind_of(rnnkit.Linear(2, 3))

@@ -29,6 +29,8 @@ import numpy as np
 
 from rnnkit._validate import check_choice
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.cells.lngru.layer import LayerNormGRU
+from rnnkit.cells.lnlstm.layer import LayerNormLSTM
 from rnnkit.cells.mingru.layer import MinGRU
 from rnnkit.cells.minlstm.layer import MinLSTM
 from rnnkit.layers import GRU, LSTM, RNN
@@ -89,6 +91,8 @@ CELL_KINDS: dict[str, CellKind] = {kind.name: kind for kind in (
     CellKind("gru", GRU),
     CellKind("mingru", MinGRU),
     CellKind("minlstm", MinLSTM),
+    CellKind("lnlstm", LayerNormLSTM),
+    CellKind("lngru", LayerNormGRU),
 )}
 
 CELL_NAMES = tuple(CELL_KINDS)

@@ -1,4 +1,4 @@
-"""The cell kinds PyTorch does not ship (minGRU, minLSTM): gradients, kernels, no_grad, golden values.
+"""The cell kinds PyTorch does not ship (minGRU, minLSTM, LayerNorm LSTM and GRU): gradients, kernels, no_grad, golden values.
 
 - float64 central differences of every parameter, the input and the initial states over the
   table of ``new_cell_cases`` (layers 1-2, bidirectional, lengths, bias off, T = 1, B = 1);
@@ -136,7 +136,10 @@ def test_step_cell_computes_the_layers_steps_and_shares_its_parameters(kind):
             states[k] = cell(inputs, states[k])
             inputs = registered.hidden(states[k])
         np.testing.assert_allclose(inputs, y[:, t], rtol=1e-12, atol=1e-12)
-    assert cells[1].weight_ih is layer.weight_ih_l1 and cells[0].bias_ih is layer.bias_ih_l0
+    for k, cell in enumerate(cells):                            # every parameter is the layer's own, none missing
+        names = [name for name, _ in cell.named_parameters()]
+        assert names == [name[:-3] for name, _ in layer.named_parameters() if name.endswith(f"_l{k}")]
+        assert all(parameter is getattr(layer, f"{name}_l{k}") for name, parameter in cell.named_parameters())
     cells[0].backward(np.ones((2, 4)))                          # gradients land in the layer's Parameters
     assert np.abs(layer.weight_ih_l0.grad).sum() > 0
 
@@ -156,7 +159,11 @@ def golden_run(kind, use_compiled):
     x = sine_pattern((2, 5, 2), 10.0) * 2.0
     y, state = with_kernel(use_compiled, layer, x)
     dx, _ = with_kernel(use_compiled, layer.backward, np.cos(np.arange(y.size)).reshape(y.shape))
-    return {"y_last": y[:, -1], "dx_first": dx[:, 0], "dW_ih_row0": layer.weight_ih_l0.grad[0]}
+    result = {"y_last": y[:, -1], "dx_first": dx[:, 0], "dW_ih_row0": layer.weight_ih_l0.grad[0]}
+    if hasattr(layer, "ln_hh_weight_l0"):                       # the layer norms' gains and shifts too
+        result.update({"d_ln_hh_weight_head": layer.ln_hh_weight_l0.grad[:3],
+                       "d_ln_ih_bias_head": layer.ln_ih_bias_l0.grad[:3]})
+    return result
 
 
 GOLDEN = {
@@ -172,6 +179,22 @@ GOLDEN = {
         "dx_first": [[0.1736512259671253, 0.02254680059972206], [-0.036876485862687575, 0.0861978462073645]],
         "dW_ih_row0": [0.08536296277504686, 0.02571332408843505],
     },
+    "lnlstm": {
+        "y_last": [[0.027392940824818936, 0.18888436430793754, 0.1725043859804101],
+                   [0.047290514556783333, 0.1209270048091125, 0.217378263442668]],
+        "dx_first": [[0.08137362016202626, -0.04627850932897649], [-0.006914874624402313, 0.007289017071465072]],
+        "dW_ih_row0": [0.02225351795405043, -0.014479135395039894],
+        "d_ln_hh_weight_head": [0.006802411766437297, 0.31135251317644963, 0.0857232339336586],
+        "d_ln_ih_bias_head": [-0.05913912143423945, -0.1258601658601337, 0.01808506532883762],
+    },
+    "lngru": {
+        "y_last": [[-0.14488441220102424, 0.5175479682921658, 0.14047800605597532],
+                   [-0.1782783812667887, 0.45125173772300875, 0.15363467346650606]],
+        "dx_first": [[0.10405444485310891, -0.05916963956878697], [0.006068674008993315, -0.006392044044891426]],
+        "dW_ih_row0": [0.01829277513102182, 0.07365314686762639],
+        "d_ln_hh_weight_head": [-0.06422217649993125, -0.08428324380925632, 0.022937863752764097],
+        "d_ln_ih_bias_head": [-0.06203767748292609, 0.07835915258686457, -0.041772483950310725],
+    },
 }
 
 
@@ -184,7 +207,7 @@ def test_golden_values(kind, use_compiled):
 
 
 @pytest.mark.parametrize("use_compiled", PATHS, ids=lambda on: "compiled" if on else "numpy")
-@pytest.mark.parametrize("kind", NEW_KINDS)
+@pytest.mark.parametrize("kind", ["mingru", "minlstm"])
 def test_extreme_pre_activations_stay_finite(kind, use_compiled):
     """Inputs of +-300 through weights of 1: sigmoids at 0 and 1 (minLSTM's f / (f + i) with
     both f and i rounding to 0 included) give finite states and gradients in both precisions."""
@@ -197,6 +220,30 @@ def test_extreme_pre_activations_stay_finite(kind, use_compiled):
         dx, dh0 = with_kernel(use_compiled, layer.backward, np.ones_like(y))
         assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx)) and np.all(np.isfinite(dh0))
         assert np.all(np.abs(y) <= 300.0)
+
+
+@pytest.mark.parametrize("use_compiled", PATHS, ids=lambda on: "compiled" if on else "numpy")
+@pytest.mark.parametrize("kind", ["lnlstm", "lngru"])
+def test_layer_norm_kinds_stay_finite_at_extremes(kind, use_compiled):
+    """Gains of 300 put the gates at +-300 (sigmoids at 0 and 1, tanh at +-1) from inputs of
+    +-300; h_0 = 0 makes h W_hh^T a constant vector at the first step (variance 0: rstd is
+    1/sqrt(eps), the normalised vector 0), and so does a one-unit input through equal weights."""
+    for dtype in (np.float64, np.float32):
+        layer = cell_kind(kind).layer(1, 2, dtype=dtype, seed=0)
+        rows = layer.weight_ih_l0.shape[0]
+        layer.weight_ih_l0.data[...] = np.where(np.arange(rows) % 2 == 0, 1.0, -1.0)[:, None]
+        for name, parameter in layer.named_parameters():
+            if name.endswith("weight_l0"):                       # every LN gain
+                parameter.data[...] = 300.0
+        x = np.array([[[300.0], [-300.0], [-300.0], [300.0]]], dtype=dtype)
+        y, _ = with_kernel(use_compiled, layer, x)
+        dx, d_state = with_kernel(use_compiled, layer.backward, np.ones_like(y))
+        grads = [p.grad for p in layer.parameters()] + list(cell_kind(kind).as_tuple(d_state))
+        assert np.all(np.isfinite(y)) and np.all(np.abs(y) <= 1.0) and np.all(np.isfinite(dx))
+        assert all(np.all(np.isfinite(grad)) for grad in grads)
+        layer.weight_ih_l0.data[...] = 1.0                       # x W_ih^T constant across units: LN_ih gives 0
+        y_flat, _ = with_kernel(use_compiled, layer, x)
+        assert np.all(np.isfinite(y_flat))
 
 
 @pytest.mark.parametrize("kind", NEW_KINDS)

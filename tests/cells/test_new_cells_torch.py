@@ -1,5 +1,6 @@
-"""The new cell kinds against references written here with torch autograd (a plain loop over
-steps, layers and directions, lengths as PyTorch's packed sequences treat them): forward and
+"""The new cell kinds (minGRU, minLSTM, the LayerNorm LSTM and GRU) against references written
+here with torch autograd (a plain loop over steps, layers and directions, lengths as PyTorch's
+packed sequences treat them; the layer norms are torch.nn.functional.layer_norm): forward and
 every gradient at float64 within 1e-10, with both kernels. PyTorch ships none of these cells,
 so the reference is the paper's equations, written once more in torch.
 """
@@ -32,7 +33,33 @@ def minlstm_step(parameters, x, state):
     return ((forget * h + input_gate * candidate) / (forget + input_gate),)
 
 
-STEPS = {"mingru": mingru_step, "minlstm": minlstm_step}
+def layer_norm(parameters, name, values):
+    """LN_<name> over the whole vector (torch.nn.functional.layer_norm), its own gain and shift, eps 1e-5."""
+    return torch.nn.functional.layer_norm(values, (values.shape[1],), parameters[f"ln_{name}_weight"],
+                                          parameters[f"ln_{name}_bias"], eps=1e-5)
+
+
+def lnlstm_step(parameters, x, state):
+    h, c = state
+    gates = (layer_norm(parameters, "ih", x @ parameters["weight_ih"].T)
+             + layer_norm(parameters, "hh", h @ parameters["weight_hh"].T) + parameters.get("bias", 0.0))
+    i, f, g, o = gates.chunk(4, dim=1)
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(layer_norm(parameters, "c", c_new)), c_new
+
+
+def lngru_step(parameters, x, state):
+    (h,) = state
+    gi = layer_norm(parameters, "ih", x @ parameters["weight_ih"].T) + parameters.get("bias_ih", 0.0)
+    gh = layer_norm(parameters, "hh", h @ parameters["weight_hh"].T) + parameters.get("bias_hh", 0.0)
+    i_r, i_z, i_n = gi.chunk(3, dim=1)
+    h_r, h_z, h_n = gh.chunk(3, dim=1)
+    reset, update = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    candidate = torch.tanh(i_n + reset * h_n)             # the reset gate scales gh_n with its bias
+    return ((1 - update) * candidate + update * h,)
+
+
+STEPS = {"mingru": mingru_step, "minlstm": minlstm_step, "lnlstm": lnlstm_step, "lngru": lngru_step}
 
 
 def torch_layer(case: NewCase, parameters: dict, x, initial: list):

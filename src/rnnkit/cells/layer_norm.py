@@ -17,11 +17,11 @@ Backward, from the cached a^ and rstd, with ``d = dL/dLN(a) * gain``::
 Here are the normalisation and its backward; the gain and shift are applied by each kind's
 step, which also adds their gradients (they are sums over rows and, in a layer, steps).
 
->>> a = np.array([[1.0, 2.0, 3.0, 6.0]])
->>> normed, rstd = np.empty_like(a), np.empty((1, 1))
+>>> a = np.array([[1.0, 1.0, 3.0, 3.0], [5.0, 5.0, 5.0, 5.0]])   # a constant row has variance 0
+>>> normed, rstd = np.empty_like(a), np.empty((2, 1))
 >>> normalize(a, normed, rstd)
->>> np.round(normed, 4).tolist(), float(np.round(normed.mean(), 12)), float(np.round((normed ** 2).mean(), 4))
-([[-1.0, -0.5, 0.0, 1.5]], 0.0, 1.0)
+>>> np.round(normed, 4).tolist(), np.round(rstd[:, 0], 2).tolist()
+([[-1.0, -1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]], [1.0, 316.23])
 """
 
 from __future__ import annotations

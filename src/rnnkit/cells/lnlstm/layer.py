@@ -43,6 +43,9 @@ class LayerNormLSTM(RecurrentLayer):
     bidirectional : bool
     dtype : numpy.float32 or numpy.float64
     seed : int, numpy.random.Generator or None
+    **regularisers
+        The regularisers every kind's layer takes (locked dropout, weight drop, zoneout, a
+        learnable initial state): see :class:`~rnnkit.layers.recurrent.RecurrentLayer`.
 
     Shapes
     ------
@@ -65,9 +68,10 @@ class LayerNormLSTM(RecurrentLayer):
     kernels = "rnnkit.cells.lnlstm"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype: Any = np.float32, seed: Any = None):
+                 dropout: float = 0.0, bidirectional: bool = False, dtype: Any = np.float32, seed: Any = None,
+                 **regularisers: Any):
         super().__init__(input_size, hidden_size, num_layers, bias, dropout, bidirectional,
-                         dtype=dtype, seed=seed)
+                         dtype=dtype, seed=seed, **regularisers)
         self.config = self._base_config()
 
     def _parameter_shapes(self, layer_input: int) -> dict[str, tuple[tuple[int, ...], float | None]]:
