@@ -12,6 +12,11 @@ Three input formats (``format``):
   ``label_column``; the other values are read as ``steps`` rows of D = values / steps
   features, e.g. an 8x8 image as 8 steps of 8 pixels (:func:`rnnkit.data.readers.read_vectors`).
 
+Text may start from pretrained word vectors (``vectors``: a GloVe, word2vec or fastText text
+file; :func:`pretrained_embedding`): the embedding takes the file's size, the vectors of the
+vocabulary's words found there (the coverage is printed), random rows for the rest, and is then
+fine-tuned (``freeze_vectors``: kept fixed).
+
 Real-valued inputs are standardised per feature with the training split's mean and standard
 deviation (:func:`rnnkit.data.scaling.fit_standard`, saved with the run). Labels are kept as strings and numbered in sorted order
 (numerically when every label is an integer). Validation reports ``loss`` (cross entropy)
@@ -30,6 +35,7 @@ import numpy as np
 
 from rnnkit import distributed
 from rnnkit.data.batching import Scaler, pad_sequences
+from rnnkit.data.embeddings import read_word_vectors, vectors_for_vocab
 from rnnkit.data.readers import read_labelled_text, read_ts, read_vectors
 from rnnkit.data.scaling import fit_standard, standardise
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
@@ -67,6 +73,10 @@ class ClassifyOptions(SupervisedOptions):
     pooling: str = option("max", "how the outputs become one vector per sequence", POOLINGS)
     word_dropout: float = option(0.0, "text format: probability of replacing a training token by <unk>, per batch "
                                       "(a regulariser for small data sets)", only=("format", ("text",)))
+    vectors: str | None = option(None, "text format: pretrained word vectors for the embedding, a GloVe, word2vec or "
+                                       "fastText text file (the embedding takes its size)", only=("format", ("text",)))
+    freeze_vectors: bool = option(False, "with --vectors: keep the pretrained vectors fixed (default: fine-tune them)",
+                                  only=("format", ("text",)))
     val_fraction: float = option(0.1, "part of --data held out (stratified by label) when there is no --val-data",
                                  only=("val_data", (None,)))
 
@@ -84,6 +94,57 @@ def check_options(options: ClassifyOptions) -> None:
         raise ValueError(f"--word-dropout must lie in [0, 1), got {options.word_dropout}")
     if not options.sep:
         raise ValueError("--sep must not be empty")
+    check_vectors_options(options)
+
+
+def check_vectors_options(options: Any) -> None:
+    """--vectors must name a file; --freeze-vectors needs --vectors (classify and tag)."""
+    if options.freeze_vectors and not options.vectors:
+        raise ValueError("--freeze-vectors has an effect only with --vectors FILE (pretrained word vectors)")
+    if options.vectors is not None:
+        path = Path(options.vectors)
+        if not path.is_file():
+            raise FileNotFoundError(f"--vectors: word-vector file not found: {path}")
+
+
+def pretrained_embedding(options: Any, vocab: Vocab, not_words: Sequence[str] = ()) -> tuple[np.ndarray, dict, str]:
+    """The embedding matrix (V, E) for ``vocab`` from the --vectors file, a record for the run, a line to print.
+
+    Found words get their vectors (a word missing in its own case is looked up lower-cased);
+    the other words and the special tokens random rows scaled like the found ones, ``<pad>``
+    zeros. ``not_words`` are vocabulary entries that no vector file holds (the tagger's
+    unknown-word shapes): left out of the coverage. E is the file's; an --embedding other than
+    the option's default that disagrees with it is an error.
+    """
+    wanted = set(vocab.tokens) | {token.lower() for token in vocab.tokens}
+    vectors = read_word_vectors(options.vectors, words=wanted, encoding=getattr(options, "encoding", "utf-8"))
+    if not vectors:
+        raise ValueError(f"--vectors {options.vectors}: none of the {len(vocab):,} vocabulary words has a vector in "
+                         f"the file (is it the right language, or are its words cased differently?)")
+    size = len(next(iter(vectors.values())))
+    default = type(options).__dataclass_fields__["embedding"].default
+    if options.embedding not in (default, size):
+        raise ValueError(f"--embedding {options.embedding} disagrees with --vectors {options.vectors}, whose vectors "
+                         f"have {size} numbers; leave out --embedding (the embedding takes the file's size) or give "
+                         f"--embedding {size}")
+    matrix, _, missing = vectors_for_vocab(vocab, vectors, seed=options.seed)
+    skipped = set(not_words)
+    words = [token for token in vocab.tokens if token not in set(vocab.specials) and token not in skipped]
+    found = len(words) - len([token for token in missing if token not in skipped])
+    record = {"file": Path(options.vectors).name, "size": size, "found": found, "words": len(words),
+              "frozen": bool(options.freeze_vectors)}
+    line = (f"vectors: {options.vectors}: {found:,} of {len(words):,} vocabulary words found "
+            f"({found / max(len(words), 1):.1%}), {size} numbers each; "
+            f"{'frozen' if options.freeze_vectors else 'fine-tuned'}")
+    return matrix, record, line
+
+
+def load_embedding(embedding: Any, matrix: np.ndarray, freeze: bool) -> None:
+    """Copy ``matrix`` (V, E) into an :class:`~rnnkit.Embedding`; ``freeze`` stops its training."""
+    if embedding.weight.data.shape != matrix.shape:
+        raise ValueError(f"the embedding is {embedding.weight.data.shape}, the pretrained matrix {matrix.shape}")
+    embedding.weight.data[...] = matrix
+    embedding.weight.requires_grad = not freeze
 
 
 def separator(sep: str) -> str:
@@ -290,27 +351,37 @@ class ClassificationTask(BucketedTask):
 
 def evaluate_examples(model: SequenceClassifier, encoded: list, labels: np.ndarray,
                       batch_size: int = 256) -> dict[str, float]:
-    """Mean cross entropy and accuracy over encoded examples (eval mode)."""
+    """Mean cross entropy and accuracy over encoded examples (eval mode).
+
+    A label of -1 (a class the model does not know, from :func:`label_indices` with
+    ``unknown="count"``) is an error for the accuracy and left out of the loss, which has no
+    value for it (the loss is NaN when every label is unknown).
+    """
     with model.inference():  # eval mode and no_grad until the block ends
-        total, correct = 0.0, 0
+        total, correct, known_count = 0.0, 0, 0
         for indices in eval_batches(np.array([len(item) for item in encoded]), batch_size):
             inputs, lengths = collate([encoded[index] for index in indices])
             logits = model(inputs, lengths)
-            loss, _ = model.loss(logits, labels[indices])
-            total += loss * len(indices)
+            targets = labels[indices]
+            known = targets >= 0
+            if np.any(known):
+                loss, _ = model.loss(logits[known], targets[known])
+                total += loss * int(np.sum(known))
+                known_count += int(np.sum(known))
             predicted = (logits > 0).astype(np.int64) if model.binary else np.argmax(logits, axis=1)
-            correct += int(np.sum(predicted == labels[indices]))
-    return {"loss": total / len(encoded), "accuracy": correct / len(encoded)}
+            correct += int(np.sum(predicted == targets))
+    return {"loss": total / known_count if known_count else math.nan, "accuracy": correct / len(encoded)}
 
 
-def label_indices(labels: np.ndarray, classes: list[str], source: str) -> np.ndarray:
+def label_indices(labels: np.ndarray, classes: list[str], source: str, unknown: str = "error") -> np.ndarray:
+    """Class indices (N,) of ``labels``; a label outside ``classes`` is an error, or -1 with ``unknown="count"``."""
     index = {label: position for position, label in enumerate(classes)}
     for position, label in enumerate(classes):           # runs saved with labels such as "1.0"
         index.setdefault(canonical_label(label), position)
-    unknown = sorted(set(str(label) for label in labels) - set(index))
-    if unknown:
-        raise ValueError(f"{source}: labels the model does not know: {unknown[:10]} (it knows {classes[:20]})")
-    return np.array([index[str(label)] for label in labels], dtype=np.int64)
+    strange = sorted(set(str(label) for label in labels) - set(index))
+    if strange and unknown == "error":
+        raise ValueError(f"{source}: labels the model does not know: {strange[:10]} (it knows {classes[:20]})")
+    return np.array([index.get(str(label), -1) for label in labels], dtype=np.int64)
 
 
 # --- the run's setup, evaluation and prediction ---------------------------------------------------
@@ -335,23 +406,35 @@ def prepare(options: ClassifyOptions) -> Prepared:
     encoder = Encoder.fit(settings, train_inputs)
     train = (encoder.encode(train_inputs), label_indices(train_labels, classes, options.data))
     val = (encoder.encode(val_inputs), label_indices(val_labels, classes, options.val_data or options.data))
-    model = build_model(options, len(classes), encoder)
+    pretrained = None
+    if options.vectors is not None and encoder.vocab is not None:
+        pretrained = pretrained_embedding(options, encoder.vocab)
+    model = build_model(options, len(classes), encoder, None if pretrained is None else pretrained[0].shape[1])
+    if pretrained is not None:
+        load_embedding(model.inputs.embedding, pretrained[0], options.freeze_vectors)
     task = ClassificationTask(model, train, val, options.batch, options.seed, options.word_dropout,
                               encoder.vocab.unk_id if encoder.vocab is not None else None)
     task.monitor = resolve_monitor(options.monitor, "loss", ("loss", "accuracy"))
     artifacts = {"classes": classes, "scaling": encoder.statistics()}
+    if pretrained is not None:
+        artifacts["vectors"] = pretrained[1]
     vocabs = {"vocab.json": encoder.vocab} if encoder.vocab is not None else {}
     unit = "tokens" if options.format == "text" else "steps"
     description = [f"data: {options.data}: {len(train[1]):,} training and {len(val[1]):,} validation examples, "
                    f"{len(classes)} classes, {int(task.lengths.mean()) if len(task.lengths) else 0} {unit} on average"
                    + (f", vocabulary {len(encoder.vocab):,}" if encoder.vocab is not None else
                       f", {encoder.features} features per step")]
+    if pretrained is not None:
+        description.append(pretrained[2])
     return Prepared(model, task, artifacts, vocabs, description)
 
 
-def build_model(options: ClassifyOptions, num_classes: int, encoder: Encoder) -> SequenceClassifier:
+def build_model(options: ClassifyOptions, num_classes: int, encoder: Encoder,
+                embedding: int | None = None) -> SequenceClassifier:
+    """The classifier for the run; ``embedding`` overrides --embedding (the size of --vectors)."""
     if encoder.vocab is not None:
-        shape = {"vocab_size": len(encoder.vocab), "embedding_dim": options.embedding, "padding_idx": encoder.vocab.pad_id}
+        shape = {"vocab_size": len(encoder.vocab), "embedding_dim": embedding or options.embedding,
+                 "padding_idx": encoder.vocab.pad_id}
     else:
         shape = {"input_size": encoder.features}
     return SequenceClassifier(num_classes, hidden_size=options.hidden, cell=options.cell, num_layers=options.layers,
@@ -366,12 +449,25 @@ def load_encoder(document: dict[str, Any], vocabs: dict[str, Vocab]) -> Encoder:
 
 def evaluate_file(model: SequenceClassifier, document: dict[str, Any], vocabs: dict[str, Vocab],
                   path: str) -> dict[str, float]:
-    """Loss and accuracy of a run's model on a labelled file in the run's format."""
+    """Loss and accuracy of a run's model on a labelled file in the run's format.
+
+    Examples whose label the training data never had count as errors (the model cannot give
+    that label) and stay out of the loss; ``note`` says how many there were.
+    """
     inputs, labels = read_examples(path, document["options"])
     classes = document["artifacts"]["classes"]
     encoded = load_encoder(document, vocabs).encode(inputs)
-    metrics = evaluate_examples(model, encoded, label_indices(labels, classes, path))
-    return {**metrics, "examples": len(labels)}
+    indices = label_indices(labels, classes, path, unknown="count")
+    metrics: dict[str, Any] = {**evaluate_examples(model, encoded, indices), "examples": len(labels)}
+    unknown = indices < 0
+    if np.any(unknown):
+        strange = sorted({str(label) for label in np.asarray(labels)[unknown]})
+        metrics["unknown_label_examples"] = int(np.sum(unknown))
+        metrics["note"] = (f"{int(np.sum(unknown))} of {len(labels)} examples have a label the training data never "
+                           f"had ({', '.join(repr(label) for label in strange[:10])}"
+                           f"{', ...' if len(strange) > 10 else ''}): counted as errors in the accuracy and left "
+                           f"out of the loss (the model knows {len(classes)} classes)")
+    return metrics
 
 
 def predict(model: SequenceClassifier, document: dict[str, Any], vocabs: dict[str, Vocab],

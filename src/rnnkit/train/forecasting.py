@@ -408,14 +408,14 @@ def persistence_warning(metrics: dict[str, Any], part: str) -> str | None:
     """A warning when ``metrics``' RMSE is not below persistence's (None when it is, or without the figures).
 
     >>> persistence_warning({"rmse": 12.0, "persistence_rmse": 10.0}, "validation")
-    'the model did not beat persistence on validation: RMSE 12 against 10 for repeating the last value (x1.2)'
+    'the model did not beat persistence on validation: RMSE 12 against 10 for repeating the last value (x1.200)'
     >>> persistence_warning({"rmse": 9.0, "persistence_rmse": 10.0}, "validation") is None
     True
     """
     rmse, baseline = metrics.get("rmse"), metrics.get("persistence_rmse")
     if rmse is None or baseline is None or rmse < baseline:
         return None
-    ratio = f" (x{rmse / baseline:.3g})" if baseline > 0 else ""
+    ratio = f" (x{rmse / baseline:.3f})" if baseline > 0 else ""
     return (f"the model did not beat persistence on {part}: RMSE {rmse:.4g} against {baseline:.4g} for repeating "
             f"the last value{ratio}")
 

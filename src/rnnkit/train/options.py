@@ -227,8 +227,8 @@ def check_model_size(options: Any, vocab_size: int = 0) -> None:
 
 # --- the parser, TOML files, --resume ---------------------------------------------------------------
 # The options that name data files: config.json records their absolute path, size and SHA-256.
-DATA_OPTIONS = ("data", "val_data")
-METAVARS = {"data": "PATH", "val_data": "PATH", "out": "DIR"}
+DATA_OPTIONS = ("data", "val_data", "vectors")
+METAVARS = {"data": "PATH", "val_data": "PATH", "vectors": "PATH", "out": "DIR"}
 # What --resume may change; every other option given with it must equal the saved one. (The output
 # options change only what is printed, never a number of the run.)
 RESUMABLE = ("epochs", "max_minutes", "progress", "quiet")

@@ -30,6 +30,11 @@ with Viterbi; ``constraints`` forbids impossible BIO transitions), character fea
 (``char_features``: ``cnn`` or ``lstm``; the character set comes from the training tokens and
 travels in ``config.json``), a casing feature (``casing``) and other columns of the file as
 embedded features (``feature_columns``; their value sets travel in ``config.json`` too).
+The word embedding may start from pretrained vectors (``vectors``: GloVe, word2vec or fastText
+text files; the embedding takes their size, the coverage is printed) and be fine-tuned (the
+default) or frozen (``freeze_vectors``). ``evaluate`` counts a token whose tag the training
+data never had as an error (with a note) instead of refusing the file.
+
 These stay off by default: in RESULTS.md's ablation the CRF raised WNUT-17 test F1 by 0.04 and
 left EWT accuracy as it was, and characters raised EWT accuracy by 0.013-0.015 but not WNUT-17 F1
 within the same time budget; a default CRF or character encoder would also change what runs saved
@@ -38,6 +43,7 @@ before these options resume into, and ``rnnkit export`` cannot write either yet.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -51,6 +57,7 @@ from rnnkit.layers.char_encoder import CHAR_ENCODERS, CHAR_SPECIALS, character_i
 from rnnkit.data.vocab import Vocab, WordVocab
 from rnnkit.models.metrics import entity_scores, scores_from_counts
 from rnnkit.models.tagger import SequenceTagger
+from rnnkit.train.classification import check_vectors_options, load_embedding, pretrained_embedding
 from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, random_split
 
@@ -96,6 +103,9 @@ class TagOptions(SupervisedOptions):
     feature_embedding: int = option(16, "embedding size of each feature column and of --casing")
     input_dropout: float = option(0.0, "dropout on each word's representation (word, characters, features) before "
                                        "the recurrent layer")
+    vectors: str | None = option(None, "pretrained word vectors for the word embedding, a GloVe, word2vec or fastText "
+                                       "text file (the embedding takes its size)")
+    freeze_vectors: bool = option(False, "with --vectors: keep the pretrained vectors fixed (default: fine-tune them)")
 
 
 def check_options(options: TagOptions) -> None:
@@ -113,6 +123,7 @@ def check_options(options: TagOptions) -> None:
         if getattr(options, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
     feature_columns(vars(options))                     # an error now if the list does not parse
+    check_vectors_options(options)
 
 
 def feature_columns(options: dict[str, Any]) -> list:
@@ -401,16 +412,30 @@ def evaluate_sentences(model: SequenceTagger, data: Encoded, tag_names: list[str
 def decode_sentences(model: SequenceTagger, data: Encoded, tag_names: list[str], bio: bool,
                      batch_size: int = 128) -> tuple[float, int, int, list, list]:
     """(loss summed over the tokens, correct tags, tokens, gold and predicted tag names per sentence;
-    the last two empty unless ``bio``), in eval mode."""
+    the last two empty unless ``bio``), in eval mode.
+
+    ``tag_names`` may go on past the model's tags with tags it does not know (:func:`encode`'s
+    ``unknown_tags``): their tokens are errors, and their sentences stay out of the loss (the
+    model has no score for such a tag); the loss sum returned is then the mean over the other
+    sentences' tokens times every token.
+    """
+    known_tags = model.num_tags
     with model.inference():  # eval mode and no_grad until the block ends
-        total, correct, count = 0.0, 0, 0
+        total, correct, count, loss_tokens = 0.0, 0, 0, 0
         gold_sequences, predicted_sequences = [], []
         for indices in eval_batches(np.array([len(item) for item in data.ids]), batch_size):
             batch = collate_encoded(data, [int(i) for i in indices])
             logits = model(batch.inputs, batch.lengths, **batch.model_inputs())   # (B, T, C)
-            loss, _ = model.loss(logits, batch.tags, batch.lengths)
+            rows = np.all(batch.tags < known_tags, axis=1)                     # sentences of known tags only
+            if np.all(rows):
+                loss, _ = model.loss(logits, batch.tags, batch.lengths)
+            elif np.any(rows):
+                loss, _ = model.loss(logits[rows], batch.tags[rows], batch.lengths[rows])
+            else:
+                loss = 0.0
             tokens = batch.num_tokens
-            total += loss * tokens
+            total += loss * int(np.sum(batch.lengths[rows]))
+            loss_tokens += int(np.sum(batch.lengths[rows]))
             predicted = model.decode(logits, batch.lengths)                   # (B, T), -1 past lengths
             valid = batch.tags >= 0
             correct += int(np.sum((predicted == batch.tags) & valid))
@@ -419,6 +444,8 @@ def decode_sentences(model: SequenceTagger, data: Encoded, tag_names: list[str],
                 for row, length in enumerate(batch.lengths):
                     gold_sequences.append([tag_names[t] for t in batch.tags[row, :length]])
                     predicted_sequences.append([tag_names[t] for t in predicted[row, :length]])
+    if loss_tokens != count:
+        total = total / loss_tokens * count if loss_tokens else math.nan
     return total, correct, count, gold_sequences, predicted_sequences
 
 
@@ -501,11 +528,13 @@ def input_tables(document_artifacts: dict[str, Any]) -> tuple[dict[str, int] | N
 
 
 def encode(sentences, vocab: Vocab, tag_names: list[str], source: str, known: str = "one the model knows",
-           artifacts: dict[str, Any] | None = None) -> Encoded:
+           artifacts: dict[str, Any] | None = None, unknown_tags: list[str] | None = None) -> Encoded:
     """Word ids, tag indices, characters and feature ids per sentence; a tag the run does not know is an error.
 
     ``artifacts`` holds the run's character set (``chars``) and feature values (``features``;
     ``casing`` True adds the casing column last); values a run has not seen become id 1 (<unk>).
+    With a list ``unknown_tags`` (evaluation), a tag the run does not know is appended to it
+    and gets index ``len(tag_names) + its position there`` instead of raising.
     """
     artifacts = artifacts or {}
     char_index, feature_index = input_tables(artifacts)
@@ -513,11 +542,20 @@ def encode(sentences, vocab: Vocab, tag_names: list[str], source: str, known: st
     data = Encoded([], [], [], [], [])
     for number, (tokens, sentence_tags, columns) in enumerate(sentences, start=1):
         unknown = [tag for tag in sentence_tags if tag not in index]
-        if unknown:
+        if unknown and unknown_tags is not None:
+            for tag in unknown:
+                if tag not in unknown_tags:
+                    unknown_tags.append(tag)
+            sentence_tags = [tag if tag in index else len(tag_names) + unknown_tags.index(tag)
+                             for tag in sentence_tags]
+            data.tags.append(np.array([index[tag] if isinstance(tag, str) else tag for tag in sentence_tags],
+                                      dtype=np.int64))
+        elif unknown:
             raise ValueError(f"{source}, sentence {number}: tag {unknown[0]!r} is not {known} "
                              f"({tag_names})")
+        else:
+            data.tags.append(np.array([index[tag] for tag in sentence_tags], dtype=np.int64))
         data.ids.append(np.array([token_id(token, vocab) for token in tokens], dtype=np.int64))
-        data.tags.append(np.array([index[tag] for tag in sentence_tags], dtype=np.int64))
         if char_index is not None:
             chars, lengths = character_ids(tokens, char_index, MAX_WORD_CHARS)
             data.chars.append(chars)
@@ -606,7 +644,11 @@ def prepare(options: TagOptions) -> Prepared:
         if count == 1:
             shape = word_shape(originals.get(token, token)) if options.unk_shapes else None
             replacement[vocab.token_to_id(token)] = vocab.token_to_id(shape) if shape in vocab else vocab.unk_id
-    model = SequenceTagger(len(tag_names), vocab_size=len(vocab), embedding_dim=options.embedding,
+    pretrained = pretrained_embedding(options, vocab, not_words=SHAPES) if options.vectors is not None else None
+    if pretrained is not None:
+        artifacts["vectors"] = pretrained[1]
+    model = SequenceTagger(len(tag_names), vocab_size=len(vocab),
+                           embedding_dim=options.embedding if pretrained is None else pretrained[0].shape[1],
                            hidden_size=options.hidden, cell=options.cell, num_layers=options.layers,
                            bidirectional=options.bidirectional, dropout=options.dropout, padding_idx=vocab.pad_id,
                            crf=options.crf, crf_tags=crf_tags, char_encoder=options.char_features,
@@ -615,6 +657,8 @@ def prepare(options: TagOptions) -> Prepared:
                            feature_sizes=[len(values) for values in artifacts.get("features", [])] or None,
                            feature_embedding_dim=options.feature_embedding, input_dropout=options.input_dropout,
                            seed=options.seed)
+    if pretrained is not None:
+        load_embedding(model.inputs.embedding, pretrained[0], options.freeze_vectors)
     task = TaggingTask(model, train, val, tag_names, options.batch, options.seed, replacement=replacement,
                        unk_replace=options.unk_replace)
     task.monitor = resolve_monitor(options.monitor, "f1" if task.bio else "loss",
@@ -628,6 +672,8 @@ def prepare(options: TagOptions) -> Prepared:
                    f"{len(val):,} validation sentences; {len(tag_names)} tags"
                    f"{' (BIO: entity F1 reported)' if task.bio else ''}, vocabulary {len(vocab):,}"
                    + (f"; {', '.join(pieces)}" if pieces else "")]
+    if pretrained is not None:
+        description.append(pretrained[2])
     return Prepared(model, task, artifacts, {"vocab.json": vocab}, description)
 
 
@@ -639,9 +685,20 @@ def evaluate_file(model: SequenceTagger, document: dict[str, Any], vocabs: dict[
     sentences = read_tagged(path, document["options"])
     if model.crf is not None and model.crf.config.get("allowed") is not None:
         sentences = repair_bio(sentences, path)
-    data = encode(sentences, vocabs["vocab.json"], tag_names, path, artifacts=artifacts)
-    metrics = evaluate_sentences(model, data, tag_names, is_bio(tag_names))
-    return {**metrics, "sentences": len(data), "tokens": int(sum(len(item) for item in data.ids))}
+    unknown_tags: list[str] = []
+    data = encode(sentences, vocabs["vocab.json"], tag_names, path, artifacts=artifacts, unknown_tags=unknown_tags)
+    metrics: dict[str, Any] = {**evaluate_sentences(model, data, tag_names + unknown_tags, is_bio(tag_names)),
+                               "sentences": len(data), "tokens": int(sum(len(item) for item in data.ids))}
+    if unknown_tags:
+        tokens = int(sum(np.sum(tags >= len(tag_names)) for tags in data.tags))
+        sentences_hit = int(sum(np.any(tags >= len(tag_names)) for tags in data.tags))
+        metrics["unknown_tag_tokens"] = tokens
+        metrics["note"] = (f"{tokens} token{'s' if tokens != 1 else ''} in {sentences_hit} sentence"
+                           f"{'s' if sentences_hit != 1 else ''} carry tags the training data never had "
+                           f"({', '.join(repr(tag) for tag in unknown_tags[:10])}"
+                           f"{', ...' if len(unknown_tags) > 10 else ''}): counted as errors (and as missed "
+                           f"entities), and their sentences left out of the loss")
+    return metrics
 
 
 def predict(model: SequenceTagger, document: dict[str, Any], vocabs: dict[str, Vocab],
