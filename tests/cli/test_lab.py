@@ -99,6 +99,40 @@ def test_memory(tmp_path):
             assert _row(report, [cell.upper(), str(length)])[2] == f"{numbers['final_val_mse']:.4f}"
 
 
+def test_cells(tmp_path):
+    out, results, report = _run(tmp_path, "cells", "--lengths", "6", "--speed-lengths", "4", "8", "--repeats", "1")
+    assert (out / "cells.png").exists() and (out / "cells_speed.png").stat().st_size > 1000
+    cells = ("lstm", "gru", "lnlstm", "mingru", "minlstm")                # the default comparison
+    assert set(results["runs"]) == {f"{cell}_T6" for cell in cells}
+    for cell in cells:
+        numbers = results["runs"][f"{cell}_T6"]
+        steps, losses = results["curves"]["T = 6"][cell.upper()]
+        assert steps == [1, 3, 6] and numbers["final_val_mse"] == pytest.approx(np.mean(losses[-3:]))
+        assert _row(report, [cell.upper(), "6"])[2] == f"{numbers['final_val_mse']:.4f}"
+    speed = results["speed"]
+    assert speed["lengths"] == [4, 8] and set(speed["seconds_per_step"]) == set(cells)
+    lstm_last = speed["seconds_per_step"]["lstm"][-1]
+    speed_table = report[report.index("Milliseconds per training step"):]        # the second table
+    for cell, seconds in speed["seconds_per_step"].items():
+        assert len(seconds) == 2 and all(0 < value < 60 for value in seconds)
+        line = next(line for line in speed_table.splitlines() if line.startswith(f"| {cell.upper()} |"))
+        assert [part.strip() for part in line.strip("|").split("|")][1:] == \
+            [f"{value * 1e3:.2f}" for value in seconds] + [f"{lstm_last / seconds[-1]:.2f}"]
+    assert "--speed-lengths 4 8 --repeats 1" in report
+
+
+def test_cells_settings_and_bad_options(tmp_path):
+    parser = _parser()
+    args = lab._settings(parser.parse_args(["lab", "cells", "--quick", "--out", str(tmp_path)]))
+    assert args.cells == ["lstm", "gru", "lnlstm", "mingru", "minlstm"] and args.speed_lengths == [100, 400]
+    full = lab._settings(parser.parse_args(["lab", "cells", "--out", str(tmp_path)]))
+    assert full.lengths == [100, 200] and full.speed_lengths[0] == 100 and full.speed_lengths[-1] == 4096
+    with pytest.raises(ValueError, match="--speed-lengths must all be >= 2, got \\[1\\]"):
+        lab._settings(parser.parse_args(["lab", "cells", "--speed-lengths", "1"]))
+    with pytest.raises(ValueError, match="--repeats must be >= 1, got 0"):
+        lab._settings(parser.parse_args(["lab", "cells", "--repeats", "0"]))
+
+
 def test_forget_bias(tmp_path):
     out, results, report = _run(tmp_path, "forget-bias", "--lengths", "6", "--cells", "lstm")
     assert (out / "forget_bias.png").exists() and (out / "forget_bias_gates.png").exists()

@@ -8,6 +8,7 @@ and what was measured, and the numbers as ``results.json``::
     rnnkit lab clipping      the exploding setting trained with and without gradient clipping
     rnnkit lab memory        the adding problem at several T for the three cells
     rnnkit lab forget-bias   LSTM with forget-gate bias 0 and 1 (and GRU) on the adding problem
+    rnnkit lab cells         LSTM, GRU, LayerNorm LSTM, minGRU, minLSTM: adding problem and speed against T
 
 ``--quick`` runs each in seconds (3 to 11 s measured). The task is the adding problem throughout
 (:func:`rnnkit.data.synthetic.adding_problem`): a model that remembers nothing scores MSE 0.167.
@@ -22,6 +23,7 @@ import time
 
 import numpy as np
 
+from rnnkit.cli.lab.cells import run_cells
 from rnnkit.cli.lab.clipping import run_clipping
 from rnnkit.cli.lab.forget_bias import run_forget_bias
 from rnnkit.cli.lab.gradients import run_gradients
@@ -30,18 +32,22 @@ from rnnkit.registry import CELL_NAMES
 
 CELLS = CELL_NAMES                  # every registered kind (rnnkit.registry)
 CLASSIC = ("rnn", "lstm", "gru")    # the kinds with a recurrent product W_hh
-EXPERIMENTS = ("gradients", "clipping", "memory", "forget-bias")
+EXPERIMENTS = ("gradients", "clipping", "memory", "forget-bias", "cells")
+NEW_CELLS = ("lstm", "gru", "lnlstm", "mingru", "minlstm")     # the cells experiment's default comparison
 
 # The cells each experiment can compare, its default cells, and how many lengths T it takes.
 # The gradients experiment reads the spectral radius of W_hh: kinds without one cannot take part.
-EXPERIMENT_CELLS = {"gradients": CLASSIC, "clipping": ("rnn",), "memory": CELLS, "forget-bias": ("lstm", "gru")}
-DEFAULT_CELLS = {"gradients": CLASSIC, "clipping": ("rnn",), "memory": CLASSIC, "forget-bias": ("lstm", "gru")}
-MANY_LENGTHS = ("memory",)
+EXPERIMENT_CELLS = {"gradients": CLASSIC, "clipping": ("rnn",), "memory": CELLS, "forget-bias": ("lstm", "gru"),
+                    "cells": CELLS}
+DEFAULT_CELLS = {"gradients": CLASSIC, "clipping": ("rnn",), "memory": CLASSIC, "forget-bias": ("lstm", "gru"),
+                 "cells": NEW_CELLS}
+MANY_LENGTHS = ("memory", "cells")
 CELLS_HELP = {
     "gradients": "cells to compare (default: rnn lstm gru)",
     "clipping": "only rnn: the experiment is the exploding tanh RNN",
     "memory": "cells to compare, any registered kind (default: rnn lstm gru)",
     "forget-bias": "lstm (forget bias 0 and 1, always run) and gru (default: lstm gru)",
+    "cells": "cells to compare, any registered kind (default: lstm gru lnlstm mingru minlstm)",
 }
 
 # Full and --quick settings of each experiment; command-line options override them.
@@ -56,6 +62,10 @@ DEFAULTS = {
                "quick": dict(lengths=[10, 20], steps=250, hidden=32, batch=32)},
     "forget-bias": {"full": dict(lengths=[100], steps=6000, hidden=64, batch=32),
                     "quick": dict(lengths=[20], steps=250, hidden=32, batch=32)},
+    # cells: the memory experiment's budget at the T = 100 and 200; speed from T = 100 to 4096.
+    "cells": {"full": dict(lengths=[100, 200], steps=6000, hidden=64, batch=32,
+                           speed_lengths=[100, 256, 512, 1024, 2048, 4096], repeats=3),
+              "quick": dict(lengths=[10, 20], steps=250, hidden=32, batch=32, speed_lengths=[100, 400], repeats=2)},
 }
 
 
@@ -68,6 +78,7 @@ def register(subparsers) -> None:
         "clipping": "an exploding tanh RNN trained with and without gradient clipping",
         "memory": "the adding problem at several T for RNN, LSTM and GRU",
         "forget-bias": "LSTM with forget-gate bias 0 and 1 (and GRU) on the adding problem",
+        "cells": "LSTM, GRU, LayerNorm LSTM, minGRU and minLSTM on the adding problem, and speed against T",
     }
     for name in EXPERIMENTS:
         sub = experiments.add_parser(name, help=helps[name], description=helps[name])
@@ -83,6 +94,10 @@ def register(subparsers) -> None:
         sub.add_argument("--target", type=float, default=0.01, help="validation MSE counted as solved (0.01)")
         sub.add_argument("--eval-every", type=int, help="steps between validation evaluations")
         sub.add_argument("--out", default=os.path.join("lab", name), help="output folder (default lab/NAME)")
+        if name == "cells":
+            sub.add_argument("--speed-lengths", type=int, nargs="+", metavar="T",
+                             help="lengths T of the speed measurement (default 100 256 512 1024 2048 4096)")
+            sub.add_argument("--repeats", type=int, help="timed training steps per cell and T (median; default 3)")
         sub.set_defaults(func=run)
 
 
@@ -94,11 +109,13 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
             setattr(args, key, value)
     if args.eval_every is None:
         args.eval_every = max(args.steps // 60, 5)
-    for name in ("steps", "hidden", "batch", "eval_every"):
+    for name in ("steps", "hidden", "batch", "eval_every") + (("repeats",) if args.experiment == "cells" else ()):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if min(args.lengths) < 2:
         raise ValueError(f"--lengths must all be >= 2, got {args.lengths}")
+    if args.experiment == "cells" and min(args.speed_lengths) < 2:
+        raise ValueError(f"--speed-lengths must all be >= 2, got {args.speed_lengths}")
     if len(args.lengths) > 1 and args.experiment not in MANY_LENGTHS:
         raise ValueError(f"{args.experiment} runs at one length T, got --lengths {' '.join(map(str, args.lengths))}: "
                          f"run it once per length (memory compares several)")
@@ -115,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
     results = {"gradients": run_gradients, "clipping": run_clipping, "memory": run_memory,
-               "forget-bias": run_forget_bias}[args.experiment](args)
+               "forget-bias": run_forget_bias, "cells": run_cells}[args.experiment](args)
     results["settings"] = {key: value for key, value in vars(args).items() if key != "func"}
     results["seconds"] = round(time.perf_counter() - start, 1)
     with open(os.path.join(args.out, "results.json"), "w") as handle:
@@ -140,4 +157,6 @@ def _command(args: argparse.Namespace) -> str:
         parts.append("--quick")
     parts += ["--lengths", *map(str, args.lengths), "--steps", str(args.steps), "--hidden", str(args.hidden),
               "--cells", *args.cells, "--seed", str(args.seed)]
+    if args.experiment == "cells":
+        parts += ["--speed-lengths", *map(str, args.speed_lengths), "--repeats", str(args.repeats)]
     return " ".join(parts)

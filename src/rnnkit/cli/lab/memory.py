@@ -12,8 +12,10 @@ from rnnkit.cli.lab.common import fmt, make_layer, markdown_table, progress, tra
 from rnnkit.data.synthetic import ADDING_BASELINE, adding_problem
 
 
-def run_memory(args: argparse.Namespace) -> dict:
-    print(f"memory: adding problem, T in {args.lengths}, H = {args.hidden}, {args.steps} steps, Adam")
+def adding_runs(args: argparse.Namespace, image: str) -> tuple[dict, dict, list]:
+    """Train each of ``args.cells`` at each of ``args.lengths`` (same seed, same validation set
+    per length); plot the learning curves into ``image``. Returns the curves by panel and cell,
+    each run's numbers by ``{cell}_T{length}``, and the report's table rows."""
     panels, numbers = {}, {}
     for length in args.lengths:
         validation = adding_problem(512, length, seed=args.seed + 1)
@@ -27,11 +29,17 @@ def run_memory(args: argparse.Namespace) -> dict:
             panels[f"T = {length}"][cell.upper()] = (np.array(run.eval_steps), np.array(run.eval_loss))
             numbers[f"{cell}_T{length}"] = {**run.summary(args.target), "clip_fraction": run.history.clip_fraction}
     from rnnkit.diagnostics.plots import plot_learning_curves
-    plot_learning_curves(panels, os.path.join(args.out, "memory.png"),
+    plot_learning_curves(panels, os.path.join(args.out, image),
                          f"Adding problem: validation MSE while training (H = {args.hidden}, batch {args.batch}, Adam)",
                          baseline=ADDING_BASELINE, target=args.target)
     rows = [[cell.upper(), length, fmt(numbers[f"{cell}_T{length}"]["final_val_mse"], ".4f"),
              fmt(numbers[f"{cell}_T{length}"]["steps_to_target"])] for length in args.lengths for cell in args.cells]
+    return panels, numbers, rows
+
+
+def run_memory(args: argparse.Namespace) -> dict:
+    print(f"memory: adding problem, T in {args.lengths}, H = {args.hidden}, {args.steps} steps, Adam")
+    panels, numbers, rows = adding_runs(args, "memory.png")
     write_report(args, f"""
 # Long-range memory: the adding problem at T = {", ".join(map(str, args.lengths))}
 
