@@ -1,4 +1,5 @@
-"""The cell kinds PyTorch does not ship (minGRU, minLSTM, LayerNorm LSTM and GRU): gradients, kernels, no_grad, golden values.
+"""The cell kinds PyTorch does not ship (minGRU, minLSTM, LayerNorm LSTM and GRU): gradients,
+kernels, no_grad, golden values.
 
 - float64 central differences of every parameter, the input and the initial states over the
   table of ``new_cell_cases`` (layers 1-2, bidirectional, lengths, bias off, T = 1, B = 1);
@@ -244,6 +245,62 @@ def test_layer_norm_kinds_stay_finite_at_extremes(kind, use_compiled):
         layer.weight_ih_l0.data[...] = 1.0                       # x W_ih^T constant across units: LN_ih gives 0
         y_flat, _ = with_kernel(use_compiled, layer, x)
         assert np.all(np.isfinite(y_flat))
+
+
+@pytest.mark.parametrize("kind", ["lnlstm", "lngru"])
+def test_layer_norm_cells_explicit_caches_backward_in_any_order(kind):
+    """``step`` hands back its cache, ``backward_step`` takes it: all forwards first, backward in
+    reverse order, equals forward/backward one step at a time (a cache is not consumed)."""
+    registered = cell_kind(kind)
+    rng = np.random.default_rng(0)
+    xs, dhs = [rng.standard_normal((3, 4)) for _ in range(3)], [rng.standard_normal((3, 5)) for _ in range(3)]
+
+    def fresh():
+        cell = registered.cell(4, 5, dtype=np.float64, seed=1)
+        for parameter in cell.parameters():                     # gains and shifts away from 1 and 0
+            parameter.data += rng.uniform(-0.3, 0.3, parameter.shape)
+        return cell
+
+    plain = fresh()
+    explicit = registered.cell(4, 5, dtype=np.float64, seed=1)
+    explicit.load_state_dict(plain.state_dict())
+    state, plain_dx = None, []
+    for x, dh in zip(xs, dhs):
+        state = plain(x, state)
+        plain_dx.append(plain.backward(*registered.as_tuple(registered.hidden_gradient(dh)))[0])
+    state, caches = None, []
+    for x in xs:
+        state, cache = explicit.step(x, state)
+        caches.append(cache)
+    for t in reversed(range(3)):
+        for _ in range(2):                                      # twice: the cache is still whole after one
+            dx = explicit.backward_step(caches[t], *registered.as_tuple(registered.hidden_gradient(dhs[t])))[0]
+        np.testing.assert_allclose(dx, plain_dx[t], rtol=1e-13, atol=1e-14)
+    for (name, ours), (_, theirs) in zip(explicit.named_parameters(), plain.named_parameters()):
+        np.testing.assert_allclose(ours.grad, 2 * theirs.grad, rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+def test_layer_norm_kinds_refuse_bad_input_with_clear_errors():
+    cell = rnnkit.LayerNormLSTMCell(3, 4, bias=False, seed=0)
+    assert cell.bias is None and "bias" not in dict(cell.named_parameters())
+    with pytest.raises(ValueError, match=r"x must have shape .* \(B, D\), got \(2, 5\) \(axis 1: expected 3, got 5\)"):
+        cell(np.ones((2, 5)))
+    with pytest.raises(TypeError, match=r"LSTM state must be a tuple \(h, c\)"):
+        cell(np.ones((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="bias must be None for a cell with bias=False"):
+        cell.share_parameters(**{name: p for name, p in rnnkit.LayerNormLSTMCell(3, 4, seed=0).named_parameters()})
+    with pytest.raises(ValueError, match=r"ln_hh_weight must be a float32 Parameter of shape \(9,\)"):
+        gru_cell = rnnkit.LayerNormGRUCell(3, 3, seed=0)
+        gru_cell.share_parameters(**{**dict(gru_cell.named_parameters()),
+                                     "ln_hh_weight": rnnkit.Parameter(np.ones(12, dtype=np.float32))})
+    layer = rnnkit.LayerNormGRU(3, 4, num_layers=2, seed=0)
+    with pytest.raises(ValueError, match=r"h0 must have shape"):
+        layer(np.ones((2, 5, 3)), np.zeros((1, 2, 4)))
+    with pytest.raises(ValueError, match=r"lengths must lie in \[1, T=5\], got 6"):
+        layer(np.ones((2, 5, 3)), lengths=[6, 2])
+    for layer_class in (rnnkit.LayerNormLSTM, rnnkit.LayerNormGRU):   # the kernels have no projection
+        with pytest.raises(TypeError, match=r"unexpected keyword argument 'proj_size' \(it has no projection of h\)"):
+            layer_class(3, 4, proj_size=2)
 
 
 @pytest.mark.parametrize("kind", NEW_KINDS)
