@@ -280,6 +280,23 @@ def test_layer_norm_cells_explicit_caches_backward_in_any_order(kind):
         np.testing.assert_allclose(ours.grad, 2 * theirs.grad, rtol=1e-12, atol=1e-13, err_msg=name)
 
 
+@pytest.mark.parametrize("use_compiled", PATHS, ids=lambda on: "compiled" if on else "numpy")
+@pytest.mark.parametrize("kind", ["lnlstm", "lngru"])
+def test_a_second_backward_of_one_forward_rebuilds_the_cache(kind, use_compiled):
+    """Backward writes its gradients over the cache; a second backward (diagnostics do one)
+    reruns the direction's forward from the cached input and initial (h, c) and gives the same."""
+    layer = cell_kind(kind).layer(3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    y, _ = with_kernel(use_compiled, layer, x, None, [5, 3])
+    dy = np.random.default_rng(1).standard_normal(y.shape)
+    first, _ = with_kernel(use_compiled, layer.backward, dy)
+    once = [p.grad.copy() for p in layer.parameters()]
+    second, _ = with_kernel(use_compiled, layer.backward, dy)
+    np.testing.assert_array_equal(second, first)
+    for (name, parameter), grad in zip(layer.named_parameters(), once):
+        np.testing.assert_allclose(parameter.grad, 2 * grad, rtol=1e-13, atol=1e-14, err_msg=name)
+
+
 def test_layer_norm_kinds_refuse_bad_input_with_clear_errors():
     cell = rnnkit.LayerNormLSTMCell(3, 4, bias=False, seed=0)
     assert cell.bias is None and "bias" not in dict(cell.named_parameters())
