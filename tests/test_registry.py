@@ -111,3 +111,14 @@ def test_models_take_every_registered_kind(name):
     assert logits.shape == (1, 2, 6)
     seq.backward(np.ones_like(logits))
     assert np.abs(seq.bridge.weight.grad).sum() > 0
+
+
+@pytest.mark.parametrize("command", [["train", "lm"], ["train", "classify"], ["train", "tag"]])
+def test_the_cli_offers_every_registered_kind(command):
+    from rnnkit.cli import build_parser
+
+    parser = build_parser()
+    for name in CELL_NAMES:                              # --cell's choices are the registry's names
+        assert parser.parse_args(command + ["--cell", name]).cell == name
+    with pytest.raises(SystemExit):
+        parser.parse_args(command + ["--cell", "lsmt"])
