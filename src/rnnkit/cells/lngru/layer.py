@@ -63,7 +63,7 @@ class LayerNormGRU(RecurrentLayer):
     num_gates = 3
     cell_class = LayerNormGRUCell
     kernels = "rnnkit.cells.lngru"
-    fold_recurrent_bias = False
+    fold_recurrent_bias = False      # b_ih and b_hh follow different layer norms (their gradients: the kernel)
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, dtype: Any = np.float32, seed: Any = None,
