@@ -82,9 +82,9 @@ LINE_BREAKS = ("auto", "token", "space")
 # Word level, --max-vocab 0 on raw text: words seen at least this often, at most this many of them.
 WORD_MIN_COUNT, WORD_VOCAB_CAP = 2, 50_000
 # Streaming evaluation: rows scored in parallel, tokens per row and block, logits alive at once.
-EVAL_ROWS, EVAL_ROW_TOKENS, LOGIT_BUDGET = 32, 4096, 1 << 22
+EVAL_ROWS, EVAL_ROW_TOKENS, LOGIT_BUDGET = 32, 4096, 1 << 20
 # Bytes read from a file at a time when evaluating (pieces end at line ends).
-READ_CHUNK_BYTES = 1 << 20
+READ_CHUNK_BYTES = 1 << 19
 # Where the default text comes from: the documentation topics that ship with every Python.
 DEFAULT_CORPUS = "pydoc_data.topics"
 
@@ -533,21 +533,25 @@ class StreamEvaluator:
                 self.on_scored(targets[:, window].size)
 
 
-def target_nll_sum(logits: np.ndarray, targets: np.ndarray) -> float:
-    """``sum -log softmax(logits)[target]`` over every position, in float64 (no gradient, one (N, V) temporary).
+def target_nll_sum(logits: np.ndarray, targets: np.ndarray, work_floats: int = 1 << 19) -> float:
+    """``sum -log softmax(logits)[target]`` over every position, in float64, without a gradient; rows
+    taken a few at a time so that the float64 temporary holds at most ``work_floats`` numbers.
 
     >>> round(target_nll_sum(np.zeros((1, 2, 4), np.float32), np.array([[1, 3]])), 6) == round(2 * math.log(4), 6)
     True
     """
     rows = logits.reshape(-1, logits.shape[-1])                                     # (N, V)
     flat = targets.reshape(-1)
-    work = rows.astype(np.float64)                                                  # (N, V) the one temporary
-    peak = work.max(axis=1)                                                         # (N,)
-    picked = work[np.arange(len(flat)), flat]                                       # (N,)
-    work -= peak[:, None]
-    np.exp(work, out=work)
-    log_sum = np.log(work.sum(axis=1)) + peak                                       # logsumexp (N,)
-    return float(np.sum(log_sum - picked))
+    step = max(1, work_floats // rows.shape[1])
+    total = 0.0
+    for start in range(0, len(flat), step):
+        work = rows[start:start + step].astype(np.float64)                          # (n, V) the one temporary
+        peak = work.max(axis=1)                                                     # (n,)
+        picked = work[np.arange(len(work)), flat[start:start + step]]               # (n,)
+        work -= peak[:, None]
+        np.exp(work, out=work)
+        total += float(np.sum(np.log(work.sum(axis=1)) + peak - picked))            # logsumexp - target logit
+    return total
 
 
 def stream_metrics(mean: float, bits_name: str) -> dict[str, float]:
