@@ -42,8 +42,8 @@ def register(subparsers) -> None:
     evaluate = subparsers.add_parser("evaluate", help="metrics of a trained model (any task) on a data file",
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of rnnkit train TASK")
-    evaluate.add_argument("--data", metavar="PATH", default=None,
-                          help="file to evaluate on, in the format the run was trained on")
+    evaluate.add_argument("--data", "--file", dest="data", metavar="PATH", default=None,
+                          help="file to evaluate on, in the format the run was trained on (lm: streamed in pieces)")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best",
                           help="which checkpoint to use (default: best)")
     evaluate.add_argument("--all-windows", action="store_true",
