@@ -59,11 +59,19 @@ kinds whose gates read x alone (minGRU, minLSTM: ``has_recurrent_weights = False
 names beyond PyTorch's in its ``extra``); a kind whose parameters' gradients are not the
 products above overrides ``_accumulate_weight_grads`` (or its kernel adds them, as the
 LSTM's does for ``weight_hr``).
+
+The regularisers (:mod:`rnnkit.layers.regularisers`, all off by default): locked dropout is a
+(1, B, W) mask on a layer's input next to the ``dropout`` mask; weight drop hands the kernels
+DirectionWeights whose ``weight_hh`` is a masked copy, and backward masks its gradient into the
+layer's own; a learnable initial state is broadcast over the batch where no h0 (c0) is given,
+and its gradient is d_initial summed over the batch. Zoneout is the one that mixes states
+between steps: with it, each direction runs its one-step cell's ``step``/``backward_step``
+(:func:`~rnnkit.layers.regularisers.zoneout_forward`) in place of the kernel.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -72,6 +80,8 @@ from rnnkit._validate import as_float_array, as_index_array, check_positive_int,
 from rnnkit.cells.base import uniform_init
 from rnnkit import compiled
 from rnnkit.grad_mode import is_grad_enabled
+from rnnkit.layers.regularisers import (REGULARISER_DEFAULTS, ZoneoutCache, draw_pattern, scaled_keep_mask,
+                                        zoneout_backward, zoneout_forward, zoneout_fractions)
 from rnnkit.module import Module, Parameter
 from rnnkit.workspace import Workspace
 
@@ -159,6 +169,31 @@ class RecurrentLayer(Module):
 
     Set ``record_hidden_grads = True`` to keep dL/dh_t of every step after ``backward`` in
     ``hidden_grads[layer][direction]`` (B, T, P), time order; it costs nothing otherwise.
+
+    Regularisers (keyword options of every kind's layer; off by default, and then the layer
+    computes exactly what it computes without them; see :mod:`rnnkit.layers.regularisers`):
+
+    locked_input_dropout, locked_dropout : float in [0, 1)
+        Variational dropout: one mask (B, D) per sequence, the same at every step, on the input
+        of the first layer / of each later layer (with ``dropout`` too, both masks apply).
+    weight_drop : float in [0, 1)
+        DropConnect on every ``weight_hh_l{k}``: one mask per forward pass. Kinds without W_hh
+        (minGRU, minLSTM) refuse it.
+    zoneout, zoneout_cell : float in [0, 1)
+        The probability that a unit of h / of c (LSTM kinds only) keeps its previous value at a
+        step in training; evaluation uses the expectation. Not with an LSTM's ``proj_size``.
+    learn_initial_state : bool
+        Parameters ``initial_h`` (L*K, P) (and ``initial_c`` (L*K, H) for LSTMs), zeros at
+        first, used for every sequence where forward is given no h0 (c0).
+
+    Masks come from ``self.rng``; ``fixed_masks`` (dict, keys in
+    :mod:`rnnkit.layers.regularisers`) fixes any of them and ``last_masks`` holds the last ones.
+
+    >>> from rnnkit import GRU
+    >>> gru = GRU(3, 4, num_layers=2, locked_dropout=0.3, zoneout=0.1, learn_initial_state=True, seed=0)
+    >>> y, h_n = gru(np.ones((2, 5, 3)))
+    >>> sorted(key[0] for key in gru.last_masks), gru.initial_h.shape
+    (['locked', 'zoneout', 'zoneout'], (2, 4))
     """
 
     num_gates = 1
@@ -170,7 +205,9 @@ class RecurrentLayer(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
-                 dtype: Any = np.float32, seed: Any = None):
+                 dtype: Any = np.float32, seed: Any = None, *, locked_input_dropout: float = 0.0,
+                 locked_dropout: float = 0.0, weight_drop: float = 0.0, zoneout: float = 0.0,
+                 zoneout_cell: float = 0.0, learn_initial_state: bool = False):
         super().__init__(dtype=dtype, seed=seed)
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -188,7 +225,38 @@ class RecurrentLayer(Module):
         self._cache: Any = None
         self.workspace = Workspace()     # the work arrays of forward and backward, named by role
         self.weights: list[list[DirectionWeights]] = []
+        self._check_regularisers(locked_input_dropout, locked_dropout, weight_drop, zoneout, zoneout_cell,
+                                 learn_initial_state)
+        self.fixed_masks: dict | None = None     # key -> 0/1 pattern replacing a drawn mask (tests)
+        self.last_masks: dict = {}               # key -> the bool pattern each regulariser used last
         self._create_parameters()
+
+    def _check_regularisers(self, locked_input_dropout: Any, locked_dropout: Any, weight_drop: Any, zoneout: Any,
+                            zoneout_cell: Any, learn_initial_state: Any) -> None:
+        """Check and keep the regulariser options; refuse those this kind cannot apply."""
+        kind = type(self).__name__
+        self.locked_input_dropout = check_probability(locked_input_dropout, "locked_input_dropout")
+        self.locked_dropout = check_probability(locked_dropout, "locked_dropout")
+        self.weight_drop = check_probability(weight_drop, "weight_drop")
+        self.zoneout = check_probability(zoneout, "zoneout")
+        self.zoneout_cell = check_probability(zoneout_cell, "zoneout_cell")
+        if not isinstance(learn_initial_state, (bool, np.bool_)):
+            raise ValueError(f"learn_initial_state must be True or False, got {learn_initial_state!r}")
+        self.learn_initial_state = bool(learn_initial_state)
+        if self.weight_drop and not self.has_recurrent_weights:
+            raise ValueError(f"weight_drop={weight_drop!r} drops entries of W_hh, and {kind} has no W_hh (its gates "
+                             f"read x alone); use locked_dropout or zoneout instead, or weight_drop=0")
+        if self.zoneout_cell and self.num_states == 1:
+            raise ValueError(f"zoneout_cell={zoneout_cell!r} zones out an LSTM's cell state c, and {kind} has no c; "
+                             f"use zoneout (on h) instead, or zoneout_cell=0")
+        if (self.zoneout or self.zoneout_cell) and self.proj_size:
+            raise ValueError(f"zoneout={zoneout!r}, zoneout_cell={zoneout_cell!r} runs the one-step cell, and an "
+                             f"{kind} with proj_size={self.proj_size} has none; use proj_size=0 or no zoneout")
+
+    def _regulariser_config(self) -> dict[str, Any]:
+        """The regulariser options that are on (those off stay out, so configs and checkpoints
+        written before the options existed still match)."""
+        return {name: getattr(self, name) for name, off in REGULARISER_DEFAULTS.items() if getattr(self, name) != off}
 
     def _parameter_shapes(self, layer_input: int) -> dict[str, tuple[tuple[int, ...], float | None]]:
         """The parameters of one layer and direction whose input has width ``layer_input``:
@@ -227,6 +295,16 @@ class RecurrentLayer(Module):
                     setattr(self, name + suffix, parameter)
                 per_direction.append(weights)
             self.weights.append(per_direction)
+        if self.learn_initial_state:                 # (L*K, width) each, zeros: the usual start at first
+            for name, width in zip(("initial_h", "initial_c"), self._state_widths()):
+                shape = (self.num_layers * self.num_directions, width)
+                setattr(self, name, Parameter(np.zeros(shape, dtype=self.dtype)))
+
+    def _initial_parameters(self) -> tuple[Parameter, ...]:
+        """The learnable initial states, (initial_h,) or (initial_h, initial_c); () without them."""
+        if not self.learn_initial_state:
+            return ()
+        return tuple(getattr(self, name) for name in ("initial_h", "initial_c")[: self.num_states])
 
     def step_cell(self, layer: int = 0, direction: int = 0):
         """A one-step cell that computes one time step of ``layer`` (and ``direction``) with this
@@ -248,7 +326,43 @@ class RecurrentLayer(Module):
         for name, value, count in (("layer", layer, self.num_layers), ("direction", direction, self.num_directions)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < count:
                 raise ValueError(f"{name} must be an int in [0, {count}), got {value!r}")
-        weights = self.weights[layer][direction]
+        return self._cell_for(self.weights[layer][direction])
+
+    def initial_state(self, batch: int) -> Any:
+        """The state ``forward`` starts from when given none, in the layer's form (h, or (h, c)
+        for LSTMs), each (L*K, B, width): the learned initial state broadcast over the batch
+        with ``learn_initial_state``, zeros otherwise. For callers that step the one-step
+        cells themselves (generation), so that they start where forward does.
+
+        >>> from rnnkit import LSTM
+        >>> h0, c0 = LSTM(2, 3, num_layers=2, learn_initial_state=True).initial_state(5)
+        >>> h0.shape, c0.shape
+        ((2, 5, 3), (2, 5, 3))
+        """
+        batch = check_positive_int(batch, "batch")
+        parts = self._check_states((None,) * self.num_states, batch, ("h0", "c0"))
+        self._use_initial_parameters((None,) * self.num_states, parts)
+        return parts[0] if self.num_states == 1 else parts
+
+    def zoneout_expectation(self, previous: Any, new: Any) -> Any:
+        """``p * previous + (1 - p) * new`` for h (``zoneout``) and c (``zoneout_cell``): the state
+        evaluation mode keeps after a step, for callers that step this layer's one-step cells
+        themselves (generation). States in the cells' form (h, or (h, c)); ``new`` itself
+        without zoneout.
+
+        >>> from rnnkit import GRU
+        >>> GRU(2, 3, zoneout=0.25).zoneout_expectation(np.zeros(3), np.ones(3)).tolist()
+        [0.75, 0.75, 0.75]
+        """
+        if not (self.zoneout or self.zoneout_cell):
+            return new
+        if self.num_states == 1:
+            return self.zoneout * previous + (1.0 - self.zoneout) * new
+        return tuple(p * old + (1.0 - p) * candidate if p else candidate
+                     for p, old, candidate in zip((self.zoneout, self.zoneout_cell), previous, new))
+
+    def _cell_for(self, weights: DirectionWeights):
+        """A one-step cell of this kind that computes with ``weights``' Parameters."""
         cell = self.cell_class(weights.weight_ih.shape[1], self.hidden_size, bias=self.bias, dtype=self.dtype,
                                seed=0, **self._cell_options())
         cell.share_parameters(**weights.named())
@@ -260,7 +374,8 @@ class RecurrentLayer(Module):
 
     def _base_config(self) -> dict[str, Any]:
         return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
-                "bias": self.bias, "dropout": self.dropout, "bidirectional": self.bidirectional}
+                "bias": self.bias, "dropout": self.dropout, "bidirectional": self.bidirectional,
+                **self._regulariser_config()}
 
     # --- shapes of states ---------------------------------------------------------------
     def _state_widths(self) -> tuple[int, ...]:
@@ -321,11 +436,14 @@ class RecurrentLayer(Module):
         if batch == 0 or steps == 0:
             raise ValueError(f"x must have at least one sequence and one step, got shape {x.shape}")
         initial = self._check_states(initial_states, batch, state_names)
+        learned = self._use_initial_parameters(initial_states, initial)
         lengths = self._check_lengths(lengths, batch, steps)
         invalid = None if lengths is None else (np.arange(steps)[:, None] >= lengths[None, :])[:, :, None]  # (T, B, 1)
         self._cache = None                           # a new forward replaces the last one's cache
+        self.last_masks = {}
         training = is_grad_enabled()                 # False under rnnkit.no_grad(): no cache, batch-major
         kernel = compiled.kernel(self.kernels)       # chosen once per call
+        stepped = bool(self.zoneout or self.zoneout_cell)   # zoneout: the cell's step loop in place of the kernel
         work = self.workspace
         if training:                                 # (T, B, D): the cache's layout, never the caller's array
             layer_input = work.array(("input",), (steps, batch, self.input_size), self.dtype)
@@ -334,9 +452,9 @@ class RecurrentLayer(Module):
             layer_input = np.ascontiguousarray(x)
         width = self.num_directions * self.output_size
         finals = [np.empty_like(state) for state in initial]
-        caches, inputs, dropout_masks = [], [], []
+        caches, inputs, dropout_masks, used_weights, weight_masks = [], [], [], [], []
         for layer in range(self.num_layers):
-            mask = self._dropout_mask(layer, (steps, batch, layer_input.shape[2]))     # (T, B, W) in both layouts
+            mask = self._input_mask(layer, (steps, batch, layer_input.shape[2]))     # (T or 1, B, W) in both layouts
             if mask is not None:
                 layer_input = layer_input * (mask if training else mask.transpose(1, 0, 2))
             dropout_masks.append(mask)
@@ -346,36 +464,54 @@ class RecurrentLayer(Module):
             batch_major = layer == self.num_layers - 1 or not training
             shape = (batch, steps, width) if batch_major else (steps, batch, width)
             output = work.array(("output", layer), shape, self.dtype)
-            layer_caches = []
+            layer_caches, layer_weights, layer_weight_masks = [], [], []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 reverse = direction == 1
-                weights = self.weights[layer][direction]
-                xw = self._project_inputs(layer_input, weights, ("xw", layer, direction))  # layer_input's layout
+                weights, weight_mask = self._forward_weights(layer, direction)
                 step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
                 start = tuple(state[index] for state in initial)
-                if training:
+                states = None                        # (T+1, B, P) processing order, where the path keeps them
+                if stepped:
+                    # Zoneout mixes states between steps, so it runs the cell's step loop: a regulariser
+                    # of training, where one generic loop for every kind beats speed.
+                    states = np.empty((steps + 1, batch, self.output_size), dtype=self.dtype)
+                    zone = self._zoneout_fractions(layer, direction, step_invalid, (steps, batch))
+                    cell = self._cell_for(weights)
+                    time_major = layer_input if training else layer_input.transpose(1, 0, 2)   # (T, B, D_in)
+                    final, step_caches = zoneout_forward(cell, time_major, reverse, start, zone, states)
+                    direction_cache = ZoneoutCache(states, reverse, cell, step_caches, zone, weights)
+                elif training:
+                    xw = self._project_inputs(layer_input, weights, ("xw", layer, direction))  # (T, B, G*H)
                     states, final, extra = kernel.forward(self, xw, reverse, weights, start, step_invalid,
                                                           work.scope(layer, direction))
-                    layer_caches.append(DirectionCache(states, extra, reverse, kernel))
+                    direction_cache = DirectionCache(states, extra, reverse, kernel)
                     if not any(np.may_share_memory(xw, part) for part in extra if part is not None):
                         work.release(("xw", layer, direction))   # not in the cache (RNN): freed now, not kept
-
+                else:
+                    xw = self._project_inputs(layer_input, weights, ("xw", layer, direction))  # (B, T, G*H)
+                    final = kernel.inference(self, xw, reverse, weights, start, step_invalid, output,
+                                             direction * self.output_size)
+                if states is not None:
                     columns = slice(direction * self.output_size, (direction + 1) * self.output_size)
                     target = output[:, :, columns]
                     target = target.transpose(1, 0, 2) if batch_major else target                # (T, B, P)
                     target[...] = states[1:][::-1] if reverse else states[1:]                      # time order
-                else:
-                    final = kernel.inference(self, xw, reverse, weights, start, step_invalid, output,
-                                             direction * self.output_size)
+                if training:
+                    layer_caches.append(direction_cache)
+                layer_weights.append(weights)
+                layer_weight_masks.append(weight_mask)
                 for target_state, value in zip(finals, final):
                     target_state[index] = value
             if invalid is not None:                                                # outputs past a length are zero
                 np.copyto(output, 0.0, where=invalid.transpose(1, 0, 2) if batch_major else invalid)
             caches.append(layer_caches)
+            used_weights.append(layer_weights)
+            weight_masks.append(layer_weight_masks)
             layer_input = output
         self._cache = self._keep({"inputs": inputs, "caches": caches, "masks": dropout_masks, "invalid": invalid,
-                                  "shape": (batch, steps)})
+                                  "shape": (batch, steps), "weights": used_weights, "weight_masks": weight_masks,
+                                  "learned": learned})
         return layer_input, tuple(finals)                                      # y: (B, T, K*P)
 
     def _dropout_mask(self, layer: int, shape: tuple) -> np.ndarray | None:
@@ -385,6 +521,52 @@ class RecurrentLayer(Module):
             return None
         keep_probability = 1.0 - self.dropout
         return (self.rng.random(shape) < keep_probability).astype(self.dtype) / self.dtype.type(keep_probability)
+
+    def _input_mask(self, layer: int, shape: tuple) -> np.ndarray | None:
+        """The mask of a layer's input in training: ``dropout``'s (T, B, W) times the locked
+        dropout mask (1, B, W), one per sequence for every step; None where neither applies."""
+        mask = self._dropout_mask(layer, shape)
+        probability = self.locked_input_dropout if layer == 0 else self.locked_dropout
+        if not self.training or probability == 0:
+            return mask
+        pattern = draw_pattern(self, ("locked", layer), shape[1:], 1.0 - probability)         # (B, W)
+        locked = scaled_keep_mask(pattern, probability, self.dtype)[None]                      # (1, B, W)
+        return locked if mask is None else mask * locked
+
+    def _forward_weights(self, layer: int, direction: int) -> tuple[DirectionWeights, np.ndarray | None]:
+        """The weights this forward computes with and the weight-drop mask (G*H, P), scaled by
+        1/(1-p): the layer's own and None, or in training with ``weight_drop`` a copy whose
+        ``weight_hh`` is W_hh * mask (a Parameter of its own, whose gradient backward masks into
+        the layer's)."""
+        weights = self.weights[layer][direction]
+        if not self.training or self.weight_drop == 0:
+            return weights, None
+        pattern = draw_pattern(self, ("weight_drop", layer, direction), weights.weight_hh.shape, 1.0 - self.weight_drop)
+        mask = scaled_keep_mask(pattern, self.weight_drop, self.dtype)                        # (G*H, P)
+        return replace(weights, weight_hh=Parameter(weights.weight_hh.data * mask)), mask
+
+    def _zoneout_fractions(self, layer: int, direction: int, invalid: np.ndarray | None,
+                           batch_steps: tuple[int, int]) -> tuple:
+        """Per state (h, c), the (T, B, W) fraction of the previous value each unit keeps at each
+        processing step (:func:`~rnnkit.layers.regularisers.zoneout_fractions`), or None."""
+        steps, batch = batch_steps
+        zone = []
+        for name, width, probability in zip(("h", "c"), self._state_widths(), (self.zoneout, self.zoneout_cell)):
+            pattern = None
+            if self.training and probability > 0:                              # (T, B, W) time order
+                pattern = draw_pattern(self, ("zoneout", layer, direction, name), (steps, batch, width), probability)
+                pattern = pattern[::-1] if direction == 1 else pattern           # processing order
+            zone.append(zoneout_fractions(probability, pattern, invalid, (steps, batch, width), self.dtype))
+        return tuple(zone)
+
+    def _use_initial_parameters(self, given: tuple, initial: tuple[np.ndarray, ...]) -> tuple[bool, ...]:
+        """With ``learn_initial_state``, write the learned state (broadcast over the batch) into
+        each part of ``initial`` that was not given; which parts that was."""
+        learned = tuple(state is None for state in given) if self.learn_initial_state else ()
+        for use, part, parameter in zip(learned, initial, self._initial_parameters()):
+            if use:
+                part[...] = parameter.data[:, None, :]                            # (L*K, B, width)
+        return learned
 
     def _project_inputs(self, layer_input: np.ndarray, weights: DirectionWeights, role: tuple) -> np.ndarray:
         """``x W_ih^T`` for all steps and rows, without biases (the kernels add them in their
@@ -414,7 +596,7 @@ class RecurrentLayer(Module):
             d_input = None                                   # dL/d(layer input), (T, B, D_in)
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
-                weights = self.weights[layer][direction]
+                weights = cache["weights"][layer][direction]     # the layer's, or with W_hh masked (weight drop)
                 direction_cache = cache["caches"][layer][direction]
                 if direction_cache.consumed:                 # a second backward of one forward
                     direction_cache = self._rebuild_direction_cache(cache, layer, direction)
@@ -428,24 +610,39 @@ class RecurrentLayer(Module):
                 d_states = work.array(("d_states",), from_outputs.shape, self.dtype)
                 np.copyto(d_states, from_outputs)
                 d_states[-1] += d_finals[0][index]
-                step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
-                d_gi, d_gh, d_init = direction_cache.kernel.backward(
-                    self, direction_cache, weights, d_states, tuple(d[index] for d in d_finals[1:]), step_invalid)
-                direction_cache.consumed = True              # its gate cache now holds gradients
+                d_final_extra = tuple(d[index] for d in d_finals[1:])
+                if isinstance(direction_cache, ZoneoutCache):   # the cell's steps added the parameter gradients
+                    d_gi = None
+                    dx, d_init = zoneout_backward(direction_cache, d_states, d_final_extra, layer_input.shape[2])
+                else:
+                    step_invalid = None if invalid is None else (invalid[::-1] if reverse else invalid)
+                    d_gi, d_gh, d_init = direction_cache.kernel.backward(
+                        self, direction_cache, weights, d_states, d_final_extra, step_invalid)
+                    direction_cache.consumed = True          # its gate cache now holds gradients
+                    self._accumulate_weight_grads(weights, direction_cache.states, layer_input, d_gi, d_gh, reverse)
+                    del d_gh
+                self._mask_weight_drop_grad(weights, cache["weight_masks"][layer][direction], layer, direction)
                 for target, value in zip(d_initial, d_init):
                     target[index] = value
-                self._accumulate_weight_grads(weights, direction_cache.states, layer_input, d_gi, d_gh, reverse)
                 if self.record_hidden_grads:
                     ordered = d_states[::-1] if reverse else d_states
                     hidden_grads[layer][direction] = np.ascontiguousarray(ordered.transpose(1, 0, 2))
                 if d_states is not d_gi:                     # it dies before dx: freed with it, not kept resident
                     work.release(("d_states",))
-                del d_gh, d_states                           # free them before the dx product (peak memory)
+                del d_states                                 # free it before the dx product (peak memory)
                 if layer == 0 and self.num_directions == 1:  # straight into the caller's (B, T, D) layout
-                    self.hidden_grads = hidden_grads if self.record_hidden_grads else None
-                    return self._input_grads_batch_first(d_gi, weights), tuple(d_initial)
-                dx = d_gi.reshape(steps * batch, -1) @ weights.weight_ih.data
-                dx = dx.reshape(steps, batch, -1)
+                    if d_gi is not None:
+                        dx = self._input_grads_batch_first(d_gi, weights)
+                    else:                                    # the steps' dx (T, B, D) in time order
+                        time_major = dx
+                        dx = work.array(("dx",), (batch, steps, time_major.shape[2]), self.dtype)
+                        np.copyto(dx, time_major.transpose(1, 0, 2))
+                    if cache["masks"][0] is not None:
+                        dx *= cache["masks"][0].transpose(1, 0, 2)
+                    return self._finish_backward(cache, dx, d_initial, hidden_grads)
+                if d_gi is not None:
+                    dx = d_gi.reshape(steps * batch, -1) @ weights.weight_ih.data
+                    dx = dx.reshape(steps, batch, -1)
                 dx = dx[::-1] if reverse else dx
                 if d_input is None:                          # the first direction's part is the sum so far
                     d_input = dx
@@ -454,10 +651,28 @@ class RecurrentLayer(Module):
             if cache["masks"][layer] is not None:
                 d_input *= cache["masks"][layer]
             d_output = d_input
-        self.hidden_grads = hidden_grads if self.record_hidden_grads else None
         dx = work.array(("dx",), (batch, steps, d_output.shape[2]), self.dtype)         # (B, T, D)
         np.copyto(dx, d_output.transpose(1, 0, 2))
+        return self._finish_backward(cache, dx, d_initial, hidden_grads)
+
+    def _finish_backward(self, cache: dict, dx: np.ndarray, d_initial: list, hidden_grads: list):
+        """Keep the recorded hidden gradients, add the learned initial states' gradients
+        (d_initial summed over the batch) and return ``(dx, d_initial)``."""
+        self.hidden_grads = hidden_grads if self.record_hidden_grads else None
+        for use, parameter, d_state in zip(cache["learned"], self._initial_parameters(), d_initial):
+            if use:
+                parameter.grad += d_state.sum(axis=1)                          # (L*K, width)
         return dx, tuple(d_initial)
+
+    def _mask_weight_drop_grad(self, used: DirectionWeights, mask: np.ndarray | None, layer: int,
+                               direction: int) -> None:
+        """With weight drop, dL/dW_hh = mask * dL/d(W_hh * mask): move the gradient the masked
+        copy collected into the layer's own ``weight_hh`` (so a second backward adds it again)."""
+        if mask is None:
+            return
+        own = self.weights[layer][direction].weight_hh
+        own.grad += used.weight_hh.grad * mask
+        used.weight_hh.grad.fill(0)
 
     def _input_grads_batch_first(self, d_gi: np.ndarray, weights: DirectionWeights, chunks: int = 8) -> np.ndarray:
         """``dx = d_gi W_ih`` as (B, T, D) from d_gi (T, B, G*H) in time order.
@@ -487,7 +702,7 @@ class RecurrentLayer(Module):
         weights changed since forward, which is an error, as in PyTorch.
         """
         old = cache["caches"][layer][direction]
-        weights = self.weights[layer][direction]
+        weights = cache["weights"][layer][direction]
         xw = self._project_inputs(cache["inputs"][layer], weights, ("xw", layer, direction))   # (T, B, G*H)
         invalid = cache["invalid"]
         step_invalid = None if invalid is None else (invalid[::-1] if old.reverse else invalid)

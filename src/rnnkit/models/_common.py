@@ -17,6 +17,7 @@ import numpy as np
 from rnnkit._validate import as_float_array, as_index_array, check_positive_int
 from rnnkit.layers import Embedding
 from rnnkit.layers.recurrent import RecurrentLayer
+from rnnkit.layers.regularisers import REGULARISER_DEFAULTS
 from rnnkit.module import Module
 from rnnkit.registry import CELL_KINDS, cell_kind, kind_of
 
@@ -25,10 +26,37 @@ RECURRENT_LAYERS = {name: kind.layer for name, kind in CELL_KINDS.items()}
 
 
 def make_recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool,
-                         dropout: float, dtype: np.dtype, rng: np.random.Generator) -> RecurrentLayer:
-    """The recurrent layer of the kind named by ``cell`` ("rnn", "lstm", "gru": rnnkit.registry)."""
+                         dropout: float, dtype: np.dtype, rng: np.random.Generator,
+                         regularisers: dict[str, Any] | None = None) -> RecurrentLayer:
+    """The recurrent layer of the kind named by ``cell`` ("rnn", "lstm", "gru": rnnkit.registry).
+
+    ``regularisers``: the layer's regulariser options by name (``locked_dropout``, ``weight_drop``,
+    ``zoneout``, ... :class:`~rnnkit.layers.recurrent.RecurrentLayer`), or None for none.
+    """
     return cell_kind(cell).layer(input_size, hidden_size, num_layers=num_layers, dropout=dropout,
-                                 bidirectional=bidirectional, dtype=dtype, seed=rng)
+                                 bidirectional=bidirectional, dtype=dtype, seed=rng,
+                                 **check_regularisers(regularisers))
+
+
+def check_regularisers(regularisers: Any) -> dict[str, Any]:
+    """``regularisers`` as a dict of the recurrent layers' regulariser options (each value is
+    checked by the layer); {} for None. A model keeps it in its config only when it is not empty.
+
+    >>> check_regularisers({"zoneout": 0.1})
+    {'zoneout': 0.1}
+    >>> check_regularisers({"dropconnect": 0.5})
+    Traceback (most recent call last):
+    ...
+    ValueError: regularisers may name locked_input_dropout, locked_dropout, weight_drop, zoneout, zoneout_cell, learn_initial_state; got 'dropconnect'
+    """
+    if regularisers is None:
+        return {}
+    if not isinstance(regularisers, dict):
+        raise TypeError(f"regularisers must be a dict of option -> value or None, got {type(regularisers).__name__}")
+    for name in regularisers:
+        if name not in REGULARISER_DEFAULTS:
+            raise ValueError(f"regularisers may name {', '.join(REGULARISER_DEFAULTS)}; got {name!r}")
+    return dict(regularisers)
 
 
 def final_hidden(layer: RecurrentLayer, state: Any) -> np.ndarray:

@@ -94,6 +94,9 @@ class SequenceClassifier(Module):
         Dropout between recurrent layers and on the pooled summary, in training mode.
     padding_idx : int or None
         Embedding row that stays zero (e.g. ``vocab.pad_id``).
+    regularisers : dict or None
+        Regulariser options of the recurrent layer by name (``locked_dropout``, ``weight_drop``,
+        ``zoneout``, ``learn_initial_state`` ...: :class:`~rnnkit.layers.recurrent.RecurrentLayer`).
     dtype : numpy.float32 or numpy.float64
     seed : int, numpy.random.Generator or None
 
@@ -119,7 +122,8 @@ class SequenceClassifier(Module):
     def __init__(self, num_classes: int, vocab_size: int | None = None, embedding_dim: int | None = None,
                  input_size: int | None = None, hidden_size: int = 64, cell: str = "lstm", num_layers: int = 1,
                  bidirectional: bool = False, pooling: str = "last", dropout: float = 0.0,
-                 padding_idx: int | None = None, dtype: Any = np.float32, seed: Any = None):
+                 padding_idx: int | None = None, regularisers: dict[str, Any] | None = None,
+                 dtype: Any = np.float32, seed: Any = None):
         super().__init__(dtype=dtype, seed=seed)
         self.num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -132,7 +136,7 @@ class SequenceClassifier(Module):
         self.binary = self.num_classes == 2
         self.inputs = InputEncoder(vocab_size, embedding_dim, input_size, padding_idx, dtype=self.dtype, seed=self.rng)
         self.recurrent = make_recurrent_layer(cell, self.inputs.output_size, hidden_size, num_layers,
-                                              self.bidirectional, dropout, self.dtype, self.rng)
+                                              self.bidirectional, dropout, self.dtype, self.rng, regularisers)
         self.dropout = Dropout(dropout, dtype=self.dtype, seed=self.rng)
         self.output = Linear(self.num_directions * hidden_size, 1 if self.binary else self.num_classes,
                              dtype=self.dtype, seed=self.rng)
@@ -141,6 +145,8 @@ class SequenceClassifier(Module):
                        "hidden_size": self.hidden_size, "cell": cell, "num_layers": self.num_layers,
                        "bidirectional": self.bidirectional, "pooling": pooling, "dropout": dropout,
                        "padding_idx": padding_idx}
+        if regularisers:                   # only when used: configs saved before the option stay as they were
+            self.config["regularisers"] = dict(regularisers)
         self._cache: Any = None
 
     def forward(self, x: Any, lengths: Any = None) -> np.ndarray:

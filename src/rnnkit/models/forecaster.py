@@ -58,6 +58,9 @@ class Forecaster(Module):
         Huber's switch point from quadratic to linear.
     dropout : float
         Dropout between recurrent layers, in training mode.
+    regularisers : dict or None
+        Regulariser options of the recurrent layer by name (``locked_dropout``, ``weight_drop``,
+        ``zoneout``, ``learn_initial_state`` ...: :class:`~rnnkit.layers.recurrent.RecurrentLayer`).
     dtype : numpy.float32 or numpy.float64
     seed : int, numpy.random.Generator or None
 
@@ -80,7 +83,8 @@ class Forecaster(Module):
 
     def __init__(self, input_size: int, output_size: int | None = None, hidden_size: int = 32, horizon: int = 1,
                  cell: str = "lstm", num_layers: int = 1, mode: str = "many_to_one", loss: str = "mse",
-                 delta: float = 1.0, dropout: float = 0.0, dtype: Any = np.float32, seed: Any = None):
+                 delta: float = 1.0, dropout: float = 0.0, regularisers: dict[str, Any] | None = None,
+                 dtype: Any = np.float32, seed: Any = None):
         super().__init__(dtype=dtype, seed=seed)
         self.input_size = check_positive_int(input_size, "input_size")
         self.output_size = self.input_size if output_size is None else check_positive_int(output_size, "output_size")
@@ -94,11 +98,13 @@ class Forecaster(Module):
         self.delta = float(delta)
         dropout = check_probability(dropout, "dropout")
         self.recurrent = make_recurrent_layer(cell, self.input_size, self.hidden_size, self.num_layers, False,
-                                              dropout, self.dtype, self.rng)
+                                              dropout, self.dtype, self.rng, regularisers)
         self.output = Linear(self.hidden_size, self.horizon * self.output_size, dtype=self.dtype, seed=self.rng)
         self.config = {"input_size": self.input_size, "output_size": self.output_size, "hidden_size": self.hidden_size,
                        "horizon": self.horizon, "cell": cell, "num_layers": self.num_layers, "mode": self.mode,
                        "loss": self.loss_name, "delta": self.delta, "dropout": dropout}
+        if regularisers:                   # only when used: configs saved before the option stay as they were
+            self.config["regularisers"] = dict(regularisers)
         self._cache: Any = None
 
     def forward(self, x: Any) -> np.ndarray:

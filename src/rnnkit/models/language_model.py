@@ -51,6 +51,7 @@ from rnnkit.cells.base import RecurrentCell, uniform_init
 from rnnkit.data.batching import one_hot
 from rnnkit.layers import Dropout, Embedding, Linear
 from rnnkit.models._common import RECURRENT_LAYERS  # noqa: F401  (re-exported: the cell names)
+from rnnkit.models._common import check_regularisers
 from rnnkit.module import Module, Parameter
 from rnnkit.registry import cell_kind
 
@@ -80,6 +81,9 @@ class LanguageModel(Module):
     embedding_dropout : float
         Probability of dropping a whole word (its embedding row) per forward pass, in training
         mode only; needs an embedding table.
+    regularisers : dict or None
+        Regulariser options of the recurrent layer by name (``locked_dropout``, ``weight_drop``,
+        ``zoneout``, ``learn_initial_state`` ...: :class:`~rnnkit.layers.recurrent.RecurrentLayer`).
     dtype : numpy.float32 or numpy.float64
     seed : int, numpy.random.Generator or None
         Initial weights and dropout masks. All children share this one generator
@@ -99,7 +103,7 @@ class LanguageModel(Module):
     def __init__(self, vocab_size: int, hidden_size: int = 256, num_layers: int = 1, cell: str = "lstm",
                  embedding_dim: int | None = None, dropout: float = 0.0,
                  dtype: Any = np.float32, seed: Any = None, tie_embeddings: bool = False,
-                 embedding_dropout: float = 0.0):
+                 embedding_dropout: float = 0.0, regularisers: dict[str, Any] | None = None):
         super().__init__(dtype=dtype, seed=seed)
         self.vocab_size = check_positive_int(vocab_size, "vocab_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -128,12 +132,15 @@ class LanguageModel(Module):
             self.config["tie_embeddings"] = True
         if self.embedding_dropout:
             self.config["embedding_dropout"] = self.embedding_dropout
+        regularisers = check_regularisers(regularisers)
+        if regularisers:
+            self.config["regularisers"] = regularisers
         # One generator for every child (make_rng passes a Generator through unchanged).
         self.embedding = (None if embedding_dim is None
                           else Embedding(self.vocab_size, embedding_dim, dtype=self.dtype, seed=self.rng))
         self.input_size = self.vocab_size if embedding_dim is None else embedding_dim    # E
         self.rnn = self.kind.layer(self.input_size, self.hidden_size, num_layers=self.num_layers,
-                                   dropout=self.dropout_p, dtype=self.dtype, seed=self.rng)
+                                   dropout=self.dropout_p, dtype=self.dtype, seed=self.rng, **regularisers)
         self.output_dropout = Dropout(self.dropout_p, dtype=self.dtype, seed=self.rng)
         if self.tie_embeddings:
             self.head = TiedOutput(self.embedding, dtype=self.dtype, seed=self.rng)

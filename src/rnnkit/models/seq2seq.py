@@ -90,6 +90,9 @@ class Seq2Seq(Module):
         Luong attention score; "dot" needs memory width H, so a unidirectional encoder.
     dropout : float
         Dropout between encoder layers, in training mode.
+    regularisers : dict or None
+        Regulariser options of the encoder by name (``locked_dropout``, ``weight_drop``,
+        ``zoneout``, ``learn_initial_state`` ...: :class:`~rnnkit.layers.recurrent.RecurrentLayer`).
     decoder_layers : int
         M, stacked decoder cells (at most ``num_layers``); layer m starts from encoder layer
         ``num_layers - M + m``.
@@ -134,7 +137,8 @@ class Seq2Seq(Module):
                  pad_id: int = 0, embedding_dim: int = 32, hidden_size: int = 64, cell: str = "lstm",
                  num_layers: int = 1, bidirectional: bool = False, attention: str | None = None,
                  dropout: float = 0.0, decoder_layers: int = 1, input_feeding: bool = False,
-                 decoder_dropout: float = 0.0, dtype: Any = np.float32, seed: Any = None):
+                 decoder_dropout: float = 0.0, regularisers: dict[str, Any] | None = None,
+                 dtype: Any = np.float32, seed: Any = None):
         super().__init__(dtype=dtype, seed=seed)
         self.source_vocab_size = check_positive_int(source_vocab_size, "source_vocab_size")
         self.target_vocab_size = check_positive_int(target_vocab_size, "target_vocab_size", minimum=2)
@@ -177,7 +181,7 @@ class Seq2Seq(Module):
         self.source_embedding = Embedding(self.source_vocab_size, self.embedding_dim, padding_idx=self.pad_id,
                                           dtype=self.dtype, seed=self.rng)
         self.encoder = make_recurrent_layer(cell, self.embedding_dim, self.hidden_size, self.num_layers,
-                                            self.bidirectional, dropout, self.dtype, self.rng)
+                                            self.bidirectional, dropout, self.dtype, self.rng, regularisers)
         if self.bidirectional:
             self.bridge = Linear(memory_size, self.hidden_size, dtype=self.dtype, seed=self.rng)
             if self.kind.num_states == 2:             # the LSTM's c gets a bridge of its own
@@ -202,6 +206,8 @@ class Seq2Seq(Module):
                        "num_layers": self.num_layers, "bidirectional": self.bidirectional, "attention": attention,
                        "dropout": dropout, "decoder_layers": self.decoder_layers, "input_feeding": input_feeding,
                        "decoder_dropout": self.decoder_dropout}
+        if regularisers:                   # only when used: configs saved before the option stay as they were
+            self.config["regularisers"] = dict(regularisers)
         self._cache: Any = None
 
     # --- encoder and bridge ---------------------------------------------------------------

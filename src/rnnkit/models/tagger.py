@@ -67,6 +67,9 @@ class SequenceTagger(Module):
         ``char_hidden_size`` (CNN filters, or LSTM units per direction).
     input_dropout : float
         Dropout on the concatenated word representation, before the recurrent layer (training mode).
+    regularisers : dict or None
+        Regulariser options of the recurrent layer by name (``locked_dropout``, ``weight_drop``,
+        ``zoneout``, ``learn_initial_state`` ...: :class:`~rnnkit.layers.recurrent.RecurrentLayer`).
     feature_sizes : list of int or None
         One vocabulary size per extra input column (POS, chunk, casing, ...), each embedded in
         ``feature_embedding_dim`` and concatenated; id 0 is padding.
@@ -102,7 +105,8 @@ class SequenceTagger(Module):
                  crf: bool = False, crf_tags: Sequence[str] | None = None, char_encoder: str = "none",
                  num_chars: int | None = None, char_embedding_dim: int = 25, char_hidden_size: int = 25,
                  feature_sizes: Sequence[int] | None = None, feature_embedding_dim: int = 16,
-                 input_dropout: float = 0.0, dtype: Any = np.float32, seed: Any = None):
+                 input_dropout: float = 0.0, regularisers: dict[str, Any] | None = None,
+                 dtype: Any = np.float32, seed: Any = None):
         super().__init__(dtype=dtype, seed=seed)
         self.num_tags = check_positive_int(num_tags, "num_tags", minimum=2)
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -137,7 +141,7 @@ class SequenceTagger(Module):
             + [feature_embedding_dim] * len(feature_sizes)
         self.input_dropout = Dropout(input_dropout, dtype=self.dtype, seed=self.rng)
         self.recurrent = make_recurrent_layer(cell, sum(self.widths), hidden_size, num_layers,
-                                              self.bidirectional, dropout, self.dtype, self.rng)
+                                              self.bidirectional, dropout, self.dtype, self.rng, regularisers)
         self.dropout = Dropout(dropout, dtype=self.dtype, seed=self.rng)
         self.output = Linear(self.num_directions * hidden_size, self.num_tags, dtype=self.dtype, seed=self.rng)
         self.crf = None
@@ -158,6 +162,8 @@ class SequenceTagger(Module):
             self.config.update(feature_sizes=feature_sizes, feature_embedding_dim=feature_embedding_dim)
         if input_dropout:
             self.config.update(input_dropout=input_dropout)
+        if regularisers:
+            self.config.update(regularisers=dict(regularisers))
         self._cache: Any = None
 
     def forward(self, x: Any, lengths: Any = None, chars: Any = None, char_lengths: Any = None,

@@ -39,6 +39,9 @@ class LSTM(RecurrentLayer):
         P > 0 adds ``weight_hr_l{k}`` (P, H); h then has width P and ``weight_hh`` is (4H, P).
     dtype : numpy.float32 or numpy.float64
     seed : int, numpy.random.Generator or None
+    **regularisers
+        ``locked_input_dropout``, ``locked_dropout``, ``weight_drop``, ``zoneout``, ``zoneout_cell``,
+        ``learn_initial_state``: see :class:`~rnnkit.layers.recurrent.RecurrentLayer`.
 
     Shapes
     ------
@@ -65,10 +68,10 @@ class LSTM(RecurrentLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
-                 dtype: Any = np.float32, seed: Any = None):
+                 dtype: Any = np.float32, seed: Any = None, **regularisers: Any):
         check_positive_int(proj_size, "proj_size", minimum=0)
         super().__init__(input_size, hidden_size, num_layers, bias, dropout, bidirectional, proj_size,
-                         dtype=dtype, seed=seed)
+                         dtype=dtype, seed=seed, **regularisers)
         self.config = {**self._base_config(), "proj_size": self.proj_size}
 
     def forward(self, x: Any, state: Any = None, lengths: Any = None):

@@ -36,6 +36,9 @@ class MinGRU(RecurrentLayer):
     bidirectional : bool
     dtype : numpy.float32 or numpy.float64
     seed : int, numpy.random.Generator or None
+    **regularisers
+        ``locked_input_dropout``, ``locked_dropout``, ``weight_drop``, ``zoneout``, ``zoneout_cell``,
+        ``learn_initial_state``: see :class:`~rnnkit.layers.recurrent.RecurrentLayer`.
 
     Shapes
     ------
@@ -58,7 +61,8 @@ class MinGRU(RecurrentLayer):
     has_recurrent_weights = False
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype: Any = np.float32, seed: Any = None):
+                 dropout: float = 0.0, bidirectional: bool = False, dtype: Any = np.float32, seed: Any = None,
+                 **regularisers: Any):
         super().__init__(input_size, hidden_size, num_layers, bias, dropout, bidirectional,
-                         dtype=dtype, seed=seed)
+                         dtype=dtype, seed=seed, **regularisers)
         self.config = self._base_config()

@@ -42,6 +42,9 @@ class RNN(RecurrentLayer):
     dtype : numpy.float32 or numpy.float64
     seed : int, numpy.random.Generator or None
         Seeds the initial weights (uniform in +-1/sqrt(H)) and the dropout masks.
+    **regularisers
+        ``locked_input_dropout``, ``locked_dropout``, ``weight_drop``, ``zoneout``, ``zoneout_cell``,
+        ``learn_initial_state``: see :class:`~rnnkit.layers.recurrent.RecurrentLayer`.
 
     Shapes
     ------
@@ -66,10 +69,10 @@ class RNN(RecurrentLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: Any = np.float32, seed: Any = None):
+                 dtype: Any = np.float32, seed: Any = None, **regularisers: Any):
         check_choice(nonlinearity, "nonlinearity", NONLINEARITIES)
         super().__init__(input_size, hidden_size, num_layers, bias, dropout, bidirectional,
-                         dtype=dtype, seed=seed)
+                         dtype=dtype, seed=seed, **regularisers)
         self.nonlinearity = nonlinearity
         self.config = {**self._base_config(), "nonlinearity": nonlinearity}
 
