@@ -143,7 +143,9 @@ def test_forecast_train_predict_evaluate(tmp_path, series_file, capsys):
     lines = predict_lines(str(run), history)
     assert len(lines) == 1 and lines[0].startswith("t+1\t")
     assert main(["predict", str(run), "1", "2"]) == 2
-    assert "need at least 8 past values" in capsys.readouterr().err
+    differenced = json.loads((run / "config.json").read_text())["artifacts"]["transform"]["difference"]
+    needed = "9 past values (--window 8 + 1 for --difference)" if differenced else "8 past values"
+    assert f"need at least {needed}, got 2" in capsys.readouterr().err    # --difference auto chose either
 
 
 def test_forecast_difference_log_and_horizon(tmp_path, series_file):

@@ -82,11 +82,22 @@ def test_auto_differences_a_trending_series_and_says_so(tmp_path, ramp, capsys):
     assert "token" not in markdown and "- input values: " in markdown          # a forecast reads values, not tokens
 
 
-def test_auto_keeps_levels_of_a_series_without_trend(tmp_path, cycle, capsys):
+def test_auto_tries_both_on_a_series_without_trend_and_keeps_the_better(tmp_path, cycle, capsys):
     assert forecast(tmp_path, cycle) == 0
-    assert "series: levels (--difference auto: no trend" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "(--difference auto: no clear trend, so both were tried for 200 steps: validation RMSE" in printed
     config, _ = saved(tmp_path / "run")
-    assert config["artifacts"]["transform"]["difference"] is False
+    reason = config["artifacts"]["difference_auto"]
+    level, differenced = (float(text.split()[0]) for text in reason.split("validation RMSE ")[1].split(", "))
+    assert config["artifacts"]["transform"]["difference"] is (differenced < level)
+    assert reason.startswith("differenced" if differenced < level else "levels")
+
+
+def test_a_probed_run_resumes_with_the_same_choice(tmp_path, cycle, capsys):
+    assert forecast(tmp_path, cycle, "--epochs", "1") == 0
+    capsys.readouterr()
+    assert main(["train", "forecast", "--out", str(tmp_path / "run"), "--resume", "--epochs", "2"]) == 0
+    assert "resuming" in capsys.readouterr().out
 
 
 def test_the_test_part_takes_no_part_in_the_choice(tmp_path):
@@ -96,7 +107,7 @@ def test_the_test_part_takes_no_part_in_the_choice(tmp_path):
     path = write_series(tmp_path / "jump.csv", values)
     assert forecast(tmp_path, path) == 0
     config, _ = saved(tmp_path / "run")
-    assert config["artifacts"]["transform"]["difference"] is False
+    assert "no clear trend" in config["artifacts"]["difference_auto"]       # the jump was not seen
 
 
 @pytest.mark.parametrize("arguments, expected", [
@@ -107,7 +118,8 @@ def test_difference_spellings(tmp_path, cycle, arguments, expected):
     assert forecast(tmp_path, cycle, *arguments) == 0
     config, _ = saved(tmp_path / "run")
     assert config["options"]["difference"] == expected
-    assert config["artifacts"]["transform"]["difference"] is (expected == "on")
+    if expected != "auto":
+        assert config["artifacts"]["transform"]["difference"] is (expected == "on")
     assert ("difference_auto" in config["artifacts"]) is (expected == "auto")
 
 

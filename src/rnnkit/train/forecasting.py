@@ -67,6 +67,9 @@ DIFFERENCE_CHOICES = ("auto", "on", "off")
 TREND_R2 = 0.5
 # ... or validation values beyond the training range by this share of its width mean a trending series.
 RANGE_EXIT = 0.05
+# Otherwise auto trains the model briefly on levels and on differences, at most this many steps each,
+# and keeps the one with the lower validation RMSE.
+PROBE_STEPS = 200
 
 
 @dataclass
@@ -420,24 +423,20 @@ def persistence_warning(metrics: dict[str, Any], part: str) -> str | None:
             f"the last value{ratio}")
 
 
-def prepare(options: ForecastOptions) -> Prepared:
-    check_options(options)
-    settings = vars(options)
-    values, dates = read_series(options.data, settings)
-    count = len(values)
-    test_start = count - int(round(count * options.test_fraction))
-    val_start = test_start - max(1, int(round(count * options.val_fraction)))
-    if options.val_data:
-        val_start = test_start
-        val_values, _ = read_series(options.val_data, settings)
-    known_val = val_values if options.val_data else values[val_start:test_start]
-    if options.difference == "auto":       # from training and validation values only, never the test part
-        difference, reason = choose_difference(SeriesTransform(options.log, False).modelled(values[:val_start]),
-                                               SeriesTransform(options.log, False).modelled(known_val))
-        chosen = f"{'differenced' if difference else 'levels'} (--difference auto: {reason})"
-    else:
-        difference = options.difference == "on"
-        chosen = f"{'differenced' if difference else 'levels'} (--difference {options.difference})"
+@dataclass
+class Setup:
+    """A run's series cut into parts and windows for one transform: what :func:`prepare` and the probes share."""
+
+    transform: SeriesTransform
+    train: tuple                        # (inputs (M, W, 1), targets (M, F), first-target indices (M,))
+    val: tuple
+    test: tuple
+    val_values: np.ndarray              # the series the validation windows index (the --val-data file's, or --data's)
+
+
+def setup(options: ForecastOptions, values: np.ndarray, val_values: np.ndarray | None, val_start: int,
+          test_start: int, difference: bool) -> Setup:
+    """The transform fitted on the training part (log, ``difference``, scaling) and the windows of each part."""
     transform = SeriesTransform(options.log, difference)
     train_part = transform.modelled(values[:val_start])                       # statistics of the training part only
     if len(train_part) < options.window + options.horizon:
@@ -449,22 +448,86 @@ def prepare(options: ForecastOptions) -> Prepared:
     in_val = (first >= val_start) & (first < test_start)
     in_test = first >= test_start
     train = (inputs[in_train], targets[in_train], first[in_train])
-    if options.val_data:
-        val_values_used = val_values
+    if val_values is not None:
         val = transform.windows(val_values, options.window, options.horizon)
     else:
-        val_values_used = values
         val = (inputs[in_val], targets[in_val], first[in_val])
     if len(train[0]) < 1 or len(val[0]) < 1:
-        raise ValueError(f"{options.data}: {count} values leave {len(train[0])} training and {len(val[0])} "
+        raise ValueError(f"{options.data}: {len(values)} values leave {len(train[0])} training and {len(val[0])} "
                          f"validation windows of --window {options.window}; need at least one of each")
+    return Setup(transform, train, val, (inputs[in_test], targets[in_test], first[in_test]),
+                 values if val_values is None else val_values)
+
+
+def build(options: ForecastOptions, parts: Setup) -> tuple[Forecaster, "ForecastingTask"]:
     model = Forecaster(input_size=1, output_size=1, hidden_size=options.hidden, horizon=options.horizon,
                        cell=options.cell, num_layers=options.layers, loss=options.loss, dropout=options.dropout,
                        seed=options.seed)
-    task = ForecastingTask(model, transform, val_values_used, train, val, options.batch, options.seed)
+    task = ForecastingTask(model, parts.transform, parts.val_values, parts.train, parts.val, options.batch,
+                           options.seed)
     task.monitor = resolve_monitor(options.monitor, "loss", ("loss", "rmse"))
+    return model, task
+
+
+def probe_difference(options: ForecastOptions, values: np.ndarray, val_values: np.ndarray | None, val_start: int,
+                     test_start: int) -> tuple[bool, str]:
+    """Levels or differences for a series without a clear trend: train the run's model briefly on each
+    (:data:`PROBE_STEPS` steps, whatever --epochs says; the run's other options and seed) and keep the
+    one with the lower validation RMSE. Only steps limit the probes, never time, so the same data gives the same choice
+    (which --resume relies on)."""
+    import dataclasses
+
+    from rnnkit.optim import Adam
+    from rnnkit.train.runner import trainer_config
+    from rnnkit.train.trainer import Trainer, TrainingDiverged
+
+    scores = {}
+    for difference in (False, True):
+        parts = setup(options, values, val_values, val_start, test_start, difference)
+        model, task = build(options, parts)
+        # Of the run's options, only those --resume cannot change shape a probe (not --epochs, --max-minutes).
+        epochs = -(-PROBE_STEPS // max(task.steps_per_epoch, 1))
+        quiet = dataclasses.replace(options, epochs=epochs, max_minutes=0.0, checkpoint_every=0, patience=0,
+                                    quiet=True, progress="never")
+        config = trainer_config(quiet, task.steps_per_epoch, progress=False)
+        config.max_steps = PROBE_STEPS
+        trainer = Trainer(model, task, Adam(model.parameters(), lr=options.lr), config, log=lambda message: None)
+        try:
+            trainer.fit()
+        except TrainingDiverged:                     # that transform lost; the run's own training will say more
+            scores[difference] = math.inf
+            continue
+        scores[difference] = min(row["val_rmse"] for row in trainer.state["history"])
+    difference = scores[True] < scores[False]
+    return difference, (f"no clear trend, so both were tried for {PROBE_STEPS} steps: validation RMSE "
+                        f"{scores[False]:.3g} with levels, {scores[True]:.3g} differenced")
+
+
+def prepare(options: ForecastOptions) -> Prepared:
+    check_options(options)
+    settings = vars(options)
+    values, dates = read_series(options.data, settings)
+    count = len(values)
+    test_start = count - int(round(count * options.test_fraction))
+    val_start = test_start - max(1, int(round(count * options.val_fraction)))
+    val_values = None
+    if options.val_data:
+        val_start = test_start
+        val_values, _ = read_series(options.val_data, settings)
+    known_val = val_values if options.val_data else values[val_start:test_start]
+    if options.difference == "auto":       # from training and validation values only, never the test part
+        difference, reason = choose_difference(SeriesTransform(options.log, False).modelled(values[:val_start]),
+                                               SeriesTransform(options.log, False).modelled(known_val))
+        if not difference:
+            difference, reason = probe_difference(options, values, val_values, val_start, test_start)
+        chosen = f"{'differenced' if difference else 'levels'} (--difference auto: {reason})"
+    else:
+        difference = options.difference == "on"
+        chosen = f"{'differenced' if difference else 'levels'} (--difference {options.difference})"
+    parts = setup(options, values, val_values, val_start, test_start, difference)
+    transform, train, val, test = parts.transform, parts.train, parts.val, parts.test
+    model, task = build(options, parts)
     task.chosen = chosen
-    test = (inputs[in_test], targets[in_test], first[in_test])
 
     def final_report(best_model: Forecaster) -> dict[str, float]:
         if len(test[0]) == 0:
