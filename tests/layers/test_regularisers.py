@@ -485,3 +485,17 @@ def test_cells_stepped_by_hand_with_the_layer_helpers_reproduce_evaluation(kind)
     np.testing.assert_allclose(np.stack(outputs, axis=1), y, rtol=1e-12, atol=1e-13)
     h_n = final[0] if kind in TWO_STATES else final
     np.testing.assert_allclose(h_n[1], outputs[-1], rtol=1e-12, atol=1e-13)
+
+
+def test_gate_diagnostics_replay_a_zoneout_lstm():
+    """The diagnostics recompute an LSTM's gates and cells from its cache; with zoneout on h
+    only, the cells they recompute are the ones the step loop kept."""
+    from rnnkit.diagnostics import gate_statistics
+    from rnnkit.diagnostics._replay import replay
+    layer = rnnkit.LSTM(3, 4, zoneout=0.3, learn_initial_state=True, dtype=np.float64, seed=0)
+    layer.initial_c.data[...] = 0.5
+    layer(np.random.default_rng(0).standard_normal((2, 5, 3)))
+    assert list(gate_statistics(layer).gates) == ["input", "forget", "cell", "output"]
+    kept = layer._cache["caches"][0][0].extra[0]                     # (T+1, B, H)
+    assert np.all(kept[0] == 0.5)
+    np.testing.assert_allclose(replay(layer).cells, kept, rtol=1e-13, atol=1e-14)

@@ -475,12 +475,14 @@ class RecurrentLayer(Module):
                 if stepped:
                     # Zoneout mixes states between steps, so it runs the cell's step loop: a regulariser
                     # of training, where one generic loop for every kind beats speed.
-                    states = np.empty((steps + 1, batch, self.output_size), dtype=self.dtype)
+                    sequences = tuple(np.empty((steps + 1, batch, state_width), dtype=self.dtype)
+                                      for state_width in self._state_widths())            # (T+1, B, W) each
+                    states = sequences[0]
                     zone = self._zoneout_fractions(layer, direction, step_invalid, (steps, batch))
                     cell = self._cell_for(weights)
                     time_major = layer_input if training else layer_input.transpose(1, 0, 2)   # (T, B, D_in)
-                    final, step_caches = zoneout_forward(cell, time_major, reverse, start, zone, states)
-                    direction_cache = ZoneoutCache(states, reverse, cell, step_caches, zone, weights)
+                    final, step_caches = zoneout_forward(cell, time_major, reverse, start, zone, sequences)
+                    direction_cache = ZoneoutCache(states, reverse, cell, step_caches, zone, weights, sequences[1:])
                 elif training:
                     xw = self._project_inputs(layer_input, weights, ("xw", layer, direction))  # (T, B, G*H)
                     states, final, extra = kernel.forward(self, xw, reverse, weights, start, step_invalid,

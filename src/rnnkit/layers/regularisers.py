@@ -94,6 +94,8 @@ class ZoneoutCache:
     step_caches: list             # the cell's cache of each step, processing order
     zone: tuple                   # per state: (T, B, W) kept fraction of the previous value, or None
     weights: Any                  # the DirectionWeights the steps used (W_hh masked with weight drop)
+    extra: tuple = ()             # the states beyond h, each (T+1, B, W) processing order: an LSTM's c,
+                                  # first, as in the kernels' caches (the layer reads c0 there)
     consumed: bool = False        # never: the cells' caches survive a backward
 
 
@@ -119,18 +121,19 @@ def zoneout_fractions(probability: float, pattern: np.ndarray | None, invalid: n
 
 
 def zoneout_forward(cell: Any, inputs: np.ndarray, reverse: bool, initial: tuple, zone: tuple,
-                    states: np.ndarray) -> tuple[tuple, list]:
+                    sequences: tuple) -> tuple[tuple, list]:
     """Run ``cell`` over ``inputs`` (T, B, D) time order, mixing each new state with the last.
 
     ``initial``: the states (B, W) before the first processed step; ``zone``: per state, the
-    (T, B, W) fractions kept (processing order, :func:`zoneout_fractions`) or None. Writes h
-    after each processed step into ``states[1:]`` ((T+1, B, P), processing order; states[0]
-    is set here too) and returns the final states and each step's cell cache.
+    (T, B, W) fractions kept (processing order, :func:`zoneout_fractions`) or None. Writes
+    each state (h, c) into its sequence in ``sequences`` ((T+1, B, W) each, processing order,
+    [0] the initial state) and returns the final states and each step's cell cache.
     """
     steps = inputs.shape[0]
     single = len(initial) == 1
     state = list(initial)
-    states[0] = state[0]
+    for sequence, value in zip(sequences, state):
+        sequence[0] = value
     step_caches = []
     for k in range(steps):
         t = steps - 1 - k if reverse else k
@@ -138,7 +141,8 @@ def zoneout_forward(cell: Any, inputs: np.ndarray, reverse: bool, initial: tuple
         new = (new,) if single else tuple(new)
         state = [candidate if kept is None else kept[k] * previous + (1.0 - kept[k]) * candidate
                  for kept, previous, candidate in zip(zone, state, new)]
-        states[k + 1] = state[0]
+        for sequence, value in zip(sequences, state):
+            sequence[k + 1] = value
         step_caches.append(cache)
     return tuple(state), step_caches
 
