@@ -130,3 +130,31 @@ def test_check_output_options_on_options_built_in_python(options_class):
         check_output_options(options_class(quiet="yes"))
     with pytest.raises(ValueError, match="--encoding 'nope' is not a text encoding"):
         check_output_options(options_class(encoding="nope"))
+
+
+def test_evaluate_and_predict_read_a_file_in_another_encoding(tmp_path, sentiment_file, capsys):
+    assert train_classify(tmp_path, sentiment_file) == 0
+    latin = tmp_path / "latin.tsv"
+    latin.write_bytes("un good film très\t1\nun bad film raté\t0\n".encode("latin-1"))
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run"), "--data", str(latin)]) == 2          # the run read utf-8
+    assert "cannot decode the file as utf-8" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "run"), "--data", str(latin), "--encoding", "latin-1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["examples"] == 2
+    assert main(["predict", str(tmp_path / "run"), "--file", str(latin), "--encoding", "latin-1"]) == 0
+    assert "très" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "run"), "--data", str(latin), "--encoding", "klingon-8"]) == 2
+    assert "--encoding 'klingon-8' is not a text encoding" in capsys.readouterr().err
+
+
+def test_language_model_runs_follow_the_same_output_options(tmp_path, capsys):
+    text = tmp_path / "corpus.txt"
+    text.write_text("Lists are mutable sequences. Tuples are immutable sequences.\n" * 8, encoding="utf-8")
+    tiny = ["--hidden", "8", "--embedding", "4", "--batch", "2", "--seq-len", "8", "--epochs", "1",
+            "--sample-length", "20", "--seed", "1"]
+    assert main(["train", "lm", "--data", str(text), "--out", str(tmp_path / "lm"), *tiny]) == 0
+    captured = capsys.readouterr()
+    assert "\r" not in captured.err and "\r" not in captured.out
+    assert main(["train", "lm", "--data", str(text), "--out", str(tmp_path / "quiet"), "--quiet", *tiny]) == 0
+    captured = capsys.readouterr()
+    assert "sample:" not in captured.out and "epoch 1 (step" not in captured.out and "\r" not in captured.err

@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 from rnnkit.train.language_modeling import generate_text
+from rnnkit.train.options import check_encoding
 from rnnkit.train.run_dir import load_run, read_document
 from rnnkit.train.runner import format_metrics
 from rnnkit.train.tasks import TASKS
@@ -49,6 +50,8 @@ def register(subparsers) -> None:
     evaluate.add_argument("--all-windows", action="store_true",
                           help="forecast runs: score every window of the file, training windows included (default: "
                                "the file's held-out tail, its last --test-fraction of values)")
+    evaluate.add_argument("--encoding", default=None,
+                          help="text encoding of --data (default: the run's --encoding, utf-8 for older runs)")
     evaluate.add_argument("--json", action="store_true",
                           help="print the metrics as one JSON object (a value too large for a number, such as the "
                                "perplexity of an enormous loss, is null)")
@@ -64,6 +67,12 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def with_encoding(document: dict[str, Any], encoding: str | None) -> None:
+    """Read the files of this command in ``encoding`` (checked) instead of the run's --encoding."""
+    if encoding is not None:
+        document["options"] = {**document["options"], "encoding": check_encoding(encoding)}
+
+
 def load_language_model_run(run_dir: str, which: str = "best"):
     """A language-model run's contents (:class:`~rnnkit.train.run_dir.RunContents`); other runs are refused."""
     document, folder = read_document(run_dir)
@@ -74,7 +83,7 @@ def load_language_model_run(run_dir: str, which: str = "best"):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    metrics = evaluate_run(args.run_dir, args.data, args.checkpoint, args.all_windows)
+    metrics = evaluate_run(args.run_dir, args.data, args.checkpoint, args.all_windows, args.encoding)
     if args.json:                   # strict JSON: a value beyond float64 (perplexity of a huge loss) is null
         print(json.dumps({key: None if isinstance(value, float) and not math.isfinite(value) else value
                           for key, value in metrics.items()}, allow_nan=False))
@@ -88,10 +97,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_run(run_dir: str, data: str | None, which: str = "best", all_windows: bool = False) -> dict[str, Any]:
+def evaluate_run(run_dir: str, data: str | None, which: str = "best", all_windows: bool = False,
+                 encoding: str | None = None) -> dict[str, Any]:
     """The metrics of run ``run_dir``'s checkpoint ``which`` on the file ``data``, for any task.
 
-    ``all_windows`` (forecast runs only): every window of the file, not its held-out tail."""
+    ``all_windows`` (forecast runs only): every window of the file, not its held-out tail.
+    ``encoding``: the file's text encoding, if not the one the run read its data in."""
     document, _ = read_document(run_dir)
     module = TASKS[document["task"]]
     if data is None and document["task"] != "seq2seq":      # seq2seq: the generated task's held-out pairs
@@ -99,6 +110,7 @@ def evaluate_run(run_dir: str, data: str | None, which: str = "best", all_window
     if all_windows and document["task"] != "forecast":
         raise ValueError(f"--all-windows is for forecast runs; this is a {document['task']} run")
     run = load_run(run_dir, which)
+    with_encoding(run.document, encoding)
     if all_windows:
         return module.evaluate_file(run.model, run.document, run.vocabs, data, all_windows=True)
     return module.evaluate_file(run.model, run.document, run.vocabs, data)

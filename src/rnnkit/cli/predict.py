@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 
+from rnnkit.cli.generate import with_encoding
 from rnnkit.train.run_dir import load_run, read_document
 from rnnkit.train.tasks import TASKS
 
@@ -43,6 +44,8 @@ def _add_arguments(parser: argparse.ArgumentParser, inputs_help: str) -> None:
                         help="seq2seq: beam size (default: the run's --beam, 5 for runs without one; 1: greedy)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="which checkpoint to use (default: best)")
+    parser.add_argument("--encoding", default=None,
+                        help="text encoding of --file (default: the run's --encoding, utf-8 for older runs)")
 
 
 def run_translate(args: argparse.Namespace) -> int:
@@ -58,7 +61,8 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ValueError("give inputs as arguments or --file F, not both")
     if args.beam is not None and args.beam < 1:
         raise ValueError(f"--beam must be at least 1, got {args.beam}")
-    for line in iter_predictions(args.run_dir, args.inputs, args.file, args.checkpoint, args.beam):
+    for line in iter_predictions(args.run_dir, args.inputs, args.file, args.checkpoint, args.beam,
+                                 getattr(args, "encoding", None)):
         print(line, flush=True)
     return 0
 
@@ -70,12 +74,15 @@ def predict_lines(run_dir: str, inputs: list[str] | None = None, file: str | Non
 
 
 def iter_predictions(run_dir: str, inputs: list[str] | None = None, file: str | None = None, which: str = "best",
-                     beam: int | None = None):
-    """The printed lines of ``rnnkit predict``; a seq2seq run yields them as they are decoded."""
+                     beam: int | None = None, encoding: str | None = None):
+    """The printed lines of ``rnnkit predict``; a seq2seq run yields them as they are decoded.
+
+    ``encoding``: that of ``file``, if not the one the run read its data in."""
     document, folder = read_document(run_dir)
     if document["task"] == "lm":
         raise ValueError(f"{folder} is a language-model run: use rnnkit generate / rnnkit evaluate")
     run = load_run(folder, which)
+    with_encoding(run.document, encoding)
     module = TASKS[run.task]
     if run.task == "seq2seq":
         return module.predict(run.model, run.document, run.vocabs, inputs, file, beam=beam)
