@@ -176,3 +176,19 @@ def test_a_tagger_with_pieces_onnx_lacks_is_refused(options, tmp_path):
     with pytest.raises(rnnkit.onnx.ExportError, match="has no ONNX export yet"):
         rnnkit.onnx.export(tagger, tmp_path / "tagger.onnx")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("options, words", [({"zoneout": 0.1}, "zoneout"), ({"zoneout_cell": 0.1}, "zoneout"),
+                                            ({"learn_initial_state": True}, "initial_h")])
+def test_regularisers_onnx_cannot_express_are_refused(tmp_path, options, words):
+    """Zoneout changes evaluation and a learned initial state is a parameter the ONNX operator lacks."""
+    layer = rnnkit.LSTM(3, 4, seed=0, **options).eval()
+    with pytest.raises(rnnkit.onnx.ExportError, match=words):
+        rnnkit.onnx.export(layer, tmp_path / "lstm.onnx")
+    assert not list(tmp_path.iterdir())
+
+
+def test_regularisers_that_are_off_in_evaluation_export(tmp_path):
+    layer = rnnkit.GRU(3, 4, num_layers=2, locked_dropout=0.3, weight_drop=0.2, seed=0).eval()
+    rnnkit.onnx.export(layer, tmp_path / "gru.onnx")
+    assert (tmp_path / "gru.onnx").stat().st_size > 0

@@ -49,6 +49,13 @@ def layer_kind(layer: Any) -> str:
     if kind == "LSTM" and layer.proj_size:
         raise ExportError(f"an LSTM with proj_size={layer.proj_size} cannot be exported: the ONNX LSTM operator has "
                           f"no projection of h (weight_hr), so ONNX cannot express it")
+    if getattr(layer, "zoneout", 0) or getattr(layer, "zoneout_cell", 0):
+        raise ExportError(f"a {kind} with zoneout cannot be exported: in evaluation each step mixes the new state "
+                          f"with the previous one (h = p h_prev + (1 - p) h_new), which the ONNX {kind} operator "
+                          f"cannot express")
+    if getattr(layer, "learn_initial_state", False):
+        raise ExportError(f"a {kind} with learn_initial_state=True cannot be exported yet: the graph would start "
+                          f"from zeros, not from the learned initial_h/initial_c")
     if kind == "RNN" and layer.nonlinearity not in ACTIVATIONS:
         raise ExportError(f"an RNN with nonlinearity={layer.nonlinearity!r} cannot be exported (ONNX: tanh or relu)")
     return kind
