@@ -222,3 +222,10 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_quiet_forecast_still_says_what_it_chose(tmp_path, cycle, capsys):
+    assert forecast(tmp_path, cycle, "--quiet") == 0
+    printed = capsys.readouterr().out
+    assert "training 200 steps on levels" not in printed and "epoch 1 (step" not in printed
+    assert "series: " in printed and "--difference auto: no clear trend" in printed      # in the final summary

@@ -519,6 +519,9 @@ def prepare(options: ForecastOptions) -> Prepared:
         difference, reason = choose_difference(SeriesTransform(options.log, False).modelled(values[:val_start]),
                                                SeriesTransform(options.log, False).modelled(known_val))
         if not difference:
+            if not options.quiet:
+                print(f"--difference auto: {reason}; training {PROBE_STEPS} steps on levels and {PROBE_STEPS} on "
+                      f"differences to choose on the validation split", flush=True)
             difference, reason = probe_difference(options, values, val_values, val_start, test_start)
         chosen = f"{'differenced' if difference else 'levels'} (--difference auto: {reason})"
     else:
