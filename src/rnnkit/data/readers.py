@@ -569,7 +569,7 @@ def read_vectors(path: PathLike, steps: int = 0, sep: str = ",", label_column: i
     label taken out at ``label_column`` (an index), the other values cut into ``steps`` equal
     steps of D values (0: one value per step), e.g. an 8x8 image as 8 steps of 8 pixels. With
     ``values_per_row`` (for prediction) a row of exactly that many values has no label; the
-    labels returned are then None.
+    labels returned are then None. ``encoding`` is the file's text encoding.
 
     Returns
     -------
