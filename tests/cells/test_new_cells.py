@@ -315,8 +315,9 @@ def test_layer_norm_kinds_refuse_bad_input_with_clear_errors():
         layer(np.ones((2, 5, 3)), np.zeros((1, 2, 4)))
     with pytest.raises(ValueError, match=r"lengths must lie in \[1, T=5\], got 6"):
         layer(np.ones((2, 5, 3)), lengths=[6, 2])
-    for layer_class in (rnnkit.LayerNormLSTM, rnnkit.LayerNormGRU):   # the kernels have no projection
-        with pytest.raises(TypeError, match=r"unexpected keyword argument 'proj_size' \(it has no projection of h\)"):
+    for layer_class in (rnnkit.LayerNormLSTM, rnnkit.LayerNormGRU, rnnkit.GRU, rnnkit.RNN, rnnkit.MinGRU,
+                        rnnkit.MinLSTM):                               # the kernels have no projection
+        with pytest.raises(TypeError, match=r"unexpected keyword argument 'proj_size' \(only the LSTM projects h"):
             layer_class(3, 4, proj_size=2)
 
 

@@ -197,6 +197,7 @@ class RecurrentLayer(Module):
     """
 
     num_gates = 1
+    projects = False                 # whether proj_size (h = h~ W_hr^T) is offered: the LSTM's alone
     num_states = 1
     fold_recurrent_bias = True
     cell_class: type = None      # the one-step cell of this kind (rnnkit.cells), set by each layer
@@ -216,6 +217,9 @@ class RecurrentLayer(Module):
         self.dropout = check_probability(dropout, "dropout")
         self.bidirectional = bool(bidirectional)
         self.proj_size = check_positive_int(proj_size, "proj_size", minimum=0)
+        if self.proj_size and not self.projects:
+            raise TypeError(f"{type(self).__name__} got an unexpected keyword argument 'proj_size' (only the LSTM "
+                            f"projects h; got proj_size={self.proj_size})")
         if self.proj_size >= self.hidden_size:
             raise ValueError(f"proj_size must be smaller than hidden_size ({self.hidden_size}), got {self.proj_size}")
         self.num_directions = 2 if self.bidirectional else 1

@@ -70,9 +70,6 @@ class LayerNormLSTM(RecurrentLayer):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  dropout: float = 0.0, bidirectional: bool = False, dtype: Any = np.float32, seed: Any = None,
                  **regularisers: Any):
-        if "proj_size" in regularisers:                      # the base class would take it: refuse it here
-            raise TypeError(f"{type(self).__name__} got an unexpected keyword argument 'proj_size' "
-                            f"(it has no projection of h)")
         super().__init__(input_size, hidden_size, num_layers, bias, dropout, bidirectional,
                          dtype=dtype, seed=seed, **regularisers)
         self.config = self._base_config()

@@ -61,6 +61,7 @@ class LSTM(RecurrentLayer):
     (2, 6, 3)
     """
 
+    projects = True
     num_gates = 4
     num_states = 2
     cell_class = LSTMCell
