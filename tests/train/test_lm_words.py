@@ -184,3 +184,23 @@ def test_encoding_reads_a_latin_1_file(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "run"), "--data", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tokens"] == 80 * 26
+
+
+def test_evaluate_shows_a_progress_bar_with_the_token_count_on_a_terminal(wiki, tmp_path, capsys, monkeypatch):
+    assert main(["train", "lm", "--data", str(wiki), "--level", "word", "--out", str(tmp_path / "run"), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run"), "--file", str(wiki)]) == 0
+    assert "evaluating" not in capsys.readouterr().err                       # not a terminal: no bar
+    monkeypatch.setattr(language_modeling.report, "show_progress", lambda *args, **kwargs: True)
+    assert main(["evaluate", str(tmp_path / "run"), "--file", str(wiki)]) == 0
+    captured = capsys.readouterr()
+    assert "evaluating wiki.train.tokens" in captured.err and "1,290 tokens" in captured.err
+    assert "tokens 1290," in captured.out             # and in the metrics: 30 x (5 + 1 + 15 + 11 + 11) with line ends
+
+
+def test_validation_bar_only_when_asked(wiki, tmp_path, capsys):
+    arguments = ["train", "lm", "--data", str(wiki), "--level", "word", *TINY[:-4], "--sample-length", "5"]
+    assert main([*arguments, "--out", str(tmp_path / "a"), "--progress", "never"]) == 0
+    assert "validation:" not in capsys.readouterr().err
+    assert main([*arguments, "--out", str(tmp_path / "b"), "--progress", "always"]) == 0
+    assert "validation:" in capsys.readouterr().err

@@ -720,7 +720,7 @@ def evaluate_file(model: LanguageModel, document: dict[str, Any], vocabs: dict[s
     a run's model on a text file, read with the run's vocabulary and encoding and streamed in pieces
     (:func:`read_text_pieces`, :class:`StreamEvaluator`): memory stays bounded whatever the file's size.
 
-    A progress bar (bytes read, tokens so far) follows the run's ``--progress`` / ``--quiet``.
+    A progress bar (bytes read, tokens so far) shows when stderr is a terminal.
     """
     options = document["options"]
     vocab = vocabs[VOCAB_FILE]
@@ -729,7 +729,7 @@ def evaluate_file(model: LanguageModel, document: dict[str, Any], vocabs: dict[s
     if why_not is not None:
         print(f"note: no count baselines: {why_not}", file=sys.stderr)
     scores = {name: StreamScore(model_) for name, model_ in (baselines or {}).items()}
-    show = report.show_progress(options.get("progress", "auto"), bool(options.get("quiet", False)))
+    show = report.show_progress("auto")        # the command's own terminal decides, not the training run's options
     bar = report.progress_bar(total=Path(path).stat().st_size, desc=f"evaluating {Path(path).name}", unit="B",
                               unit_scale=True) if show and Path(path).is_file() else None
     evaluator = StreamEvaluator(model, EVAL_ROWS, int(options.get("seq_len", 64)))
@@ -745,7 +745,7 @@ def evaluate_file(model: LanguageModel, document: dict[str, Any], vocabs: dict[s
                 unknown += int(np.count_nonzero(ids == vocab.unk_id)) if vocab.unk_id is not None else 0
                 if bar is not None:
                     bar.update(size)
-                    bar.set_postfix_str(f"{tokens:,} tokens", refresh=False)
+                    bar.set_postfix_str(f"{tokens:,} tokens")
             if tokens < 2:
                 raise ValueError(f"{path}: too little text to evaluate: {tokens} tokens, need at least 2")
             total, count = evaluator.finish()
