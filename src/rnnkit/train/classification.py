@@ -40,7 +40,7 @@ from rnnkit.data.readers import read_labelled_text, read_ts, read_vectors
 from rnnkit.data.scaling import fit_standard, standardise
 from rnnkit.data.vocab import CharVocab, Vocab, WordVocab
 from rnnkit.models.classifier import POOLINGS, SequenceClassifier
-from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, resolve_monitor
+from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, regularisers, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, stratified_split
 
 HELP = "classify whole sequences (texts with labels, .ts series, rows of numbers)"
@@ -439,7 +439,7 @@ def build_model(options: ClassifyOptions, num_classes: int, encoder: Encoder,
         shape = {"input_size": encoder.features}
     return SequenceClassifier(num_classes, hidden_size=options.hidden, cell=options.cell, num_layers=options.layers,
                               bidirectional=options.bidirectional, pooling=options.pooling, dropout=options.dropout,
-                              seed=options.seed, **shape)
+                              regularisers=regularisers(options) or None, seed=options.seed, **shape)
 
 
 def load_encoder(document: dict[str, Any], vocabs: dict[str, Vocab]) -> Encoder:

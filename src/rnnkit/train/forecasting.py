@@ -52,7 +52,7 @@ from rnnkit.data.readers import read_time_series_csv
 from rnnkit.data.scaling import fit_standard, standardise
 from rnnkit.models.forecaster import LOSSES, Forecaster
 from rnnkit.train.classification import column
-from rnnkit.train.options import SupervisedOptions, check_common, option, resolve_monitor
+from rnnkit.train.options import SupervisedOptions, check_common, option, regularisers, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared
 
 HELP = "forecast the next values of a time series (a CSV column)"
@@ -462,7 +462,7 @@ def setup(options: ForecastOptions, values: np.ndarray, val_values: np.ndarray |
 def build(options: ForecastOptions, parts: Setup) -> tuple[Forecaster, "ForecastingTask"]:
     model = Forecaster(input_size=1, output_size=1, hidden_size=options.hidden, horizon=options.horizon,
                        cell=options.cell, num_layers=options.layers, loss=options.loss, dropout=options.dropout,
-                       seed=options.seed)
+                       regularisers=regularisers(options) or None, seed=options.seed)
     task = ForecastingTask(model, parts.transform, parts.val_values, parts.train, parts.val, options.batch,
                            options.seed)
     task.monitor = resolve_monitor(options.monitor, "loss", ("loss", "rmse"))

@@ -113,6 +113,15 @@ class SupervisedOptions:
     layers: int = option(1, "stacked recurrent layers")
     bidirectional: bool = option(False, "also read every sequence backwards (--no-bidirectional: forwards only)")
     dropout: float = option(0.0, "dropout between layers and before the output layer")
+    locked_dropout: float = option(0.0, "variational dropout between recurrent layers: one mask per sequence, "
+                                        "the same at every step (Gal & Ghahramani 2016)")
+    locked_input_dropout: float = option(0.0, "variational dropout on the first recurrent layer's input")
+    weight_drop: float = option(0.0, "DropConnect on each W_hh: one mask per forward pass (Merity et al. 2017; not "
+                                     "minGRU/minLSTM)")
+    zoneout: float = option(0.0, "zoneout on h: in training each unit keeps its previous value with this "
+                                 "probability at each step (Krueger et al. 2017); runs the one-step cells")
+    zoneout_cell: float = option(0.0, "zoneout on the cell state c of the LSTM kinds")
+    learn_initial_state: bool = option(False, "learn each layer's initial state instead of starting from zeros")
     epochs: int = option(10, "passes over the training data (the time budget may stop it sooner)")
     batch: int = option(32, "examples per step")
     lr: float = option(5e-3, "peak learning rate (Adam)")
@@ -163,6 +172,16 @@ def check_encoding(encoding: Any) -> str:
     return encoding
 
 
+REGULARISER_OPTIONS = ("locked_input_dropout", "locked_dropout", "weight_drop", "zoneout", "zoneout_cell",
+                       "learn_initial_state")
+
+
+def regularisers(options: Any) -> dict[str, Any]:
+    """The recurrent layers' regulariser options a run turned on, for the models' ``regularisers=``
+    (those off stay out, so the model's config is what it was before these options existed)."""
+    return {name: getattr(options, name) for name in REGULARISER_OPTIONS if getattr(options, name, False)}
+
+
 def check_common(options: Any) -> None:
     """Range checks of the options most tasks share; errors name the option and the value."""
     for name in ("hidden", "layers", "epochs", "batch"):
@@ -171,7 +190,9 @@ def check_common(options: Any) -> None:
     for name in ("warmup", "patience", "seed", "checkpoint_every", "embedding", "max_vocab"):
         if hasattr(options, name) and getattr(options, name) < 0:
             raise ValueError(f"{flag(name)} must be at least 0, got {getattr(options, name)}")
-    for name, low, high in (("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5)):
+    ranges = [("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5)]
+    ranges += [(name, 0.0, 0.99) for name in REGULARISER_OPTIONS if name != "learn_initial_state"]
+    for name, low, high in ranges:
         if hasattr(options, name) and not low <= getattr(options, name) <= high:
             raise ValueError(f"{flag(name)} must lie in [{low}, {high}], got {getattr(options, name)}")
     for name in ("lr", "clip"):

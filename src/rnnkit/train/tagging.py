@@ -58,7 +58,7 @@ from rnnkit.data.vocab import Vocab, WordVocab
 from rnnkit.models.metrics import entity_scores, scores_from_counts
 from rnnkit.models.tagger import SequenceTagger
 from rnnkit.train.classification import check_vectors_options, load_embedding, pretrained_embedding
-from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, resolve_monitor
+from rnnkit.train.options import SupervisedOptions, check_common, check_max_vocab, option, regularisers, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, random_split
 
 HELP = "tag every token of a sentence (CoNLL or CoNLL-U files)"
@@ -656,7 +656,7 @@ def prepare(options: TagOptions) -> Prepared:
                            char_embedding_dim=options.char_embedding, char_hidden_size=options.char_hidden,
                            feature_sizes=[len(values) for values in artifacts.get("features", [])] or None,
                            feature_embedding_dim=options.feature_embedding, input_dropout=options.input_dropout,
-                           seed=options.seed)
+                           regularisers=regularisers(options) or None, seed=options.seed)
     if pretrained is not None:
         load_embedding(model.inputs.embedding, pretrained[0], options.freeze_vectors)
     task = TaggingTask(model, train, val, tag_names, options.batch, options.seed, replacement=replacement,

@@ -43,7 +43,7 @@ from rnnkit import distributed
 from rnnkit.models.translation_metrics import (MAX_ORDER, bleu_from_statistics, bleu_statistics,
                                                chrf_from_statistics, chrf_statistics, translation_scores)
 from rnnkit.train.classification import separator
-from rnnkit.train.options import SupervisedOptions, check_common, flag, option, resolve_monitor
+from rnnkit.train.options import SupervisedOptions, check_common, flag, option, regularisers, resolve_monitor
 from rnnkit.train.supervised import BucketedTask, Prepared, eval_batches, need_examples, random_split
 
 HELP = "rewrite sequences (source<TAB>target pairs; default: the generated date-rewriting task)"
@@ -313,7 +313,7 @@ def prepare(options: Seq2SeqOptions) -> Prepared:
                     cell=options.cell, num_layers=options.layers, bidirectional=options.bidirectional,
                     attention=None if options.attention == "none" else options.attention, dropout=options.dropout,
                     decoder_layers=options.layers, input_feeding=options.input_feeding and options.attention != "none",
-                    decoder_dropout=options.dropout, seed=options.seed)
+                    decoder_dropout=options.dropout, regularisers=regularisers(options) or None, seed=options.seed)
     references = [reference_text(target, target_vocab) for _, target in val_pairs]
     task = TranslationTask(model, train, val, options.batch, options.seed, max_length, target_vocab, references,
                            options.label_smoothing)
