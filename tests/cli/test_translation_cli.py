@@ -126,3 +126,20 @@ def test_the_monitor_can_be_named_bleu_or_chrf_on_the_command_line(tmp_path, pai
     capsys.readouterr()
     assert main(["train", "classify", "--data", str(reviews), "--monitor", "bleu", "--out", str(tmp_path / "c")]) == 2
     assert "--monitor bleu is not a validation metric of this task" in capsys.readouterr().err
+
+
+def test_seq2seq_reads_its_files_in_the_given_encoding(tmp_path, capsys):
+    """--encoding for training, evaluate and predict --file: accented French in latin-1."""
+    accented = [("The student.", "L'élève."), ("It is summer.", "C'est l'été."), ("Where?", "Où ?")] * 6
+    data = tmp_path / "latin1.tsv"
+    data.write_bytes("".join(f"{source}\t{target}\n" for source, target in accented).encode("latin-1"))
+    out = tmp_path / "run"
+    assert main(["train", "seq2seq", "--data", str(data), "--out", str(out), *TINY, "--encoding", "utf-8"]) == 2
+    assert "cannot decode" in capsys.readouterr().err and not (out / "config.json").exists()
+    assert main(["train", "seq2seq", "--data", str(data), "--out", str(out), *TINY, "--encoding", "latin-1"]) == 0
+    vocab = json.loads((out / "target_vocab.json").read_text(encoding="utf-8"))
+    assert "élève" in json.dumps(vocab, ensure_ascii=False)
+    assert evaluate_run(str(out), str(data))["pairs"] == len(accented)
+    sources = tmp_path / "sources.txt"
+    sources.write_bytes("Où ?\n".encode("latin-1"))
+    assert main(["predict", str(out), "--file", str(sources)]) == 0

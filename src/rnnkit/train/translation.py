@@ -110,13 +110,13 @@ def check_options(options: Seq2SeqOptions) -> None:
                          "--bidirectional")
 
 
-def read_pairs(path: str | Path, sep: str = "tab") -> list[tuple[str, str]]:
+def read_pairs(path: str | Path, sep: str = "tab", encoding: str = "utf-8") -> list[tuple[str, str]]:
     """(source, target) pairs of a file, one per line; errors name the file and line."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file not found: {path}")
     sources, targets = read_labelled_text(path, separator(sep), text_column=0, label_column=1, label_type=str,
-                                          min_classes=1)
+                                          min_classes=1, encoding=encoding)
     pairs = list(zip(sources, [str(target) for target in targets]))
     for number, (source, target) in enumerate(pairs, start=1):
         if not source.strip() or not target.strip():
@@ -292,10 +292,10 @@ def prepare(options: Seq2SeqOptions) -> Prepared:
         source_name = (f"the generated date-rewriting task (rnnkit.data.dates): {options.train_size:,} pairs, "
                        f"{options.test_size:,} held-out test pairs")
     else:
-        pairs = read_pairs(options.data, options.sep)
+        pairs = read_pairs(options.data, options.sep, options.encoding)
         source_name = f"{options.data}: {len(pairs):,} pairs"
     if options.val_data:
-        train_pairs, val_pairs = pairs, read_pairs(options.val_data, options.sep)
+        train_pairs, val_pairs = pairs, read_pairs(options.val_data, options.sep, options.encoding)
     else:
         kept, held = random_split(len(pairs), options.val_fraction, options.seed)
         train_pairs, val_pairs = [pairs[i] for i in kept], [pairs[i] for i in held]
@@ -358,7 +358,7 @@ def evaluate_file(model: Seq2Seq, document: dict[str, Any], vocabs: dict[str, Vo
             raise ValueError("--data PATH is needed: this run was trained on a file, not on the generated task")
         _, pairs = dates.date_pairs(1, options["test_size"])
     else:
-        pairs = read_pairs(path, options["sep"])
+        pairs = read_pairs(path, options["sep"], options.get("encoding") or "utf-8")
     target_vocab = vocabs["target_vocab.json"]
     sources, targets = encode_pairs(pairs, vocabs["source_vocab.json"], target_vocab)
     beam, length_penalty = decoding_options(document, beam)
@@ -378,7 +378,7 @@ def predict(model: Seq2Seq, document: dict[str, Any], vocabs: dict[str, Vocab], 
     """
     options = document["options"]
     if file is not None:
-        texts: Iterable[str] = _sources_of_file(file, separator(options["sep"]))
+        texts: Iterable[str] = _sources_of_file(file, separator(options["sep"]), options.get("encoding") or "utf-8")
     else:
         texts = list(inputs or [])
         if not texts:
@@ -398,13 +398,13 @@ def predict(model: Seq2Seq, document: dict[str, Any], vocabs: dict[str, Vocab], 
             pending = []
 
 
-def _sources_of_file(path: str, sep: str) -> Iterator[str]:
+def _sources_of_file(path: str, sep: str, encoding: str = "utf-8") -> Iterator[str]:
     """The source of each non-empty line of ``path``, read lazily."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")
     found = False
-    with open(path, encoding="utf-8") as stream:
+    with open(path, encoding=encoding) as stream:
         for line in stream:
             line = line.rstrip("\r\n")
             if line.strip():
