@@ -204,3 +204,21 @@ def test_validation_bar_only_when_asked(wiki, tmp_path, capsys):
     assert "validation:" not in capsys.readouterr().err
     assert main([*arguments, "--out", str(tmp_path / "b"), "--progress", "always"]) == 0
     assert "validation:" in capsys.readouterr().err
+
+
+def test_baselines_read_the_training_text_in_its_own_encoding_or_say_why_not(tmp_path, capsys):
+    train = tmp_path / "train.txt"
+    train.write_text("Élève à Noël, café crème.\n" * 80, encoding="utf-8")
+    assert main(["train", "lm", "--data", str(train), "--out", str(tmp_path / "run"), *TINY]) == 0
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(("Élève à Noël.\n" * 10).encode("latin-1"))
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run"), "--file", str(latin), "--encoding", "latin-1", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["tokens"] == 14 * 10 and "note" not in metrics
+    assert 1 < metrics["kn_bigram_perplexity"] < metrics["unigram_perplexity"]
+    train.write_text("something else entirely\n", encoding="utf-8")
+    assert main(["evaluate", str(tmp_path / "run"), "--file", str(latin), "--encoding", "latin-1"]) == 0
+    out = capsys.readouterr().out
+    assert "note: no count baselines: the run's training text is not as it was" in out
+    assert "kn_bigram_perplexity" not in out and "perplexity" in out

@@ -70,6 +70,7 @@ def run_generate(args: argparse.Namespace) -> int:
 def with_encoding(document: dict[str, Any], encoding: str | None) -> None:
     """Read the files of this command in ``encoding`` (checked) instead of the run's --encoding."""
     if encoding is not None:
+        document["run_encoding"] = document["options"].get("encoding", "utf-8")     # the run's own data (lm baselines)
         document["options"] = {**document["options"], "encoding": check_encoding(encoding)}
 
 

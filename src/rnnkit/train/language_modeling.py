@@ -54,7 +54,6 @@ from __future__ import annotations
 import codecs
 import math
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -692,7 +691,9 @@ def read_text_pieces(path: str | Path, encoding: str = "utf-8",
 
 def training_baselines(document: dict[str, Any], vocab: Vocab) -> tuple[dict[str, Any] | None, str | None]:
     """The count baselines of a run, fitted again on its training tokens: ``(baselines, None)``, or
-    ``(None, why not)`` when the run's training text is not here as it was."""
+    ``(None, why not)`` when the run's training text is not here as it was. The text is read in the
+    run's encoding (``document["run_encoding"]`` when ``rnnkit evaluate --encoding`` names another
+    one for the evaluated file)."""
     from rnnkit.train.run_dir import data_differences
 
     options = document["options"]
@@ -704,7 +705,7 @@ def training_baselines(document: dict[str, Any], vocab: Vocab) -> tuple[dict[str
         if differences:
             return None, f"the run's training text is not as it was ({'; '.join(differences)})"
     try:
-        text, _ = load_corpus(data, options.get("encoding", "utf-8"))
+        text, _ = load_corpus(data, document.get("run_encoding", options.get("encoding", "utf-8")))
     except (OSError, ValueError) as error:
         return None, f"the run's training text cannot be read ({error})"
     train_text, _ = split_text(text, float(options.get("val_fraction", 0.1)))
@@ -726,8 +727,6 @@ def evaluate_file(model: LanguageModel, document: dict[str, Any], vocabs: dict[s
     vocab = vocabs[VOCAB_FILE]
     bits_name = "bpc" if options.get("level", "char") == "char" else "bits_per_word"
     baselines, why_not = training_baselines(document, vocab)
-    if why_not is not None:
-        print(f"note: no count baselines: {why_not}", file=sys.stderr)
     scores = {name: StreamScore(model_) for name, model_ in (baselines or {}).items()}
     show = report.show_progress("auto")        # the command's own terminal decides, not the training run's options
     bar = report.progress_bar(total=Path(path).stat().st_size, desc=f"evaluating {Path(path).name}", unit="B",
@@ -756,4 +755,6 @@ def evaluate_file(model: LanguageModel, document: dict[str, Any], vocabs: dict[s
                                "unk_rate": unknown / tokens}
     for name, score in scores.items():
         metrics[name] = score.perplexity()
+    if why_not is not None:
+        metrics["note"] = f"no count baselines: {why_not}"
     return metrics
