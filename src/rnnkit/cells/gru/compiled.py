@@ -233,12 +233,8 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
 def inference(layer, xw, reverse, weights, initial, invalid, output, column):
     """:func:`rnnkit.cells.gru.reference.inference`, compiled."""
     batch, steps = output.shape[:2]
-    weights_and_biases, h0, mask = _weights(weights), contiguous(initial[0]), step_mask(invalid, steps)
-
-    def rows(start, stop):                           # every step of the sequences start:stop
-        inference_loop(xw[start:stop], reverse, *weights_and_biases, h0[start:stop], output[start:stop], column,
-                       *_scratch(layer, stop - start, mask[:, start:stop], xw.dtype))
-    split.by_rows(rows, batch)
+    inference_loop(xw, reverse, *_weights(weights), contiguous(initial[0]), output, column,
+                   *_scratch(layer, batch, step_mask(invalid, steps), xw.dtype))
     return (output[:, 0 if reverse else -1, column:column + layer.hidden_size].copy(),)
 
 

@@ -290,14 +290,8 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
     projected = layer.proj_size > 0
     cell = np.array(initial[1], dtype=dtype, order="C")                       # c: (B, H), in place
     unprojected = np.empty((batch if projected else 0, layer.hidden_size), dtype=dtype)
-    w_hh, bias, w_hr = _weights(layer, weights, dtype)
-    h0, mask = contiguous(initial[0]), step_mask(invalid, steps)
-
-    def rows(start, stop):                           # every step of the sequences start:stop
-        inference_loop(xw[start:stop], reverse, w_hh, bias, w_hr, h0[start:stop], output[start:stop], column,
-                       cell[start:stop], unprojected[start:stop], mask[:, start:stop], projected,
-                       *_scratch(layer, stop - start, dtype))
-    split.by_rows(rows, batch)
+    inference_loop(xw, reverse, *_weights(layer, weights, dtype), contiguous(initial[0]), output, column,
+                   cell, unprojected, step_mask(invalid, steps), projected, *_scratch(layer, batch, dtype))
     return output[:, 0 if reverse else -1, column:column + layer.output_size].copy(), cell
 
 

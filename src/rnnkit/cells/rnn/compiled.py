@@ -158,13 +158,9 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
 def inference(layer, xw, reverse, weights, initial, invalid, output, column):
     """:func:`rnnkit.cells.rnn.reference.inference`, compiled."""
     batch, hidden, dtype = output.shape[0], layer.hidden_size, xw.dtype
-    w_hh, bias = contiguous(weights.weight_hh.data), weights.combined_bias()
-    h0, mask = contiguous(initial[0]), step_mask(invalid, output.shape[1])
-
-    def rows(start, stop):                           # every step of the sequences start:stop
-        inference_loop(xw[start:stop], reverse, w_hh, bias, h0[start:stop], output[start:stop], column,
-                       mask[:, start:stop], layer.nonlinearity == "relu", *_scratch(hidden, stop - start, dtype))
-    split.by_rows(rows, batch)
+    inference_loop(xw, reverse, contiguous(weights.weight_hh.data), weights.combined_bias(),
+                   contiguous(initial[0]), output, column, step_mask(invalid, output.shape[1]),
+                   layer.nonlinearity == "relu", *_scratch(hidden, batch, dtype))
     return (output[:, 0 if reverse else -1, column:column + hidden].copy(),)
 
 
