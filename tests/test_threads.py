@@ -67,26 +67,3 @@ def test_results_at_one_and_two_threads_agree_within_rounding(cell, use_compiled
     two = _train_step(cell, use_compiled)
     for a, b in zip(one, two):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(np.abs(a).max()))
-
-
-@pytest.mark.skipif(not compiled.available(), reason=f"compiled loops unavailable: {compiled.unavailable_reason()}")
-@pytest.mark.parametrize("cell, options", [("LSTM", {"proj_size": 24}), ("LSTM", {}), ("GRU", {}),
-                                           ("RNN", {"nonlinearity": "relu"})])
-def test_compiled_loops_split_by_rows_match_the_reference(cell, options, restore_threads):
-    """Two threads, each every step of its own rows (split.by_rows), with lengths and both directions."""
-    rnnkit.set_num_threads(2)
-    assert len(split.row_blocks(21)) == 2
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((21, 9, 6))
-    lengths = rng.integers(1, 10, 21)
-    results = []
-    for use_compiled in (False, True):
-        compiled.set_enabled(use_compiled)
-        layer = getattr(rnnkit, cell)(6, 32, bidirectional=True, dtype=np.float64, seed=3, **options)
-        y, state = layer(x, lengths=lengths)
-        d_y = np.sin(y)
-        dx, d_state = layer.backward(d_y)
-        parts = lambda value: value if isinstance(value, tuple) else (value,)     # noqa: E731  h or (h, c)
-        results.append([y, *parts(state), dx, *parts(d_state), *(parameter.grad for parameter in layer.parameters())])
-    for reference, split_loops in zip(*results):
-        np.testing.assert_allclose(split_loops, reference, rtol=1e-10, atol=1e-12)

@@ -23,7 +23,6 @@ MIN_ELEMENTS = 1 << 16
 MIN_UNITS = 64
 
 _pool: ThreadPoolExecutor | None = None
-_blas = None       # threadpoolctl's handle on NumPy's BLAS, made at first use
 _lock = threading.Lock()
 
 
@@ -63,53 +62,6 @@ def run(loop, args: tuple, batch: int, hidden: int, steps: int) -> None:
     loop(*args, *blocks[0])                  # the calling thread takes the first block
     for future in futures:
         future.result()                      # re-raises a thread's error here
-
-
-MIN_ROWS = 8       # rows per thread below which by_rows keeps the batch whole
-
-
-def row_blocks(batch: int, workers: int | None = None) -> list[tuple[int, int]]:
-    """The (row_start, row_stop) blocks :func:`by_rows` runs: one per thread, at least ``MIN_ROWS`` rows each.
-
-    >>> row_blocks(32, workers=2)
-    [(0, 16), (16, 32)]
-    >>> row_blocks(12, workers=2)
-    [(0, 12)]
-    """
-    workers = min(cores() if workers is None else workers, batch // MIN_ROWS)
-    if workers <= 1:
-        return [(0, batch)]
-    edges = [batch * part // workers for part in range(workers + 1)]
-    return [(edges[i], edges[i + 1]) for i in range(workers)]
-
-
-def by_rows(loop, batch: int) -> None:
-    """``loop(row_start, row_stop)`` over :func:`row_blocks` of the batch, in threads, each block's
-    matrix products on a one-thread BLAS.
-
-    For the time loops of the LSTM, GRU and RNN, whose rows (sequences) never meet inside the loop:
-    each thread runs every step of its own rows, so the threads never wait for each other between
-    steps, where a two-thread BLAS synchronises inside every step's small product.
-    """
-    blocks = row_blocks(batch)
-    if len(blocks) == 1:
-        loop(0, batch)
-        return
-    with _single_thread_blas():
-        futures = [_executor().submit(loop, *block) for block in blocks[1:]]
-        loop(*blocks[0])
-        for future in futures:
-            future.result()
-
-
-def _single_thread_blas():
-    """A context in which NumPy's BLAS runs each product on the calling thread alone."""
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas.limit(limits=1)
 
 
 def _executor() -> ThreadPoolExecutor:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled import split
 from rnnkit.compiled.activations import sigmoid, tanh
 from rnnkit.compiled.common import JIT_OPTIONS, backward_scratch, contiguous, step_mask
 from rnnkit.compiled.products import backward_product, recurrent_product, transposed
@@ -199,13 +198,7 @@ def forward(layer, gates, reverse, weights, initial, invalid, work):
     states = work.array("states", (steps + 1, batch, hidden), dtype)          # (T+1, B, H)
     states[0] = initial[0]
     recurrent_n = work.array("recurrent_n", (steps, batch, hidden), dtype)    # gh_n per step
-    w_hh, b_ih, b_hh = _weights(weights)
-    mask = step_mask(invalid, steps)
-
-    def rows(start, stop):                           # every step of the sequences start:stop
-        forward_loop(gates[:, start:stop], reverse, w_hh, b_ih, b_hh, states[:, start:stop],
-                     recurrent_n[:, start:stop], *_scratch(layer, stop - start, mask[:, start:stop], dtype))
-    split.by_rows(rows, batch)
+    forward_loop(gates, reverse, *_weights(weights), states, recurrent_n, *_scratch(layer, batch, invalid, steps, dtype))
     return states, (states[-1],), (gates, recurrent_n)
 
 
@@ -219,14 +212,9 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     carry = np.empty((batch, hidden), dtype=dtype)
     w_hh = contiguous(weights.weight_hh.data)
     w_hh_t = transposed(w_hh, batch)                               # W_hh^T, or (0, 0): see backward_product
-    mask = step_mask(invalid, steps)
-
-    def rows(start, stop):                           # every step of the sequences start:stop
-        backward_loop(d_states[:, start:stop], cache.states[:, start:stop], d_gi[:, start:stop],
-                      recurrent_n[:, start:stop], w_hh, w_hh_t, d_gh_n[:, start:stop],
-                      np.empty((stop - start, 3 * hidden), dtype=dtype), carry[start:stop], mask[:, start:stop],
-                      dtype.type(0), dtype.type(1), *backward_scratch(w_hh_t, stop - start))
-    split.by_rows(rows, batch)
+    backward_loop(d_states, cache.states, d_gi, recurrent_n, w_hh, w_hh_t,
+                  d_gh_n, np.empty((batch, 3 * hidden), dtype=dtype), carry, step_mask(invalid, steps),
+                  dtype.type(0), dtype.type(1), *backward_scratch(w_hh_t, batch))
     return d_gi, d_gh_n, (carry,)
 
 
@@ -234,7 +222,7 @@ def inference(layer, xw, reverse, weights, initial, invalid, output, column):
     """:func:`rnnkit.cells.gru.reference.inference`, compiled."""
     batch, steps = output.shape[:2]
     inference_loop(xw, reverse, *_weights(weights), contiguous(initial[0]), output, column,
-                   *_scratch(layer, batch, step_mask(invalid, steps), xw.dtype))
+                   *_scratch(layer, batch, invalid, steps, xw.dtype))
     return (output[:, 0 if reverse else -1, column:column + layer.hidden_size].copy(),)
 
 
@@ -243,8 +231,8 @@ def _weights(weights):
     return (contiguous(weights.weight_hh.data),) + weights.split_biases()
 
 
-def _scratch(layer, batch, mask, dtype):
+def _scratch(layer, batch, invalid, steps, dtype):
     """gh (B, 3H), the step mask, 0, 1 and the two scratch arrays of the product by columns."""
     hidden = layer.hidden_size
-    return (np.empty((batch, 3 * hidden), dtype=dtype), mask, dtype.type(0), dtype.type(1),
+    return (np.empty((batch, 3 * hidden), dtype=dtype), step_mask(invalid, steps), dtype.type(0), dtype.type(1),
             np.empty((hidden, batch), dtype=dtype), np.empty((3 * hidden, batch), dtype=dtype))

@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled import split
 from rnnkit.compiled.activations import sigmoid, tanh
 from rnnkit.compiled.common import JIT_OPTIONS, backward_scratch, contiguous, step_mask
 from rnnkit.compiled.products import backward_product, gemm_nn, gemm_nt, recurrent_product, transposed
@@ -242,14 +241,8 @@ def forward(layer, gates, reverse, weights, initial, invalid, work):
     states[0], cells[0] = initial
     tanh_c = work.array("tanh_c", (steps, batch, hidden), dtype)
     unprojected = work.array("unprojected", (steps if projected else 0, batch, hidden), dtype)
-    w_hh, bias, w_hr = _weights(layer, weights, dtype)
-    mask = step_mask(invalid, steps)
-
-    def rows(start, stop):                           # every step of the sequences start:stop
-        forward_loop(gates[:, start:stop], reverse, w_hh, bias, w_hr, states[:, start:stop], cells[:, start:stop],
-                     tanh_c[:, start:stop], unprojected[:, start:stop], mask[:, start:stop], projected,
-                     *_scratch(layer, stop - start, dtype))
-    split.by_rows(rows, batch)
+    forward_loop(gates, reverse, *_weights(layer, weights, dtype), states, cells, tanh_c, unprojected,
+                 step_mask(invalid, steps), projected, *_scratch(layer, batch, dtype))
     return states, (states[-1], cells[-1]), (cells, gates, tanh_c, unprojected if projected else None)
 
 
@@ -267,16 +260,9 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     w_hr = contiguous(weights.weight_hr.data) if projected else np.empty((0, 0), dtype=dtype)
     w_hh = contiguous(weights.weight_hh.data)
     w_hh_t = transposed(w_hh, batch)                               # W_hh^T, or (0, 0): see backward_product
-    mask = step_mask(invalid, steps)
-    dc_initial = np.empty((batch, hidden), dtype=dtype)
-
-    def rows(start, stop):                           # every step of the sequences start:stop
-        dc_initial[start:stop] = backward_loop(
-            d_states[:, start:stop], dh_carry[start:stop], dc_carry[start:stop], dc_prev[start:stop],
-            cells[:, start:stop], tanh_c[:, start:stop], w_hh, w_hh_t, w_hr, d_unprojected[start:stop],
-            d_gates[:, start:stop], mask[:, start:stop], projected, dtype.type(0), dtype.type(1),
-            *backward_scratch(w_hh_t, stop - start))
-    split.by_rows(rows, batch)
+    dc_initial = backward_loop(d_states, dh_carry, dc_carry, dc_prev, cells, tanh_c, w_hh, w_hh_t, w_hr,
+                               d_unprojected, d_gates, step_mask(invalid, steps), projected,
+                               dtype.type(0), dtype.type(1), *backward_scratch(w_hh_t, batch))
     if projected:
         d_projection = d_states if invalid is None else d_states * (~invalid).astype(dtype)
         weights.weight_hr.grad += np.tensordot(d_projection, unprojected, axes=([0, 1], [0, 1]))

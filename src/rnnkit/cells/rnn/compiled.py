@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.compiled import split
 from rnnkit.compiled.activations import tanh
 from rnnkit.compiled.common import JIT_OPTIONS, backward_scratch, contiguous, step_mask
 from rnnkit.compiled.products import backward_product, recurrent_product, transposed
@@ -128,12 +127,8 @@ def forward(layer, gates, reverse, weights, initial, invalid, work):
     dtype = gates.dtype
     states = work.array("states", (steps + 1, batch, hidden), dtype)   # (T+1, B, H)
     states[0] = initial[0]
-    w_hh, bias, mask = contiguous(weights.weight_hh.data), weights.combined_bias(), step_mask(invalid, steps)
-
-    def rows(start, stop):                           # every step of the sequences start:stop
-        forward_loop(gates[:, start:stop], reverse, w_hh, bias, states[:, start:stop], mask[:, start:stop],
-                     layer.nonlinearity == "relu", *_scratch(hidden, stop - start, dtype))
-    split.by_rows(rows, batch)
+    forward_loop(gates, reverse, contiguous(weights.weight_hh.data), weights.combined_bias(), states,
+                 step_mask(invalid, steps), layer.nonlinearity == "relu", *_scratch(hidden, batch, dtype))
     return states, (states[-1],), ()
 
 
@@ -145,13 +140,8 @@ def backward(layer, cache, weights, d_states, d_final_extra, invalid):
     carry = np.empty((batch, hidden), dtype=dtype)
     w_hh = contiguous(weights.weight_hh.data)
     w_hh_t = transposed(w_hh, batch)                               # W_hh^T, or (0, 0): see backward_product
-    mask = step_mask(invalid, steps)
-
-    def rows(start, stop):                           # every step of the sequences start:stop
-        backward_loop(d_states[:, start:stop], cache.states[:, start:stop], w_hh, w_hh_t, d_pre[:, start:stop],
-                      carry[start:stop], mask[:, start:stop], layer.nonlinearity == "relu", dtype.type(0),
-                      dtype.type(1), *backward_scratch(w_hh_t, stop - start))
-    split.by_rows(rows, batch)
+    backward_loop(d_states, cache.states, w_hh, w_hh_t, d_pre, carry, step_mask(invalid, steps),
+                  layer.nonlinearity == "relu", dtype.type(0), dtype.type(1), *backward_scratch(w_hh_t, batch))
     return d_pre, d_pre, (carry,)
 
 
