@@ -63,3 +63,25 @@ def test_forecast_and_seq2seq_take_the_regularisers(tmp_path):
     assert model.recurrent.zoneout == 0.1 and model.recurrent.weight_drop == 0.2
     assert main(["train", "seq2seq", "--out", str(tmp_path / "dates"), "--train-size", "40", "--test-size", "8",
                  "--embedding", "8", *TINY, "--locked-dropout", "0.2", "--learn-initial-state", "--layers", "2"]) == 0
+
+
+def test_language_model_takes_the_regularisers_and_generates_as_evaluation_computes(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sat on the mat. the dog sat on the log.\n" * 30, encoding="utf-8")
+    run = tmp_path / "lm"
+    assert main(["train", "lm", "--data", str(text), "--out", str(run), "--hidden", "8", "--epochs", "1",
+                 "--seq-len", "8", "--batch", "4", "--sample-length", "5", "--progress", "never", "--layers", "2",
+                 "--zoneout", "0.2", "--zoneout-cell", "0.1", "--weight-drop", "0.3", "--locked-dropout", "0.2",
+                 "--learn-initial-state"]) == 0
+    model = rnnkit.load(str(run / "checkpoints" / "best" / "model.safetensors"))
+    assert model.rnn.zoneout == 0.2 and model.rnn.weight_drop == 0.3 and model.rnn.learn_initial_state
+    ids = np.array([[1, 2, 3, 4, 2]])
+    with model.inference():
+        logits, _ = model(ids)                                          # the layer's zoneout loop, eval mode
+        cells = model.step_cells()
+        start = model.kind.as_tuple(model.initial_state(1))
+        states = [model.kind.from_tuple([part[k] for part in start]) for k in range(model.num_layers)]
+        for position, token in enumerate(ids[0]):                       # generation's one-step path
+            step_logits, states = model.step(cells, np.array([token]), states)
+            np.testing.assert_allclose(step_logits[0], logits[0, position], rtol=1e-5, atol=1e-6)
+    assert main(["generate", str(run), "--length", "5"]) == 0

@@ -192,9 +192,9 @@ class LanguageModel(Module):
         return d_initial_state
 
     def initial_state(self, batch: int) -> Any:
-        """Zeros in the layer's state format: (h, c) for an LSTM, else h; each (L, B, H)."""
-        zeros = np.zeros((self.num_layers, batch, self.hidden_size), dtype=self.dtype)
-        return self.kind.from_tuple([zeros] + [zeros.copy() for _ in range(self.kind.num_states - 1)])
+        """The state forward starts from, in the layer's format: (h, c) for an LSTM, else h; each
+        (L, B, H): zeros, or the learned initial state (``learn_initial_state``) over the batch."""
+        return self.rnn.initial_state(batch)
 
     # --- generation: one token at a time through the cells -----------------------------
     def step_cells(self) -> list[RecurrentCell]:
@@ -210,6 +210,8 @@ class LanguageModel(Module):
         new_states = []
         for cell, state in zip(cells, states):
             new_state = cell(x, state)
+            if state is not None:                                                   # zoneout: as eval keeps it
+                new_state = self.rnn.zoneout_expectation(state, new_state)
             new_states.append(new_state)
             x = self.kind.hidden(new_state)                                         # (B, H) feeds layer k+1
         return self.head(x), new_states                                             # (B, V)
@@ -254,7 +256,8 @@ class LanguageModel(Module):
                 cell = type(shared)(**shared.config, dtype=self.dtype, seed=0)
                 cell.load_state_dict(shared.state_dict())
                 cells.append(cell)
-            states: list = [None] * self.num_layers
+            start = self.kind.as_tuple(self.initial_state(1))                        # (L, 1, H) each
+            states: list = [self.kind.from_tuple([part[k] for part in start]) for k in range(self.num_layers)]
             for token in prime:                                                     # read the prime
                 logits, states = self.step(cells, np.array([token]), states)
             generated = np.empty(length, dtype=np.int64)

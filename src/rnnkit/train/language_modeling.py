@@ -70,8 +70,8 @@ from rnnkit.models.language_model import LanguageModel
 from rnnkit.registry import CELL_NAMES
 from rnnkit.train import report
 from rnnkit.train.checkpoint import CheckpointError
-from rnnkit.train.options import (PROGRESS_CHOICES, check_max_vocab, check_model_size, check_output_options, flag,
-                                  option)
+from rnnkit.train.options import (PROGRESS_CHOICES, REGULARISER_OPTIONS, check_max_vocab, check_model_size,
+                                  check_output_options, flag, option, regularisers)
 from rnnkit.train.schedules import SCHEDULES
 from rnnkit.train.supervised import Prepared
 
@@ -114,6 +114,15 @@ class LMOptions:
     embedding_dropout: float = option(0.0, "drop whole words: each step zeroes a word's embedding row with this "
                                            "probability and scales the rest (Gal & Ghahramani; Merity et al.)")
     dropout: float = option(0.0, "dropout between layers and before the output layer")
+    locked_dropout: float = option(0.0, "variational dropout between recurrent layers: one mask per stream, "
+                                        "the same at every step (Gal & Ghahramani 2016)")
+    locked_input_dropout: float = option(0.0, "variational dropout on the first recurrent layer's input")
+    weight_drop: float = option(0.0, "DropConnect on each W_hh: one mask per forward pass (Merity et al. 2017; not "
+                                     "minGRU/minLSTM)")
+    zoneout: float = option(0.0, "zoneout on h: in training each unit keeps its previous value with this "
+                                 "probability at each step (Krueger et al. 2017); runs the one-step cells")
+    zoneout_cell: float = option(0.0, "zoneout on the cell state c of the LSTM kinds")
+    learn_initial_state: bool = option(False, "learn each layer's initial state instead of starting from zeros")
     epochs: int = option(10, "passes over the training text (the time budget may stop it sooner)")
     seq_len: int = option(64, "time steps per window: how far back the gradient reaches (truncated BPTT)")
     batch: int = option(32, "parallel streams per step")
@@ -165,7 +174,9 @@ def check_options(options: LMOptions) -> None:
     if options.embedding == 0 and options.embedding_dropout > 0:
         raise ValueError("--embedding-dropout drops rows of the embedding table; --embedding 0 has none (one-hot input)")
     check_output_options(options)
-    for name, low, high in (("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5), ("embedding_dropout", 0.0, 0.99)):
+    ranges = [("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5), ("embedding_dropout", 0.0, 0.99)]
+    ranges += [(name, 0.0, 0.99) for name in REGULARISER_OPTIONS if name != "learn_initial_state"]
+    for name, low, high in ranges:
         if not low <= getattr(options, name) <= high:
             raise ValueError(f"{flag(name)} must lie in [{low}, {high}], got {getattr(options, name)}")
     check_max_vocab(options.max_vocab, 1)
@@ -611,7 +622,8 @@ def _prepare(options: LMOptions, vocab: Vocab | None) -> Prepared:
     embedding = embedding_size(options, len(vocab))
     model = LanguageModel(len(vocab), options.hidden, num_layers=options.layers, cell=options.cell,
                           embedding_dim=embedding, dropout=options.dropout, seed=options.seed,
-                          tie_embeddings=options.tie_embeddings, embedding_dropout=options.embedding_dropout)
+                          tie_embeddings=options.tie_embeddings, embedding_dropout=options.embedding_dropout,
+                          regularisers=regularisers(options) or None)
 
     def show_sample(trainer: Any, metrics: dict) -> None:
         sample = generate_text(trainer.model, vocab, options.prime, min(160, options.sample_length),
