@@ -61,10 +61,13 @@ def run_cli(arguments: list[str], log: Path) -> None:
     from rnnkit.cli import main
     from rnnkit.cli import train as train_cli
 
-    train_cli.PROGRESS = False
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-        code = main(arguments)
+    buffer, before = io.StringIO(), train_cli.PROGRESS
+    train_cli.PROGRESS = False                  # no bars in the logs; restored for whoever runs next
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            code = main(arguments)
+    finally:
+        train_cli.PROGRESS = before
     with open(log, "a", encoding="utf-8") as stream:
         stream.write("$ rnnkit " + " ".join(arguments) + "\n" + buffer.getvalue() + "\n")
     if code != 0:
