@@ -68,7 +68,8 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=max(threads.available_cores() - 1, 1), thread_name_prefix="rnnkit-split")
+            workers = max(threads.available_cores() - 1, 1)      # the calling thread takes one block itself
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rnnkit-split")
         return _pool
 
 
