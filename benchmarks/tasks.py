@@ -482,6 +482,40 @@ def passed(result: dict[str, Any]) -> bool | None:
         "target_text" in result else result["value"] <= target
 
 
+SECTION_START, SECTION_END = "<!-- section {} -->", "<!-- end {} -->"
+
+
+def kept_sections(path: Path) -> list[str]:
+    """The sections other benchmark scripts wrote into ``path`` (see :func:`write_section`), kept as they are."""
+    import re
+
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    pattern = re.escape(SECTION_START.format("@")).replace("@", r"([\w-]+)") + r".*?" + \
+        re.escape(SECTION_END.format("@")).replace("@", r"\1")
+    return [line for match in re.finditer(pattern, text, re.S) for line in ["", *match.group(0).splitlines()]]
+
+
+def write_section(path: Path, name: str, markdown: str) -> None:
+    """Put ``markdown`` into ``path`` as section ``name``: replaced where it is, else added before "## Details".
+
+    Other benchmark scripts (``benchmarks.defaults``, ...) own their sections; this script's
+    :func:`write_markdown` rewrites everything else and keeps them.
+    """
+    from rnnkit.train.checkpoint import atomic_write_text
+
+    block = f"{SECTION_START.format(name)}\n{markdown.strip()}\n{SECTION_END.format(name)}"
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# rnnkit on real sequence tasks\n"
+    start, end = SECTION_START.format(name), SECTION_END.format(name)
+    if start in text and end in text:
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    elif "\n## Details" in text:
+        at = text.index("\n## Details")
+        text = text[:at] + "\n" + block + "\n" + text[at:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    atomic_write_text(path, text)
+
+
 def write_markdown(results: dict[str, Any], path: Path) -> None:
     lines = ["# rnnkit on real sequence tasks", "",
              "Written by `python -m benchmarks.tasks` (see its docstring); every number comes from a run of the "
@@ -510,6 +544,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         best = ", ".join(cell for cell in CELLS if values.get(cell) == top)
         lines.append(f"| {title} | {any_entry['metric']} | {target} | " + " | ".join(cells) + f" | {best} |")
     lines += ablation_markdown(results)
+    lines += kept_sections(path)
     lines += ["", "## Details", ""]
     for name, (title, _) in TASKS.items():
         for cell, entry in results.get(name, {}).items():

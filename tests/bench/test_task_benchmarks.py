@@ -34,3 +34,15 @@ def test_unknown_task_or_cell_is_refused():
         tasks.main(["--tasks", "nope"])
     with pytest.raises(SystemExit):
         tasks.main(["--cells", "transformer"])
+
+
+def test_sections_written_by_other_scripts_survive_a_rewrite_and_are_replaced_in_place(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    tasks.write_markdown({}, path)
+    tasks.write_section(path, "lm", "## Language models\n\nfirst")
+    tasks.write_section(path, "defaults", "## Defaults\n\nd")
+    tasks.write_section(path, "lm", "## Language models\n\nsecond")
+    tasks.write_markdown({}, path)                  # benchmarks.tasks rewrites its own parts only
+    text = path.read_text()
+    assert "first" not in text and text.count("second") == 1 and text.count("## Defaults") == 1
+    assert text.index("second") < text.index("## Defaults") < text.index("## Details")
