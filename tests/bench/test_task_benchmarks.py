@@ -39,10 +39,10 @@ def test_unknown_task_or_cell_is_refused():
 def test_sections_written_by_other_scripts_survive_a_rewrite_and_are_replaced_in_place(tmp_path):
     path = tmp_path / "RESULTS.md"
     tasks.write_markdown({}, path)
-    tasks.write_section(path, "lm", "## Language models\n\nfirst")
+    tasks.write_section(path, "lm", "## Language models\n\nalpha text")
     tasks.write_section(path, "defaults", "## Defaults\n\nd")
-    tasks.write_section(path, "lm", "## Language models\n\nsecond")
+    tasks.write_section(path, "lm", "## Language models\n\nbeta text")
     tasks.write_markdown({}, path)                  # benchmarks.tasks rewrites its own parts only
     text = path.read_text()
-    assert "first" not in text and text.count("second") == 1 and text.count("## Defaults") == 1
-    assert text.index("second") < text.index("## Defaults") < text.index("## Details")
+    assert "alpha text" not in text and text.count("beta text") == 1 and text.count("## Defaults") == 1
+    assert text.index("beta text") < text.index("## Defaults") < text.index("## Details")
