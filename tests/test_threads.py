@@ -67,3 +67,49 @@ def test_results_at_one_and_two_threads_agree_within_rounding(cell, use_compiled
     two = _train_step(cell, use_compiled)
     for a, b in zip(one, two):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(np.abs(a).max()))
+
+
+def test_mpi_ranks_on_one_machine_share_its_cores(monkeypatch):
+    from rnnkit import threads
+
+    monkeypatch.setattr(threads, "_chosen", None)
+    monkeypatch.delenv("RNNKIT_THREADS", raising=False)
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    monkeypatch.setenv("MPI_LOCALNRANKS", "3")
+    assert rnnkit.get_num_threads() == 2
+    monkeypatch.setenv("MPI_LOCALNRANKS", "16")
+    assert rnnkit.get_num_threads() == 1                     # never below one
+    monkeypatch.setenv("RNNKIT_THREADS", "4")
+    assert rnnkit.get_num_threads() == 4                     # the environment wins
+
+
+def test_the_command_line_takes_threads_anywhere_and_sets_the_pools(restore_threads, capsys):
+    from rnnkit.cli import main, take_threads
+
+    assert take_threads(["lab", "--threads=3", "memory"]) == (3, ["lab", "memory"])
+    assert take_threads(["demo"]) == (None, ["demo"])
+    for bad in (["--threads"], ["--threads", "0"], ["--threads", "two"], ["--threads=-1"]):
+        with pytest.raises(ValueError, match="--threads expects a positive whole number"):
+            take_threads(bad)
+    with pytest.raises(SystemExit):
+        main(["demo", "--threads", "0"])
+    assert "--threads expects a positive whole number of threads, got '0'" in capsys.readouterr().err
+    rnnkit.set_num_threads(2)
+    assert main(["predict", "no-such-run", "--threads", "1", "text"]) == 2      # fails after the threads are set
+    assert rnnkit.get_num_threads() == 1 and _blas_threads() == {1}
+
+
+def test_apply_default_leaves_a_plain_process_alone_and_limits_an_mpi_rank(monkeypatch, restore_threads):
+    from rnnkit import threads
+
+    calls = []
+    monkeypatch.setattr(threads, "set_num_threads", calls.append)
+    monkeypatch.setattr(threads, "_chosen", None)
+    monkeypatch.delenv("RNNKIT_THREADS", raising=False)
+    monkeypatch.delenv("MPI_LOCALNRANKS", raising=False)
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    threads.apply_default()
+    assert calls == []
+    monkeypatch.setenv("MPI_LOCALNRANKS", "2")
+    threads.apply_default()
+    assert calls == [1]

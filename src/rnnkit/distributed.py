@@ -150,6 +150,9 @@ def world() -> Group:
             f"this process was started by an MPI launcher among {size} processes, but mpi4py is not installed "
             f"({error}); install it with `pip install 'rnnkit[mpi]'` (mpi4py and MPICH), or run without "
             f"mpiexec") from None
+    from rnnkit import threads
+
+    threads.apply_default()         # the ranks on one machine share its cores: no BLAS pool spinning against another
     return MPIGroup()
 
 

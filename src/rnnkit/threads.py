@@ -8,7 +8,10 @@
 * the threads the compiled minGRU/minLSTM loops split their rows and units over
   (:mod:`rnnkit.compiled.split`).
 
-The default is the cores this process may run on (``RNNKIT_THREADS`` overrides it). Results at
+The default is the cores this process may run on, shared among the processes an MPI launcher
+started on the same machine (``mpiexec -n 2`` on 2 cores: one thread each, so two ranks' BLAS
+pools do not spin against each other); ``RNNKIT_THREADS`` overrides it, and so does ``rnnkit
+--threads N`` on the command line. Results at
 one thread and at several agree within float rounding: the split loops compute each element the
 same way whatever the split, and BLAS may only sum in another order (tests/test_threads.py).
 
@@ -37,10 +40,40 @@ def available_cores() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
+# Set by MPI launchers to the number of ranks they started on this machine (MPICH/Intel MPI's
+# Hydra, Open MPI, MVAPICH2).
+LOCAL_RANK_VARIABLES = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "MV2_COMM_WORLD_LOCAL_SIZE")
+
+
+def local_ranks(environ: dict[str, str] | None = None) -> int:
+    """How many processes an MPI launcher started on this machine (1 without one).
+
+    >>> local_ranks({}), local_ranks({"MPI_LOCALNRANKS": "2"})
+    (1, 2)
+    """
+    environ = os.environ if environ is None else environ
+    for name in LOCAL_RANK_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
 def default_num_threads() -> int:
-    """``RNNKIT_THREADS`` when it is a positive integer, else :func:`available_cores`."""
+    """``RNNKIT_THREADS`` when it is a positive integer, else this process's share of the cores:
+    :func:`available_cores` divided among the :func:`local_ranks` (at least 1)."""
     wanted = os.environ.get("RNNKIT_THREADS", "").strip()
-    return int(wanted) if wanted.isdigit() and int(wanted) > 0 else available_cores()
+    if wanted.isdigit() and int(wanted) > 0:
+        return int(wanted)
+    return max(available_cores() // local_ranks(), 1)
+
+
+def apply_default() -> None:
+    """Limit the BLAS pool to :func:`get_num_threads` where that differs from the BLAS's own default
+    (all cores): after ``set_num_threads``, under ``RNNKIT_THREADS`` or under an MPI launcher.
+    The command line and :func:`rnnkit.distributed.world` call it; a plain process is left as it is."""
+    if _chosen is not None or get_num_threads() != available_cores():
+        set_num_threads(get_num_threads())
 
 
 def get_num_threads() -> int:
