@@ -82,6 +82,32 @@ def test_jacobian_products_agree_with_bptt(kind, bidirectional, rng):
             np.testing.assert_allclose(measured, expected, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["tanh", "LSTM", "GRU"])
+def test_jacobians_and_gates_of_a_weight_drop_forward_use_the_masked_w_hh(kind, rng):
+    """With weight drop in training the forward ran on W_hh * mask: BPTT's dL/dh_k equals the
+    Jacobian product, and the replayed LSTM cell state ends where the forward's did."""
+    layer = _layer(kind, weight_drop=0.5)
+    x = rng.standard_normal((3, 7, 3))
+    y, final = layer(x)
+    v = rng.standard_normal((3, layer.output_size))
+    dy = np.zeros_like(y)
+    dy[:, -1] = v
+    with recording_hidden_grads(layer):
+        layer.backward(dy)
+    products = jacobian_products(layer, return_matrices=True)
+    for k in range(1, 8):
+        measured = np.einsum("bp,bpq->bq", v, products.matrices[:, k])
+        np.testing.assert_allclose(measured, layer.hidden_grads[0][0][:, k - 1], rtol=1e-9, atol=1e-12)
+    if kind == "LSTM":
+        _, final = layer(x)                                   # a new forward draws a new mask
+        np.testing.assert_allclose(gate_statistics(layer).state_norm[-1], np.linalg.norm(final[1][0], axis=1).mean(),
+                                   rtol=1e-12)
+        with pytest.raises(ValueError, match="zoneout_cell=0.2: diagnose a layer with zoneout_cell=0"):
+            zoned = _layer(kind, zoneout_cell=0.2)
+            zoned(x)
+            gate_statistics(zoned)
+
+
 def test_jacobian_of_padded_steps_is_the_identity(rng):
     gru = _layer("GRU")
     gru(rng.standard_normal((2, 6, 3)), lengths=[6, 3])

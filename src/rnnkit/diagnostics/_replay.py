@@ -76,9 +76,12 @@ def replay(layer: RecurrentLayer, layer_index: int = 0, direction: int = 0) -> R
     if not isinstance(cache, dict):                 # NO_CACHE (no_grad, predict) or a forward that failed
         raise ValueError(f"{type(layer).__name__}'s last forward kept nothing to diagnose ({cache!r}): call the "
                          f"layer on a batch outside rnnkit.no_grad() first")
+    if kind == "LSTM" and layer.zoneout_cell:
+        raise ValueError(f"the gate diagnostics recompute the cell state c without zoneout, and this LSTM has "
+                         f"zoneout_cell={layer.zoneout_cell}: diagnose a layer with zoneout_cell=0")
     direction_cache = cache["caches"][layer_index][direction]
     reverse = direction_cache.reverse
-    weights = layer.weights[layer_index][direction]
+    weights = cache["weights"][layer_index][direction]              # with W_hh masked where weight drop ran
     x_in = cache["inputs"][layer_index].astype(np.float64)          # (T, B, D_in), time order
     invalid = cache["invalid"]
     if reverse:

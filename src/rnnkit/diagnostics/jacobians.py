@@ -63,7 +63,7 @@ def step_jacobians(layer: RecurrentLayer, layer_index: int = 0, direction: int =
     Processing order, float64; S = P (RNN, GRU) or P + H (LSTM, state (h, c)).
     """
     rep = replay(layer, layer_index, direction)
-    weights = layer.weights[layer_index][direction]
+    weights = layer._cache["weights"][layer_index][direction]         # with W_hh masked where weight drop ran
     w_hh = weights.weight_hh.data.astype(np.float64)                  # (G*H, P)
     hidden = layer.hidden_size
     w = [w_hh[index * hidden:(index + 1) * hidden] for index in range(layer.num_gates)]   # (H, P) blocks
