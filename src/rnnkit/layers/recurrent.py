@@ -1,7 +1,7 @@
 """What RNN, LSTM and GRU layers share: parameters, stacking, directions, lengths, dropout,
 and the seam to each cell kind's kernels.
 
-Why one module of about 500 lines: the kernel contract (below) and the one loop over layers
+Why one module of about 600 lines: the kernel contract (below) and the one loop over layers
 and directions that keeps it, with its backward mirror, read best together; each kind's own
 code is in ``rnnkit/cells/<kind>/``.
 
@@ -71,7 +71,7 @@ between steps: with it, each direction runs its one-step cell's ``step``/``backw
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -80,8 +80,7 @@ from rnnkit._validate import as_float_array, as_index_array, check_positive_int,
 from rnnkit.cells.base import uniform_init
 from rnnkit import compiled
 from rnnkit.grad_mode import is_grad_enabled
-from rnnkit.layers.regularisers import (REGULARISER_DEFAULTS, ZoneoutCache, draw_pattern, scaled_keep_mask,
-                                        zoneout_backward, zoneout_forward, zoneout_fractions)
+from rnnkit.layers.regularisers import Regularised, ZoneoutCache, zoneout_backward, zoneout_forward
 from rnnkit.module import Module, Parameter
 from rnnkit.workspace import Workspace
 
@@ -156,7 +155,7 @@ def add_product(grad: np.ndarray, d_gates: np.ndarray, inputs: np.ndarray) -> No
     grad += rows.T @ inputs.reshape(-1, inputs.shape[2])
 
 
-class RecurrentLayer(Module):
+class RecurrentLayer(Regularised, Module):
     """Base class of :class:`~rnnkit.RNN`, :class:`~rnnkit.LSTM`, :class:`~rnnkit.GRU`,
     :class:`~rnnkit.MinGRU` and :class:`~rnnkit.MinLSTM`.
 
@@ -235,33 +234,6 @@ class RecurrentLayer(Module):
         self.last_masks: dict = {}               # key -> the bool pattern each regulariser used last
         self._create_parameters()
 
-    def _check_regularisers(self, locked_input_dropout: Any, locked_dropout: Any, weight_drop: Any, zoneout: Any,
-                            zoneout_cell: Any, learn_initial_state: Any) -> None:
-        """Check and keep the regulariser options; refuse those this kind cannot apply."""
-        kind = type(self).__name__
-        self.locked_input_dropout = check_probability(locked_input_dropout, "locked_input_dropout")
-        self.locked_dropout = check_probability(locked_dropout, "locked_dropout")
-        self.weight_drop = check_probability(weight_drop, "weight_drop")
-        self.zoneout = check_probability(zoneout, "zoneout")
-        self.zoneout_cell = check_probability(zoneout_cell, "zoneout_cell")
-        if not isinstance(learn_initial_state, (bool, np.bool_)):
-            raise ValueError(f"learn_initial_state must be True or False, got {learn_initial_state!r}")
-        self.learn_initial_state = bool(learn_initial_state)
-        if self.weight_drop and not self.has_recurrent_weights:
-            raise ValueError(f"weight_drop={weight_drop!r} drops entries of W_hh, and {kind} has no W_hh (its gates "
-                             f"read x alone); use locked_dropout or zoneout instead, or weight_drop=0")
-        if self.zoneout_cell and self.num_states == 1:
-            raise ValueError(f"zoneout_cell={zoneout_cell!r} zones out an LSTM's cell state c, and {kind} has no c; "
-                             f"use zoneout (on h) instead, or zoneout_cell=0")
-        if (self.zoneout or self.zoneout_cell) and self.proj_size:
-            raise ValueError(f"zoneout={zoneout!r}, zoneout_cell={zoneout_cell!r} runs the one-step cell, and an "
-                             f"{kind} with proj_size={self.proj_size} has none; use proj_size=0 or no zoneout")
-
-    def _regulariser_config(self) -> dict[str, Any]:
-        """The regulariser options that are on (those off stay out, so configs and checkpoints
-        written before the options existed still match)."""
-        return {name: getattr(self, name) for name, off in REGULARISER_DEFAULTS.items() if getattr(self, name) != off}
-
     def _parameter_shapes(self, layer_input: int) -> dict[str, tuple[tuple[int, ...], float | None]]:
         """The parameters of one layer and direction whose input has width ``layer_input``:
         name (without the ``_l{k}`` suffix) -> (shape, init), in registration order; init None
@@ -304,12 +276,6 @@ class RecurrentLayer(Module):
                 shape = (self.num_layers * self.num_directions, width)
                 setattr(self, name, Parameter(np.zeros(shape, dtype=self.dtype)))
 
-    def _initial_parameters(self) -> tuple[Parameter, ...]:
-        """The learnable initial states, (initial_h,) or (initial_h, initial_c); () without them."""
-        if not self.learn_initial_state:
-            return ()
-        return tuple(getattr(self, name) for name in ("initial_h", "initial_c")[: self.num_states])
-
     def step_cell(self, layer: int = 0, direction: int = 0):
         """A one-step cell that computes one time step of ``layer`` (and ``direction``) with this
         layer's own Parameters, not copies: what generation and decoders step token by token.
@@ -331,39 +297,6 @@ class RecurrentLayer(Module):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < count:
                 raise ValueError(f"{name} must be an int in [0, {count}), got {value!r}")
         return self._cell_for(self.weights[layer][direction])
-
-    def initial_state(self, batch: int) -> Any:
-        """The state ``forward`` starts from when given none, in the layer's form (h, or (h, c)
-        for LSTMs), each (L*K, B, width): the learned initial state broadcast over the batch
-        with ``learn_initial_state``, zeros otherwise. For callers that step the one-step
-        cells themselves (generation), so that they start where forward does.
-
-        >>> from rnnkit import LSTM
-        >>> h0, c0 = LSTM(2, 3, num_layers=2, learn_initial_state=True).initial_state(5)
-        >>> h0.shape, c0.shape
-        ((2, 5, 3), (2, 5, 3))
-        """
-        batch = check_positive_int(batch, "batch")
-        parts = self._check_states((None,) * self.num_states, batch, ("h0", "c0"))
-        self._use_initial_parameters((None,) * self.num_states, parts)
-        return parts[0] if self.num_states == 1 else parts
-
-    def zoneout_expectation(self, previous: Any, new: Any) -> Any:
-        """``p * previous + (1 - p) * new`` for h (``zoneout``) and c (``zoneout_cell``): the state
-        evaluation mode keeps after a step, for callers that step this layer's one-step cells
-        themselves (generation). States in the cells' form (h, or (h, c)); ``new`` itself
-        without zoneout.
-
-        >>> from rnnkit import GRU
-        >>> GRU(2, 3, zoneout=0.25).zoneout_expectation(np.zeros(3), np.ones(3)).tolist()
-        [0.75, 0.75, 0.75]
-        """
-        if not (self.zoneout or self.zoneout_cell):
-            return new
-        if self.num_states == 1:
-            return self.zoneout * previous + (1.0 - self.zoneout) * new
-        return tuple(p * old + (1.0 - p) * candidate if p else candidate
-                     for p, old, candidate in zip((self.zoneout, self.zoneout_cell), previous, new))
 
     def _cell_for(self, weights: DirectionWeights):
         """A one-step cell of this kind that computes with ``weights``' Parameters."""
@@ -528,52 +461,6 @@ class RecurrentLayer(Module):
         keep_probability = 1.0 - self.dropout
         return (self.rng.random(shape) < keep_probability).astype(self.dtype) / self.dtype.type(keep_probability)
 
-    def _input_mask(self, layer: int, shape: tuple) -> np.ndarray | None:
-        """The mask of a layer's input in training: ``dropout``'s (T, B, W) times the locked
-        dropout mask (1, B, W), one per sequence for every step; None where neither applies."""
-        mask = self._dropout_mask(layer, shape)
-        probability = self.locked_input_dropout if layer == 0 else self.locked_dropout
-        if not self.training or probability == 0:
-            return mask
-        pattern = draw_pattern(self, ("locked", layer), shape[1:], 1.0 - probability)         # (B, W)
-        locked = scaled_keep_mask(pattern, probability, self.dtype)[None]                      # (1, B, W)
-        return locked if mask is None else mask * locked
-
-    def _forward_weights(self, layer: int, direction: int) -> tuple[DirectionWeights, np.ndarray | None]:
-        """The weights this forward computes with and the weight-drop mask (G*H, P), scaled by
-        1/(1-p): the layer's own and None, or in training with ``weight_drop`` a copy whose
-        ``weight_hh`` is W_hh * mask (a Parameter of its own, whose gradient backward masks into
-        the layer's)."""
-        weights = self.weights[layer][direction]
-        if not self.training or self.weight_drop == 0:
-            return weights, None
-        pattern = draw_pattern(self, ("weight_drop", layer, direction), weights.weight_hh.shape, 1.0 - self.weight_drop)
-        mask = scaled_keep_mask(pattern, self.weight_drop, self.dtype)                        # (G*H, P)
-        return replace(weights, weight_hh=Parameter(weights.weight_hh.data * mask)), mask
-
-    def _zoneout_fractions(self, layer: int, direction: int, invalid: np.ndarray | None,
-                           batch_steps: tuple[int, int]) -> tuple:
-        """Per state (h, c), the (T, B, W) fraction of the previous value each unit keeps at each
-        processing step (:func:`~rnnkit.layers.regularisers.zoneout_fractions`), or None."""
-        steps, batch = batch_steps
-        zone = []
-        for name, width, probability in zip(("h", "c"), self._state_widths(), (self.zoneout, self.zoneout_cell)):
-            pattern = None
-            if self.training and probability > 0:                              # (T, B, W) time order
-                pattern = draw_pattern(self, ("zoneout", layer, direction, name), (steps, batch, width), probability)
-                pattern = pattern[::-1] if direction == 1 else pattern           # processing order
-            zone.append(zoneout_fractions(probability, pattern, invalid, (steps, batch, width), self.dtype))
-        return tuple(zone)
-
-    def _use_initial_parameters(self, given: tuple, initial: tuple[np.ndarray, ...]) -> tuple[bool, ...]:
-        """With ``learn_initial_state``, write the learned state (broadcast over the batch) into
-        each part of ``initial`` that was not given; which parts that was."""
-        learned = tuple(state is None for state in given) if self.learn_initial_state else ()
-        for use, part, parameter in zip(learned, initial, self._initial_parameters()):
-            if use:
-                part[...] = parameter.data[:, None, :]                            # (L*K, B, width)
-        return learned
-
     def _project_inputs(self, layer_input: np.ndarray, weights: DirectionWeights, role: tuple) -> np.ndarray:
         """``x W_ih^T`` for all steps and rows, without biases (the kernels add them in their
         steps), in the layout of layer_input: (T, B, G*H) from (T, B, D_in), or (B, T, G*H)
@@ -669,16 +556,6 @@ class RecurrentLayer(Module):
             if use:
                 parameter.grad += d_state.sum(axis=1)                          # (L*K, width)
         return dx, tuple(d_initial)
-
-    def _mask_weight_drop_grad(self, used: DirectionWeights, mask: np.ndarray | None, layer: int,
-                               direction: int) -> None:
-        """With weight drop, dL/dW_hh = mask * dL/d(W_hh * mask): move the gradient the masked
-        copy collected into the layer's own ``weight_hh`` (so a second backward adds it again)."""
-        if mask is None:
-            return
-        own = self.weights[layer][direction].weight_hh
-        own.grad += used.weight_hh.grad * mask
-        used.weight_hh.grad.fill(0)
 
     def _input_grads_batch_first(self, d_gi: np.ndarray, weights: DirectionWeights, chunks: int = 8) -> np.ndarray:
         """``dx = d_gi W_ih`` as (B, T, D) from d_gi (T, B, G*H) in time order.
