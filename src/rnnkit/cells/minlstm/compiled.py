@@ -40,6 +40,8 @@ def forget_share(z_f, z_i, forget, input_gate, zero, two, quarter):
 
 
 # --- the time loops: one range of rows and units each (rnnkit.compiled.split) ------------------
+# Units as slices indexed from 0 and time as the outer loop, for the reasons given in
+# rnnkit/cells/mingru/compiled.py.
 @njit(**JIT_OPTIONS)
 def forward_loop(gates, reverse, bias, states, mix, mask, zero, one, two, quarter,
                  row_start, row_stop, unit_start, unit_stop):
@@ -47,28 +49,33 @@ def forward_loop(gates, reverse, bias, states, mix, mask, zero, one, two, quarte
     and states[1:], processing order."""
     steps = gates.shape[0]
     hidden = states.shape[2]
-    for b in range(row_start, row_stop):
-        for k in range(steps):
-            t = steps - 1 - k if reverse else k
-            row = gates[t, b]
-            previous = states[k, b]
-            current = states[k + 1, b]
-            mix_row = mix[k, b]
-            for j in range(unit_start, unit_stop):
-                z_f = row[j] + bias[j]
-                z_i = row[hidden + j] + bias[hidden + j]
-                candidate = row[2 * hidden + j] + bias[2 * hidden + j]
+    units = unit_stop - unit_start
+    bias_f = bias[unit_start:unit_stop]
+    bias_i = bias[hidden + unit_start:hidden + unit_stop]
+    bias_h = bias[2 * hidden + unit_start:2 * hidden + unit_stop]
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        for b in range(row_start, row_stop):
+            f_row = gates[t, b, unit_start:unit_stop]
+            i_row = gates[t, b, hidden + unit_start:hidden + unit_stop]
+            h_row = gates[t, b, 2 * hidden + unit_start:2 * hidden + unit_stop]
+            previous = states[k, b, unit_start:unit_stop]
+            current = states[k + 1, b, unit_start:unit_stop]
+            mix_row = mix[k, b, unit_start:unit_stop]
+            for j in range(units):
+                z_f = f_row[j] + bias_f[j]
+                z_i = i_row[j] + bias_i[j]
+                candidate = h_row[j] + bias_h[j]
                 f = sigmoid(z_f)
                 i = sigmoid(z_i)
                 forget = forget_share(z_f, z_i, f, i, zero, two, quarter)        # f' = f / (f + i)
-                row[j] = f
-                row[hidden + j] = i
-                row[2 * hidden + j] = candidate
+                f_row[j] = f
+                i_row[j] = i
+                h_row[j] = candidate
                 mix_row[j] = forget
                 current[j] = forget * previous[j] + (one - forget) * candidate
             if mask.shape[0] > 0 and mask[k, b]:                       # past the length: keep the state
-                for j in range(unit_start, unit_stop):
-                    current[j] = previous[j]
+                current[:] = previous
 
 
 @njit(**JIT_OPTIONS)
@@ -80,29 +87,31 @@ def backward_loop(d_states, states, d_gates, mix, mask, carry, zero, one, row_st
     """
     steps = d_states.shape[0]
     hidden = d_states.shape[2]
-    for b in range(row_start, row_stop):
-        for j in range(unit_start, unit_stop):
-            carry[b, j] = zero
-        for k in range(steps - 1, -1, -1):
-            row = d_gates[k, b]
-            g_row = d_states[k, b]
-            previous = states[k, b]
-            mix_row = mix[k, b]
-            for j in range(unit_start, unit_stop):
-                g = g_row[j] + carry[b, j]
+    units = unit_stop - unit_start
+    carry[row_start:row_stop, unit_start:unit_stop] = zero
+    for k in range(steps - 1, -1, -1):
+        for b in range(row_start, row_stop):
+            f_row = d_gates[k, b, unit_start:unit_stop]
+            i_row = d_gates[k, b, hidden + unit_start:hidden + unit_stop]
+            h_row = d_gates[k, b, 2 * hidden + unit_start:2 * hidden + unit_stop]
+            g_row = d_states[k, b, unit_start:unit_stop]
+            previous = states[k, b, unit_start:unit_stop]
+            mix_row = mix[k, b, unit_start:unit_stop]
+            to_previous = carry[b, unit_start:unit_stop]
+            for j in range(units):
+                g = g_row[j] + to_previous[j]
                 g_row[j] = g
                 forget = mix_row[j]
-                d_u = g * (previous[j] - row[2 * hidden + j]) * forget * (one - forget)
-                row[j] = d_u * (one - row[j])                                     # dz_f
-                row[hidden + j] = -d_u * (one - row[hidden + j])                  # dz_i
-                row[2 * hidden + j] = g * (one - forget)                          # dh~
-                carry[b, j] = g * forget                                          # to h_{t-1}
+                d_u = g * (previous[j] - h_row[j]) * forget * (one - forget)
+                f_row[j] = d_u * (one - f_row[j])                                 # dz_f
+                i_row[j] = -d_u * (one - i_row[j])                                # dz_i
+                h_row[j] = g * (one - forget)                                     # dh~
+                to_previous[j] = g * forget                                       # to h_{t-1}
             if mask.shape[0] > 0 and mask[k, b]:                              # a held state passes G through
-                for j in range(unit_start, unit_stop):
-                    row[j] = zero
-                    row[hidden + j] = zero
-                    row[2 * hidden + j] = zero
-                    carry[b, j] = g_row[j]
+                f_row[:] = zero
+                i_row[:] = zero
+                h_row[:] = zero
+                to_previous[:] = g_row
 
 
 @njit(**JIT_OPTIONS)
@@ -111,23 +120,28 @@ def inference_loop(xw, reverse, bias, initial, output, column, mask, zero, one, 
     """xw (B, T, 3H) without bias, time order, read only; h_t into output[:, t, column:column + H]."""
     steps = output.shape[1]
     hidden = initial.shape[1]
-    end = column + hidden
+    units = unit_stop - unit_start
+    first, last = column + unit_start, column + unit_stop                  # this range's columns of output
+    bias_f = bias[unit_start:unit_stop]
+    bias_i = bias[hidden + unit_start:hidden + unit_stop]
+    bias_h = bias[2 * hidden + unit_start:2 * hidden + unit_stop]
     for b in range(row_start, row_stop):
         for k in range(steps):
             t = steps - 1 - k if reverse else k
             before = t + 1 if reverse else t - 1                          # the time of h_{t-1}
-            previous = initial[b] if k == 0 else output[b, before, column:end]
-            current = output[b, t, column:end]
-            row = xw[b, t]
+            previous = initial[b, unit_start:unit_stop] if k == 0 else output[b, before, first:last]
+            current = output[b, t, first:last]
+            f_row = xw[b, t, unit_start:unit_stop]
+            i_row = xw[b, t, hidden + unit_start:hidden + unit_stop]
+            h_row = xw[b, t, 2 * hidden + unit_start:2 * hidden + unit_stop]
             if mask.shape[0] > 0 and mask[k, b]:
-                for j in range(unit_start, unit_stop):
-                    current[j] = previous[j]
+                current[:] = previous
             else:
-                for j in range(unit_start, unit_stop):
-                    z_f = row[j] + bias[j]
-                    z_i = row[hidden + j] + bias[hidden + j]
+                for j in range(units):
+                    z_f = f_row[j] + bias_f[j]
+                    z_i = i_row[j] + bias_i[j]
                     forget = forget_share(z_f, z_i, sigmoid(z_f), sigmoid(z_i), zero, two, quarter)
-                    current[j] = forget * previous[j] + (one - forget) * (row[2 * hidden + j] + bias[2 * hidden + j])
+                    current[j] = forget * previous[j] + (one - forget) * (h_row[j] + bias_h[j])
 
 
 # --- the kernel: the reference's functions, with the reference's arguments ---------------------
