@@ -12,8 +12,14 @@ from numba import njit
 
 from rnnkit.compiled.common import JIT_OPTIONS
 
+# The row sums may be reassociated: a plain sum is one chain of dependent additions, which LLVM
+# may not vectorise without leave to reorder it (one 4H = 256 row: 536 ns, with leave 126 ns;
+# docs/compiled-loops.md). The sums then round differently from NumPy's pairwise sum, as any
+# order does.
+SUM_OPTIONS = {**JIT_OPTIONS, "fastmath": {"reassoc", "contract"}}
 
-@njit(**JIT_OPTIONS)
+
+@njit(**SUM_OPTIONS)
 def normalize_row(values, normed, eps, zero):
     """normed (W,) = (values - mean) * rstd, in two passes (``normed`` may be ``values``); returns rstd."""
     width = values.shape[0]
@@ -32,7 +38,7 @@ def normalize_row(values, normed, eps, zero):
     return rstd
 
 
-@njit(**JIT_OPTIONS)
+@njit(**SUM_OPTIONS)
 def normalize_row_backward(d_normed, normed, rstd, out, zero):
     """out (W,) = rstd (d - mean(d) - normed mean(d normed)), d = dL/d(normed) with the gain
     applied. ``out`` may be ``d_normed`` or ``normed`` (both means come first)."""
