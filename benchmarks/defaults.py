@@ -1,0 +1,585 @@
+"""Which defaults should ``rnnkit train classify|forecast|tag`` have? Measure candidates on every data set.
+
+Run from the repository root::
+
+    python -m benchmarks.defaults                                 # classify, forecast and tag: every candidate
+    python -m benchmarks.defaults --tasks forecast --seeds 0,1    # one task, two seeds
+    python -m benchmarks.defaults --tasks tag --candidates previous,reg-casing
+    python -m benchmarks.defaults --quick                         # tiny slices, one epoch: checks the plumbing
+                                                                  # (its files go to --workdir, not the repository)
+
+Each run is ``rnnkit train TASK`` with only the options that describe the data (file, format,
+columns, separator, validation file) and one candidate setting; nothing else is tuned. Every
+candidate spells out the same few options (:data:`CANDIDATES`), so its meaning does not change when
+the defaults do, and the "defaults" column of the report is the candidate whose settings equal the
+options dataclass's current defaults. Test scores come from ``rnnkit evaluate`` on the best
+checkpoint (forecast: the held-out last 20% of the series, as test RMSE divided by persistence's).
+
+How the winner is picked (:func:`ranking`): per data set, the candidates' scores (mean over seeds)
+are ranked (1 = best, ties share the mean rank); the winner has the lowest mean rank across the
+task's data sets, ties broken by the higher mean relative score (score / best score on that data set,
+or best / score where lower is better). Only candidates measured on every data set take part.
+
+The data comes from ``../shared/data`` (or ``RNNKIT_DATA``) and is never copied into the
+repository: splits and reformatted series are written into ``--workdir``. Results accumulate in
+``benchmarks/defaults_results.json`` (task -> data set -> candidate -> seed; the latest run wins),
+and the "defaults" section of RESULTS.md is rewritten from all of them after every run
+(:func:`benchmarks.tasks.write_section`), so tasks and candidates can be run a few at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import gzip
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from benchmarks.tasks import (ROOT, Skip, data_dir, digits_split, evaluate, head_sentences, need, run_cli,
+                              sentiment_split, shown, stratified_indices, summary_of, write_section)
+
+TASK_NAMES = ("classify", "forecast", "tag")
+# Seeds per task when --seeds is not given: a second seed where runs are cheap, to show the noise.
+SEEDS = {"classify": (0, 1), "forecast": (0, 1), "tag": (0,)}
+
+
+# --- candidates --------------------------------------------------------------------------------------
+# name -> (what it is, the options it sets). Every candidate of a task sets the same options.
+# classify: is regularisation (dropout, word dropout on text), reading backwards too, and early
+# stopping on a longer budget worth having by default? (10 epochs without dropout overfit sentences.)
+CLASSIFY = {
+    "previous": ("the defaults before this measurement",
+                 {"dropout": 0.0, "word_dropout": 0.0, "bidirectional": False, "epochs": 10, "patience": 0}),
+    "drop0.3": ("dropout 0.3", {"dropout": 0.3, "word_dropout": 0.0, "bidirectional": False, "epochs": 10, "patience": 0}),
+    "drop0.5-word0.2": ("dropout 0.5, word dropout 0.2 (text)",
+                        {"dropout": 0.5, "word_dropout": 0.2, "bidirectional": False, "epochs": 10, "patience": 0}),
+    "drop0.3-bi": ("dropout 0.3, bidirectional",
+                   {"dropout": 0.3, "word_dropout": 0.0, "bidirectional": True, "epochs": 10, "patience": 0}),
+    "drop0.5-word0.2-bi": ("dropout 0.5, word dropout 0.2 (text), bidirectional",
+                           {"dropout": 0.5, "word_dropout": 0.2, "bidirectional": True, "epochs": 10, "patience": 0}),
+    "drop0.3-e20p5": ("dropout 0.3, 20 epochs, patience 5",
+                      {"dropout": 0.3, "word_dropout": 0.0, "bidirectional": False, "epochs": 20, "patience": 5}),
+    "drop0.5-word0.2-bi-e20p5": ("dropout 0.5, word dropout 0.2 (text), bidirectional, 20 epochs, patience 5",
+                                 {"dropout": 0.5, "word_dropout": 0.2, "bidirectional": True, "epochs": 20,
+                                  "patience": 5}),
+}
+# forecast: series from 100 to 8,000 values; 10 epochs are 30 steps on the shortest. More epochs
+# with early stopping, a smaller or regularised model, a shorter window.
+FORECAST = {
+    "previous": ("the defaults before this measurement",
+                 {"hidden": 64, "window": 24, "epochs": 10, "patience": 0, "dropout": 0.0}),
+    "e50p10": ("50 epochs, patience 10", {"hidden": 64, "window": 24, "epochs": 50, "patience": 10, "dropout": 0.0}),
+    "e50p10-h32": ("hidden 32, 50 epochs, patience 10",
+                   {"hidden": 32, "window": 24, "epochs": 50, "patience": 10, "dropout": 0.0}),
+    "e50p10-drop0.2": ("dropout 0.2, 50 epochs, patience 10",
+                       {"hidden": 64, "window": 24, "epochs": 50, "patience": 10, "dropout": 0.2}),
+    "e50p10-w12": ("window 12, 50 epochs, patience 10",
+                   {"hidden": 64, "window": 12, "epochs": 50, "patience": 10, "dropout": 0.0}),
+}
+# tag: the regularisation and casing of the tuned tagging rows, and what the CRF or character CNN
+# add on top of it at the default budget of epochs.
+_TAG_OFF = {"dropout": 0.0, "input_dropout": 0.0, "casing": False, "crf": False, "char_features": "none",
+            "epochs": 10, "patience": 0}
+_TAG_REG = {**_TAG_OFF, "dropout": 0.5, "input_dropout": 0.5}
+TAG = {
+    "previous": ("the defaults before this measurement", _TAG_OFF),
+    "reg": ("dropout 0.5, input dropout 0.5", _TAG_REG),
+    "reg-casing": ("dropout 0.5, input dropout 0.5, casing", {**_TAG_REG, "casing": True}),
+    "reg-casing-crf": ("dropout 0.5, input dropout 0.5, casing, CRF", {**_TAG_REG, "casing": True, "crf": True}),
+    "reg-casing-cnn": ("dropout 0.5, input dropout 0.5, casing, character CNN",
+                       {**_TAG_REG, "casing": True, "char_features": "cnn"}),
+}
+CANDIDATES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {"classify": CLASSIFY, "forecast": FORECAST, "tag": TAG}
+TEXT_ONLY = ("word_dropout",)          # classify options that only text data takes (rnnkit refuses them elsewhere)
+
+
+def options_class(task: str) -> type:
+    from rnnkit.train.classification import ClassifyOptions
+    from rnnkit.train.forecasting import ForecastOptions
+    from rnnkit.train.tagging import TagOptions
+
+    return {"classify": ClassifyOptions, "forecast": ForecastOptions, "tag": TagOptions}[task]
+
+
+def current_defaults(task: str) -> dict[str, Any]:
+    """The options dataclass's defaults, by field name."""
+    return {item.name: item.default for item in dataclasses.fields(options_class(task))}
+
+
+def defaults_candidate(task: str) -> str | None:
+    """The candidate whose settings are today's defaults (None if no candidate is)."""
+    defaults = current_defaults(task)
+    for name, (_, settings) in CANDIDATES[task].items():
+        if all(defaults[key] == value for key, value in settings.items()):
+            return name
+    return None
+
+
+def flags(settings: dict[str, Any], text: bool = True) -> list[str]:
+    """Command-line flags of a candidate's settings (text-only options left out where the data is not text)."""
+    arguments = []
+    for name, value in settings.items():
+        if name in TEXT_ONLY and not text:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            arguments.append(flag)
+        elif value is False:
+            arguments.append("--no-" + flag[2:])
+        else:
+            arguments += [flag, str(value)]
+    return arguments
+
+
+# --- data sets ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dataset:
+    """One data set of a task: how to lay it out for rnnkit, how to score it, which tuned rows it has."""
+
+    title: str
+    metric: str
+    higher: bool
+    # (data folder, scratch folder, quick) -> (training arguments, test file, placeholders for shown commands)
+    prepare: Callable[[Path, Path, bool], tuple[list[str], Path, dict[str, str]]]
+    score: Callable[[dict[str, Any]], float]
+    text: bool = False
+    tuned: tuple[str, ...] = ()           # entries of benchmarks/tasks_results.json with tuned settings
+
+
+def accuracy(metrics: dict[str, Any]) -> float:
+    return float(metrics["accuracy"])
+
+
+def entity_f1(metrics: dict[str, Any]) -> float:
+    return float(metrics.get("f1", 0.0))
+
+
+def persistence_ratio(metrics: dict[str, Any]) -> float:
+    return float(metrics["rmse"]) / float(metrics["persistence_rmse"])
+
+
+def sentiment_file(name: str) -> Callable:
+    """One UCI sentiment file, split 80/20 stratified by label with seed 0."""
+    def prepare(folder: Path, scratch: Path, quick: bool):
+        path = folder / "sentiment" / "uci" / f"{name}_labelled.txt"
+        need(path)
+        lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]  # imdb holds U+0085
+        if quick:
+            lines = lines[:60]
+        labels = np.array([line.rsplit("\t", 1)[1].strip() for line in lines])
+        kept, held = stratified_indices(labels, 0.2, seed=0)
+        train, test = scratch / f"{name}_train.tsv", scratch / f"{name}_test.tsv"
+        train.write_text("".join(lines[i] + "\n" for i in kept), encoding="utf-8")
+        test.write_text("".join(lines[i] + "\n" for i in held), encoding="utf-8")
+        return ["--data", str(train)], test, {str(scratch): "SCRATCH"}
+    return prepare
+
+
+def sentiment_all(folder: Path, scratch: Path, quick: bool):
+    train, test = sentiment_split(folder, scratch, 60 if quick else None)
+    return ["--data", str(train)], test, {str(scratch): "SCRATCH"}
+
+
+def digits(folder: Path, scratch: Path, quick: bool):
+    train, test = digits_split(folder, scratch, 100 if quick else None)
+    return (["--data", str(train), "--format", "vectors", "--sep", ",", "--steps", "8"], test,
+            {str(scratch): "SCRATCH"})
+
+
+def vowels(folder: Path, scratch: Path, quick: bool):
+    train, test = folder / "seqclass" / "JapaneseVowels_TRAIN.ts", folder / "seqclass" / "JapaneseVowels_TEST.ts"
+    need(train, test)
+    return ["--data", str(train), "--format", "ts"], test, {str(folder): "DATA"}
+
+
+def series_csv(name: str, column: str, date_column: str, *extra: str) -> Callable:
+    """A series that is a CSV file already (quick: its first 300 rows)."""
+    def prepare(folder: Path, scratch: Path, quick: bool):
+        path = folder / "timeseries" / name
+        need(path)
+        if quick:
+            lines = path.read_text(encoding="utf-8").split("\n")
+            path = scratch / name
+            path.write_text("\n".join(lines[:301]) + "\n", encoding="utf-8")
+        return (["--data", str(path), "--column", column, "--date-column", date_column, *extra], path,
+                {str(folder): "DATA", str(scratch): "SCRATCH"})
+    return prepare
+
+
+def write_series(scratch: Path, name: str, header: str, rows: list[tuple[str, str]], quick: bool) -> Path:
+    rows = rows[:300] if quick else rows
+    path = scratch / name
+    path.write_text(header + "\n" + "".join(f"{date},{value}\n" for date, value in rows), encoding="utf-8")
+    return path
+
+
+def elnino(folder: Path, scratch: Path, quick: bool):
+    """El Nino sea temperature, a year per row with 12 months: written as one value per month."""
+    source = folder / "timeseries" / "elnino.csv"
+    need(source)
+    lines = [line for line in source.read_text(encoding="utf-8").split("\n")[1:] if line.strip()]
+    rows = [(f"{fields[0].strip(chr(34))}-{month:02d}", value.strip()) for line in lines
+            for fields in [line.split(",")] for month, value in enumerate(fields[1:13], start=1)]
+    path = write_series(scratch, "elnino_monthly.csv", "month,temperature", rows, quick)
+    return ["--data", str(path), "--column", "temperature", "--date-column", "month"], path, {str(scratch): "SCRATCH"}
+
+
+def sunspots_monthly(folder: Path, scratch: Path, quick: bool):
+    """Monthly sunspots, fixed width (a year then up to 12 months; note lines skipped): one value per month."""
+    source = folder / "timeseries" / "sunspots_monthly.dat"
+    need(source)
+    rows = []
+    for line in source.read_text(encoding="utf-8").split("\n"):
+        fields = line.split()
+        if len(fields) >= 2 and fields[0].isdigit() and len(fields[0]) == 4:
+            rows += [(f"{fields[0]}-{month:02d}", value) for month, value in enumerate(fields[1:13], start=1)]
+    path = write_series(scratch, "sunspots_monthly.csv", "month,sunspots", rows, quick)
+    return ["--data", str(path), "--column", "sunspots", "--date-column", "month"], path, {str(scratch): "SCRATCH"}
+
+
+def ewt(field: str) -> Callable:
+    """UD English EWT: train on the dev file (10% held out to validate), test on the test file."""
+    def prepare(folder: Path, scratch: Path, quick: bool):
+        train = head_sentences(folder / "tagging" / "en_ewt-ud-dev.conllu", scratch, 60 if quick else None)
+        test = head_sentences(folder / "tagging" / "en_ewt-ud-test.conllu", scratch, 30 if quick else None)
+        arguments = ["--data", str(train), "--format", "conllu"] + (["--tag-field", field] if field != "upos" else [])
+        return arguments, test, {str(folder): "DATA", str(scratch): "SCRATCH"}
+    return prepare
+
+
+def wnut(folder: Path, scratch: Path, quick: bool):
+    """WNUT-17: train on train, validate on dev, test on the annotated test file."""
+    train = head_sentences(folder / "tagging" / "wnut17_wnut17train.conll", scratch, 60 if quick else None)
+    dev = head_sentences(folder / "tagging" / "wnut17_emerging.dev.conll", scratch, 30 if quick else None)
+    test = head_sentences(folder / "tagging" / "wnut17_emerging.test.annotated", scratch, 30 if quick else None)
+    return (["--data", str(train), "--val-data", str(dev), "--sep", "tab"], test,
+            {str(folder): "DATA", str(scratch): "SCRATCH"})
+
+
+RATIO = "test RMSE / persistence RMSE"
+DATASETS: dict[str, dict[str, Dataset]] = {
+    "classify": {
+        "amazon": Dataset("UCI sentiment, Amazon (80/20)", "test accuracy", True, sentiment_file("amazon_cells"),
+                          accuracy, text=True),
+        "imdb": Dataset("UCI sentiment, IMDb (80/20)", "test accuracy", True, sentiment_file("imdb"), accuracy,
+                        text=True),
+        "yelp": Dataset("UCI sentiment, Yelp (80/20)", "test accuracy", True, sentiment_file("yelp"), accuracy,
+                        text=True),
+        "sentiment": Dataset("UCI sentiment, all three (80/20)", "test accuracy", True, sentiment_all, accuracy,
+                             text=True, tuned=("sentiment",)),
+        "digits": Dataset("sklearn digits, row by row (80/20)", "test accuracy", True, digits, accuracy,
+                          tuned=("digits",)),
+        "vowels": Dataset("Japanese Vowels (.ts, train / test)", "test accuracy", True, vowels, accuracy,
+                          tuned=("vowels",)),
+    },
+    "forecast": {
+        "airpassengers": Dataset("AirPassengers, monthly", RATIO, False,
+                                 series_csv("AirPassengers.csv", "AirPassengers", "time"), persistence_ratio),
+        "co2": Dataset("Mauna Loa CO2, weekly (gaps interpolated)", RATIO, False,
+                       series_csv("co2_weekly.csv", "co2", "date", "--missing", "interpolate"), persistence_ratio),
+        "elnino": Dataset("El Nino sea temperature, monthly", RATIO, False, elnino, persistence_ratio),
+        "msft": Dataset("MSFT daily close", RATIO, False, series_csv("msft_daily_1986_2017.csv", "Close", "Date"),
+                        persistence_ratio, tuned=("msft",)),
+        "nile": Dataset("Nile flow, yearly", RATIO, False, series_csv("nile.csv", "volume", "year"),
+                        persistence_ratio),
+        "sunspots_monthly": Dataset("sunspots, monthly", RATIO, False, sunspots_monthly, persistence_ratio),
+        "sunspots_yearly": Dataset("sunspots, yearly", RATIO, False,
+                                   series_csv("sunspots_yearly.csv", "SUNACTIVITY", "YEAR"), persistence_ratio,
+                                   tuned=("sunspots",)),
+    },
+    "tag": {
+        "ewt_upos": Dataset("UD English EWT, UPOS (train dev / test test)", "test accuracy", True, ewt("upos"),
+                            accuracy, tuned=("ewt", "ewt_long", "ewt_softmax_none", "ewt_softmax_cnn",
+                                             "ewt_softmax_lstm", "ewt_crf_none", "ewt_crf_cnn", "ewt_crf_lstm")),
+        "ewt_xpos": Dataset("UD English EWT, XPOS (train dev / test test)", "test accuracy", True, ewt("xpos"),
+                            accuracy),
+        "wnut": Dataset("WNUT-17 NER (train / dev / test)", "test entity F1", True, wnut, entity_f1,
+                        tuned=("wnut", "wnut_long", "wnut_softmax_none", "wnut_softmax_cnn", "wnut_softmax_lstm",
+                               "wnut_crf_none", "wnut_crf_cnn", "wnut_crf_lstm")),
+    },
+}
+
+
+def tuned_value(dataset: Dataset, tuned_results: dict[str, Any]) -> tuple[float, str] | None:
+    """The best lstm score among the dataset's tuned rows in tasks_results.json, and the row's name."""
+    found = []
+    for name in dataset.tuned:
+        entry = tuned_results.get(name, {}).get("lstm")
+        if entry is None or entry.get("quick"):
+            continue
+        value = entry["value"] / entry["target"] if dataset.metric == RATIO else entry["value"]
+        found.append((value, name))
+    if not found:
+        return None
+    return (max if dataset.higher else min)(found)
+
+
+# --- one run ------------------------------------------------------------------------------------------
+def run_one(task: str, data_name: str, dataset: Dataset, candidate: str, seed: int, prepared: tuple, quick: bool, workdir: Path,
+            keep: bool) -> dict[str, Any]:
+    """Train ``candidate`` on ``dataset`` with ``seed``, evaluate the best checkpoint on the test file."""
+    data_arguments, test, replacements = prepared
+    settings = CANDIDATES[task][candidate][1]
+    candidate_flags = flags(settings, dataset.text or task != "classify")
+    run = workdir / f"{task}-{data_name}-{candidate}-s{seed}"
+    log = workdir / f"{run.name}.log"
+    log.write_text("")
+    shrink = ["--epochs", "1", "--hidden", "4"] + (["--embedding", "8"] if dataset.text or task == "tag" else []) \
+        if quick else []
+    arguments = ["train", task, *data_arguments, *candidate_flags, *shrink, "--seed", str(seed), "--out", str(run),
+                 "--force"]
+    started = time.perf_counter()
+    run_cli(arguments, log)
+    metrics = evaluate(run, str(test))
+    seconds = time.perf_counter() - started
+    summary = summary_of(run)
+    if not keep:
+        shutil.rmtree(run, ignore_errors=True)
+    return {"value": dataset.score(metrics), "seconds": round(seconds, 1), "epochs": summary.get("epochs"),
+            "stop": summary.get("stop_reason"), "quick": quick,
+            "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": shown(arguments, {**replacements, str(run): "RUN"}),
+            "evaluate": shown(["evaluate", "RUN", "--data", str(test)], replacements)}
+
+
+# --- the rule -----------------------------------------------------------------------------------------
+def means(task: str, stored: dict[str, Any]) -> dict[str, dict[str, tuple[float, float, int]]]:
+    """dataset -> candidate -> (mean over seeds, half the range over seeds, seeds)."""
+    table: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for dataset, by_candidate in stored.get(task, {}).items():
+        for candidate, by_seed in by_candidate.items():
+            values = [entry["value"] for entry in by_seed.values()]
+            if values:
+                table.setdefault(dataset, {})[candidate] = (float(np.mean(values)),
+                                                            (max(values) - min(values)) / 2, len(values))
+    return table
+
+
+def ranking(task: str, table: dict[str, dict[str, tuple[float, float, int]]]) -> list[tuple[str, float, float]]:
+    """(candidate, mean rank, mean relative score), best first, over candidates measured on every data set.
+
+    Per data set the candidates are ranked by their mean score (1 = best; equal scores to 4 decimals
+    share the mean of their ranks); relative score = score / best (best / score where lower is better).
+    """
+    datasets = [name for name in DATASETS[task] if name in table]
+    complete = [name for name in CANDIDATES[task] if datasets and all(name in table[data] for data in datasets)]
+    if not complete:
+        return []
+    ranks: dict[str, list[float]] = {name: [] for name in complete}
+    relative: dict[str, list[float]] = {name: [] for name in complete}
+    for data in datasets:
+        higher = DATASETS[task][data].higher
+        scores = {name: round(table[data][name][0], 4) for name in complete}
+        ordered = sorted(set(scores.values()), reverse=higher)
+        best = ordered[0]
+        for name, score in scores.items():
+            better = sum(1 for other in scores.values() if (other > score if higher else other < score))
+            same = sum(1 for other in scores.values() if other == score)
+            ranks[name].append(better + (same + 1) / 2)
+            if higher:
+                relative[name].append(score / best if best else 1.0)
+            else:
+                relative[name].append(best / score if score else 1.0)
+    rows = [(name, float(np.mean(ranks[name])), float(np.mean(relative[name]))) for name in complete]
+    return sorted(rows, key=lambda row: (row[1], -row[2]))
+
+
+# --- the report ---------------------------------------------------------------------------------------
+def number(value: float, spread: float, seeds: int) -> str:
+    return f"{value:.4f}" + (f" ±{spread:.4f}" if seeds > 1 else "")
+
+
+def task_markdown(task: str, stored: dict[str, Any], tuned_results: dict[str, Any]) -> list[str]:
+    table = means(task, stored)
+    if not table:
+        return []
+    candidates = [name for name in CANDIDATES[task] if any(name in row for row in table.values())]
+    default = defaults_candidate(task)
+    lines = [f"### {task}", "",
+             f"| data set | metric | defaults | tuned (RESULTS.md) | " + " | ".join(candidates) + " |",
+             "|---|---|---|---|" + "---|" * len(candidates)]
+    default_values = []
+    for name, dataset in DATASETS[task].items():
+        row = table.get(name)
+        if not row:
+            continue
+        if default in row:
+            default_values.append(row[default][0])
+        shown_default = "-"
+        if default in row:
+            runs = stored[task][name][default].values()
+            shown_default = f"{number(*row[default])}, {np.mean([entry['seconds'] for entry in runs]):.0f} s"
+        tuned = tuned_value(dataset, tuned_results)
+        shown_tuned = "-" if tuned is None else f"{tuned[0]:.4f} ({tuned[1]})"
+        cells = [number(*row[candidate]) if candidate in row else "not run" for candidate in candidates]
+        lines.append(f"| {dataset.title} | {dataset.metric} | {shown_default} | {shown_tuned} | " + " | ".join(cells)
+                     + " |")
+    order = ranking(task, table)
+    ranks = {name: (rank, relative) for name, rank, relative in order}
+    lines.append("| **mean rank** (1 = best) | | | | " + " | ".join(
+        f"{ranks[name][0]:.2f}" if name in ranks else "-" for name in candidates) + " |")
+    lines.append("| mean relative score | | | | " + " | ".join(
+        f"{ranks[name][1]:.4f}" if name in ranks else "-" for name in candidates) + " |")
+    seconds = {name: [entry["seconds"] for data in stored[task].values() for entry in data.get(name, {}).values()]
+               for name in candidates}
+    lines.append("| seconds per run (mean) | | | | " + " | ".join(
+        f"{np.mean(seconds[name]):.0f}" if seconds[name] else "-" for name in candidates) + " |")
+    seeds = sorted({int(seed) for data in stored[task].values() for by_seed in data.values() for seed in by_seed})
+    lines += ["", f"Seeds: {', '.join(map(str, seeds))} (a score is the mean over them; ± is half the range between "
+                  f"seeds). Candidates:"]
+    for name in candidates:
+        text, settings = CANDIDATES[task][name]
+        marker = " **(the defaults now)**" if name == default else ""
+        lines.append(f"- `{name}`{marker}: {text}: `{' '.join(flags(settings))}`")
+    if default_values:
+        lines += ["", f"Spread of the defaults across the {len(default_values)} data sets: min "
+                      f"{min(default_values):.4f}, median {statistics.median(default_values):.4f}, max "
+                      f"{max(default_values):.4f}" + (" (lower is better)" if task == "forecast" else "") + "."]
+        if task == "forecast":
+            beaten = sum(1 for value in default_values if value < 1)
+            lines.append(f"The defaults beat persistence (ratio below 1) on {beaten} of {len(default_values)} series.")
+    if order:
+        winner = order[0][0]
+        verdict = ("the defaults are this candidate" if winner == default else
+                   f"the defaults are `{default}`" if default else "no candidate equals the defaults")
+        lines += ["", f"Winner by the rule (lowest mean rank over the {len(table)} data sets, ties by mean relative "
+                      f"score): `{winner}`; {verdict}."]
+    lines += ["", "Commands (RUN is a run directory, S the seed; DATA = `../shared/data`, SCRATCH = the split and "
+                  "reformatted files `benchmarks/defaults.py` writes):", ""]
+    for name, dataset in DATASETS[task].items():
+        entries = [entry for by_seed in stored[task].get(name, {}).values() for entry in by_seed.values()]
+        if entries:
+            example = entries[0]
+            lines.append(f"- {dataset.title}: `{strip_candidate(example['command'], task, dataset)} CANDIDATE "
+                         f"--seed S --out RUN`, then `{example['evaluate']}`")
+    return lines
+
+
+def strip_candidate(command: str, task: str, dataset: Dataset) -> str:
+    """The data part of a shown command: everything before the first candidate option."""
+    words = command.split(" ")
+    names = {"--" + key.replace("_", "-") for _, settings in CANDIDATES[task].values() for key in settings}
+    names |= {"--no-" + name[2:] for name in names}
+    for index, word in enumerate(words):
+        if word in names:
+            return " ".join(words[:index])
+    return command.split(" --seed ")[0]
+
+
+def markdown(stored: dict[str, Any], tuned_results: dict[str, Any], machine: str) -> str:
+    lines = ["## Defaults: measured across data sets", "",
+             "Written by `python -m benchmarks.defaults` (see its docstring). Every run is `rnnkit train TASK` with only "
+             "the options that describe the data plus one candidate setting (the columns after \"tuned\"); the "
+             "\"defaults\" column repeats the candidate that equals today's defaults (and its mean seconds per run), "
+             "and \"tuned\" is the best lstm row of the tables above with settings chosen for that data set (\"-\": none). Test scores come from "
+             "`rnnkit evaluate` on the best checkpoint; forecast scores are test RMSE divided by persistence's "
+             "(below 1 beats repeating the last value).", "",
+             "Rule: per data set the candidates are ranked by score (mean over seeds); the winner has the lowest mean "
+             "rank across the task's data sets (ties: the higher mean relative score, score / best score on the data "
+             "set). A default changes only when another candidate wins by this rule.", ""]
+    for task in TASK_NAMES:
+        lines += task_markdown(task, stored, tuned_results) + [""]
+    lines += [f"Machine: {machine}. Times are wall-clock seconds of training plus evaluation, one run at a time."]
+    return "\n".join(lines)
+
+
+def machine_text() -> str:
+    from rnnkit import threads
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, runs pinned to "
+            f"{threads.available_cores()} core(s) with {threads.get_num_threads()} thread(s), Python "
+            f"{platform.python_version()}")
+
+
+# --- main ---------------------------------------------------------------------------------------------
+def names_from(text: str | None, known: list[str], what: str, parser: argparse.ArgumentParser) -> list[str] | None:
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    for name in names:
+        if name not in known:
+            parser.error(f"unknown {what} {name!r}; choose from {', '.join(known)}")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.defaults", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default=",".join(TASK_NAMES), help=f"comma-separated, from {','.join(TASK_NAMES)}")
+    parser.add_argument("--datasets", default=None, help="comma-separated data set names (default: all of each task)")
+    parser.add_argument("--candidates", default=None, help="comma-separated candidate names (default: all)")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: 0,1 for classify and "
+                                                      "forecast, 0 for tag)")
+    parser.add_argument("--quick", action="store_true", help="tiny slices of the data, one epoch, tiny models")
+    parser.add_argument("--results", default=None, help="the Markdown file whose defaults section is written "
+                                                        "(default: RESULTS.md; with --quick, in --workdir)")
+    parser.add_argument("--json", default=None, help="where results accumulate (default: "
+                                                     "benchmarks/defaults_results.json; with --quick, in --workdir)")
+    parser.add_argument("--workdir", default=None, help="run directories, logs and split files (default: "
+                                                        "rnnkit-defaults-runs in the temporary folder)")
+    parser.add_argument("--missing-only", action="store_true", help="skip runs the results file already holds "
+                                                                    "(the same task, data set, candidate and seed)")
+    parser.add_argument("--keep-runs", action="store_true", help="keep each run directory (default: only its log)")
+    args = parser.parse_args(argv)
+    tasks = names_from(args.tasks, list(TASK_NAMES), "task", parser)
+    all_datasets = [name for task in TASK_NAMES for name in DATASETS[task]]
+    all_candidates = sorted({name for task in TASK_NAMES for name in CANDIDATES[task]})
+    datasets = names_from(args.datasets, all_datasets, "data set", parser)
+    candidates = names_from(args.candidates, all_candidates, "candidate", parser)
+    try:
+        seeds = None if args.seeds is None else [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    except ValueError:
+        parser.error(f"--seeds takes comma-separated integers, got {args.seeds!r}")
+    workdir = Path(args.workdir or Path(tempfile.gettempdir()) / "rnnkit-defaults-runs")
+    scratch = workdir / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    results_path = Path(args.results or (workdir / "RESULTS-quick.md" if args.quick else ROOT / "RESULTS.md"))
+    json_path = Path(args.json or (workdir / "defaults_results-quick.json" if args.quick else
+                                   ROOT / "benchmarks" / "defaults_results.json"))
+    stored = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    tuned_path = ROOT / "benchmarks" / "tasks_results.json"
+    tuned_results = json.loads(tuned_path.read_text()) if tuned_path.is_file() else {}
+    machine = next((entry["machine"] for by_data in stored.values() for by_candidate in by_data.values()
+                    for by_seed in by_candidate.values() for entry in by_seed.values()), None) or machine_text()
+    folder = data_dir()
+    for task in tasks:
+        for data_name, dataset in DATASETS[task].items():
+            if datasets is not None and data_name not in datasets:
+                continue
+            try:
+                prepared = dataset.prepare(folder, scratch, args.quick)
+            except Skip as reason:
+                print(f"{task} / {data_name}: skipped: {reason}", flush=True)
+                continue
+            for candidate in CANDIDATES[task]:
+                if candidates is not None and candidate not in candidates:
+                    continue
+                for seed in (seeds if seeds is not None else SEEDS[task]):
+                    done = stored.get(task, {}).get(data_name, {}).get(candidate, {}).get(str(seed))
+                    if args.missing_only and done is not None and done.get("quick") == args.quick:
+                        continue
+                    result = run_one(task, data_name, dataset, candidate, seed, prepared, args.quick, workdir, args.keep_runs)
+                    result["machine"] = machine
+                    stored.setdefault(task, {}).setdefault(data_name, {}).setdefault(candidate, {})[str(seed)] = result
+                    print(f"{task} / {data_name} / {candidate} / seed {seed}: {dataset.metric} {result['value']:.4f}, "
+                          f"{result['epochs']} epochs, {result['seconds']:.0f} s", flush=True)
+                    json_path.write_text(json.dumps(stored, indent=1) + "\n")
+                    write_section(results_path, "defaults", markdown(stored, tuned_results, machine))
+    print(f"results: {results_path}; {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
