@@ -90,7 +90,7 @@ class ForecastOptions(SupervisedOptions):
     loss: str = option("mse", "training loss", LOSSES)
     batch: int = option(32, "windows per step")
     # measured across 7 series (RESULTS.md, Defaults): 10 epochs left short series (AirPassengers: 30 steps)
-    # untrained; 50 with early stopping on validation won (it ended 6 of the 7 runs after 16-48 epochs)
+    # untrained; 50 with early stopping on validation won (with seed 0 it ended 6 of the 7 runs after 16-48 epochs)
     epochs: int = option(50, "passes over the training data (the time budget or --patience may stop it sooner)")
     patience: int = option(10, "stop after this many epochs without a better monitored metric (0: never)")
 
