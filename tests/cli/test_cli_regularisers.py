@@ -31,7 +31,7 @@ def test_classify_with_every_regulariser_trains_saves_and_reloads(tmp_path, sent
     layer = model.recurrent
     assert (layer.locked_dropout, layer.locked_input_dropout, layer.weight_drop) == (0.2, 0.1, 0.3)
     assert (layer.zoneout, layer.zoneout_cell, layer.learn_initial_state) == (0.1, 0.05, True)
-    assert layer.initial_h.shape == (2, 6) and np.any(layer.initial_h.data != 0)    # learned, not left at zero
+    assert layer.initial_h.shape == (2 * layer.num_directions, 6) and np.any(layer.initial_h.data != 0)    # learned, not left at zero
     assert main(["predict", str(run), "a good great film"]) == 0
 
 
