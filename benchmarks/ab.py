@@ -27,6 +27,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Every layer kind either tree may have (the newer ones run where both trees have them).
+LAYER_KINDS = ["RNN", "GRU", "LSTM", "MinGRU", "MinLSTM", "LayerNormLSTM", "LayerNormGRU"]
 
 
 def child(cell: str, size: str, mode: str, reps: int) -> None:
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("old", help="folder holding the old rnnkit package (a checkout's src)")
     parser.add_argument("new", help="folder holding the new rnnkit package")
-    parser.add_argument("--cells", nargs="*", default=["RNN", "GRU", "LSTM"], choices=["RNN", "GRU", "LSTM"])
+    parser.add_argument("--cells", nargs="*", default=["RNN", "GRU", "LSTM"], choices=LAYER_KINDS)
     parser.add_argument("--sizes", nargs="*", default=["M2", "L", "XL"], choices=["S", "M", "M2", "L", "XL"])
     parser.add_argument("--mode", default="train", choices=["train", "infer"])
     parser.add_argument("--rounds", type=int, default=5)
