@@ -64,6 +64,10 @@ def _check_norm_type(norm_type: Any) -> float:
 
 def _vector_norm(values: np.ndarray, norm_type: float) -> float:
     """The p-norm of all elements of ``values``, computed in float64."""
+    if norm_type == 2.0 and values.size > 4096:
+        fused = _fused_two_norm(values)                  # one pass, no float64 copy
+        if fused is not None:
+            return fused
     magnitudes = np.abs(np.asarray(values, dtype=np.float64)).ravel()
     if magnitudes.size == 0:
         return 0.0
@@ -74,6 +78,16 @@ def _vector_norm(values: np.ndarray, norm_type: float) -> float:
     if norm_type == 1.0:
         return float(np.sum(magnitudes))
     return float(np.sum(magnitudes**norm_type) ** (1.0 / norm_type))
+
+
+def _fused_two_norm(values: np.ndarray) -> float | None:
+    """:func:`rnnkit.compiled.optim.two_norm` when the compiled loops are on; None otherwise."""
+    from rnnkit import compiled
+
+    if not isinstance(values, np.ndarray) or not compiled.enabled():
+        return None
+    from rnnkit.compiled.optim import two_norm
+    return two_norm(values)
 
 
 def clip_grad_norm_(

@@ -112,15 +112,17 @@ class Adam(Optimizer):
                 grad = grad + weight_decay * parameter.data
 
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        lerp_(exp_avg, grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
-
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         step_size = lr / bias_correction1
         bias_correction2_sqrt = bias_correction2**0.5
+        if not hyper["amsgrad"] and _fused_update(parameter.data, grad, exp_avg, exp_avg_sq, beta1, beta2,
+                                                  hyper["eps"], step_size, bias_correction2_sqrt):
+            return                                           # the same numbers, one pass (rnnkit.compiled.optim)
 
+        lerp_(exp_avg, grad, 1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
         if hyper["amsgrad"]:
             max_exp_avg_sq = state["max_exp_avg_sq"]
             np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
@@ -129,6 +131,16 @@ class Adam(Optimizer):
             denominator = np.sqrt(exp_avg_sq) / bias_correction2_sqrt
         denominator += hyper["eps"]
         parameter.data += (-step_size * exp_avg) / denominator
+
+
+def _fused_update(*arguments: Any) -> bool:
+    """:func:`rnnkit.compiled.optim.adam_update` when the compiled loops are on; False otherwise."""
+    from rnnkit import compiled
+
+    if not compiled.enabled():
+        return False
+    from rnnkit.compiled.optim import adam_update
+    return adam_update(*arguments)
 
 
 class AdamW(Adam):
