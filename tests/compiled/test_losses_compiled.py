@@ -56,3 +56,17 @@ def test_compiled_cross_entropy_with_nothing_counted_is_zero(both_paths):
     logits = np.ones((2, 3, 5), dtype=np.float32)
     _, (loss, grad) = _both(logits, np.zeros((2, 3), dtype=int), mask=np.zeros((2, 3), dtype=bool))
     assert loss == 0.0 and grad.shape == logits.shape and not grad.any()
+
+
+def test_compiled_exp_matches_math_exp_in_place():
+    from rnnkit.compiled.losses import _exp_nonpositive
+
+    rng = np.random.default_rng(4)
+    shifted = np.concatenate([[0.0, -1e-300, -0.5 * np.log(2), -708.0, -708.5, -745.0, -1e6],
+                              -rng.exponential(30.0, 5000), -rng.random(5000)])
+    expected = np.exp(shifted)
+    out = shifted.copy()                                        # in place, as the loss calls it
+    _exp_nonpositive(out, out, np.empty(out.shape, dtype=np.int64))
+    normal = shifted >= -708.0
+    np.testing.assert_allclose(out[normal], expected[normal], rtol=5e-16, atol=0)
+    assert out[0] == 1.0 and np.all(out[~normal] == 0.0)        # below 2^-1022: flushed to zero
