@@ -5,7 +5,8 @@ Glossary: B batch, D input features, H hidden units, G gates (1 RNN, 4 LSTM, 3 G
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -195,13 +196,43 @@ class RecurrentCell(Module):
         return x @ self.weight_ih.data.T, h @ self.weight_hh.data.T
 
     def _accumulate_grads(self, x: np.ndarray, h: np.ndarray, d_gi: np.ndarray, d_gh: np.ndarray) -> np.ndarray:
-        """Add the parameter gradients of ``_linear_parts`` and return dL/dx (B, D)."""
+        """Add the parameter gradients of ``_linear_parts`` and return dL/dx (B, D).
+
+        Inside :meth:`deferred_grads` the four arrays are kept and added later, in one product.
+        """
+        deferred = self.__dict__.get("_deferred")
+        if deferred is not None:
+            deferred.append((x, h, d_gi, d_gh))
+            return d_gi @ self.weight_ih.data
         self.weight_ih.grad += d_gi.T @ x
         self.weight_hh.grad += d_gh.T @ h
         if self.bias:
             self.bias_ih.grad += d_gi.sum(axis=0)
             self.bias_hh.grad += d_gh.sum(axis=0)
         return d_gi @ self.weight_ih.data
+
+    @contextmanager
+    def deferred_grads(self) -> Iterator[None]:
+        """Within the block, ``backward_step`` adds its parameter gradients only when the block ends.
+
+        A loop that steps the cell itself (a decoder with input feeding) then takes
+        ``dW_ih += sum_t d_gi_t^T x_t`` and ``dW_hh += sum_t d_gh_t^T h_t`` as one product each
+        over all its steps, (G*H, sum B) x (sum B, D), instead of one thin product per step.
+        The sums are the same; only their rounding order differs.
+        """
+        if self.__dict__.get("_deferred") is not None:
+            raise RuntimeError(f"{type(self).__name__}.deferred_grads is already active")
+        self.__dict__["_deferred"] = deferred = []
+        try:
+            yield
+        finally:
+            self.__dict__["_deferred"] = None
+        if deferred:
+            x, h = np.concatenate([step[0] for step in deferred]), np.concatenate([step[1] for step in deferred])
+            d_gi = np.concatenate([step[2] for step in deferred])                  # (sum B, G*H)
+            shared = all(step[2] is step[3] for step in deferred)                  # RNN, LSTM: one d_gates
+            d_gh = d_gi if shared else np.concatenate([step[3] for step in deferred])
+            self._accumulate_grads(x, h, d_gi, d_gh)
 
     def _input_bias(self) -> np.ndarray:
         """b_ih, zeros without biases."""

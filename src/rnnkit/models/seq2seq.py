@@ -50,6 +50,7 @@ what it always did.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any, Sequence
 
 import numpy as np
@@ -365,32 +366,35 @@ class Seq2Seq(Module):
         layers = self.decoder_layers
         d_next = [[np.zeros((batch, self.hidden_size), dtype=self.dtype)           # dL/d(state of layer m at t)
                    for _ in range(self.kind.num_states)] for _ in range(layers)]   # from step t+1
-        for t in reversed(range(steps)):
-            if self.input_feeding:
-                d_out = d_output[:, t] + d_fed                                     # h~_t read twice
-                d_combined = d_out if output_mask is None else d_out * output_mask[:, t]
-                d_pre[:, t] = d_combined * (1.0 - combined[:, t] ** 2)             # tanh' = 1 - t^2
-                d_joined_t = d_pre[:, t] @ self.combine.weight.data                # (B, K*H + H)
-                d_query, d_keys, d_projected_t = self.attention.attend_backward(
-                    d_joined_t[:, None, :memory_size], attention_caches[t])
-                d_memory += d_keys
-                d_projected += d_projected_t
-                d_x = d_joined_t[:, memory_size:] + d_query[:, 0]                  # dL/dh_t (top layer)
-            else:
-                d_x = d_hidden[:, t]
-            for layer in reversed(range(layers)):
-                cell = self.decoder_cells[layer]
-                cache, mask = step_caches[t][layer]
-                d_h, *d_rest = d_next[layer]
-                d_x, d_state = cell.backward_step(cache, d_x + d_h, *d_rest)
-                d_next[layer] = list(self.kind.as_tuple(d_state))
-                if mask is not None:
-                    d_x = d_x * mask
-            if self.input_feeding:
-                d_embedded[:, t], d_fed = d_x[:, :self.embedding_dim], d_x[:, self.embedding_dim:]
-            else:
-                d_embedded[:, t] = d_x
-        if self.input_feeding:                                                     # one product for all steps
+        with ExitStack() as deferred:                # each cell's weight gradients: one product after the loop
+            for cell in self.decoder_cells:
+                deferred.enter_context(cell.deferred_grads())
+            for t in reversed(range(steps)):
+                if self.input_feeding:
+                    d_out = d_output[:, t] + d_fed                                 # h~_t read twice
+                    d_combined = d_out if output_mask is None else d_out * output_mask[:, t]
+                    d_pre[:, t] = d_combined * (1.0 - combined[:, t] ** 2)         # tanh' = 1 - t^2
+                    d_joined_t = d_pre[:, t] @ self.combine.weight.data            # (B, K*H + H)
+                    d_query, d_keys, d_projected_t = self.attention.attend_backward(
+                        d_joined_t[:, None, :memory_size], attention_caches[t])
+                    d_memory += d_keys
+                    d_projected += d_projected_t
+                    d_x = d_joined_t[:, memory_size:] + d_query[:, 0]              # dL/dh_t (top layer)
+                else:
+                    d_x = d_hidden[:, t]
+                for layer in reversed(range(layers)):
+                    cell = self.decoder_cells[layer]
+                    cache, mask = step_caches[t][layer]
+                    d_h, *d_rest = d_next[layer]
+                    d_x, d_state = cell.backward_step(cache, d_x + d_h, *d_rest)
+                    d_next[layer] = list(self.kind.as_tuple(d_state))
+                    if mask is not None:
+                        d_x = d_x * mask
+                if self.input_feeding:
+                    d_embedded[:, t], d_fed = d_x[:, :self.embedding_dim], d_x[:, self.embedding_dim:]
+                else:
+                    d_embedded[:, t] = d_x
+        if self.input_feeding:                                                 # one product for all steps
             if self.combine.weight.requires_grad:
                 self.combine.weight.grad += d_pre.reshape(-1, self.hidden_size).T @ joined.reshape(batch * steps, -1)
             if self.combine.bias is not None and self.combine.bias.requires_grad:
