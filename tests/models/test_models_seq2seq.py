@@ -366,3 +366,33 @@ def test_label_smoothing_in_the_loss():
     expected = np.mean([-0.8 * log_probs[b, t, targets[b, t]] - 0.2 * log_probs[b, t].mean() for b, t in steps])
     assert smoothed == pytest.approx(expected, rel=1e-12) and smoothed != pytest.approx(plain)
     assert np.all(d_smoothed[1, 2:] == 0.0)
+
+
+# --- tied target embeddings ---------------------------------------------------------------
+
+@pytest.mark.parametrize("cell, feeding", [("lstm", True), ("gru", False)])
+def test_tied_embeddings_gradients_match_central_differences(cell, feeding):
+    model = Seq2Seq(6, 7, bos_id=1, eos_id=2, embedding_dim=3, hidden_size=3, cell=cell, attention="general",
+                    input_feeding=feeding, tie_embeddings=True, dtype=np.float64, seed=0)
+    assert model.output.weight is model.target_embedding.weight
+    # The padding row (id 0) of the shared table stays zero, so its gradient is kept at 0: the loss
+    # leaves out the <pad> logit, the only place that row would act (no decoder input is <pad>).
+    report = check_gradients(model, {}, forward=lambda m, _: m(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS)[..., 1:],
+                             backward=lambda m, grad: (m.backward(np.pad(grad, [(0, 0), (0, 0), (1, 0)])), {})[1])
+    assert {name for name, _ in model.named_parameters()} <= set(report.errors)
+    assert report.worst < TOLERANCE, str(report)
+
+
+def test_tied_embeddings_keep_the_padding_row_and_round_trip(tmp_path):
+    model = Seq2Seq(6, 7, bos_id=1, eos_id=2, embedding_dim=4, hidden_size=4, attention="general",
+                    input_feeding=True, tie_embeddings=True, seed=0)
+    logits = model(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS)
+    model.backward(np.ones_like(logits))
+    assert not model.target_embedding.weight.grad[model.pad_id].any()
+    assert "output.weight" not in dict(model.named_parameters())        # one table, saved and updated once
+    rnnkit.save(model, tmp_path / "tied.safetensors")
+    again = rnnkit.load(tmp_path / "tied.safetensors")
+    assert again.config["tie_embeddings"] is True and again.output.weight is again.target_embedding.weight
+    np.testing.assert_array_equal(again(SOURCE, SOURCE_LENGTHS, DECODER_INPUTS), logits)
+    with pytest.raises(ValueError, match="embedding_dim == hidden_size"):
+        Seq2Seq(6, 7, bos_id=1, eos_id=2, embedding_dim=3, hidden_size=4, tie_embeddings=True)

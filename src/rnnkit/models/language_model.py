@@ -273,8 +273,8 @@ class TiedOutput(Module):
 
     Owns only ``bias`` (V,); ``weight`` is the embedding's Parameter (not registered here, so
     it is saved, counted and updated once, as ``embedding.weight``). ``backward`` adds
-    ``dlogits^T y`` to that table's ``grad``; the embedding's own backward adds its part to the
-    same array. Shapes: ``forward(y (..., H)) -> logits (..., V)``, ``backward(dlogits) -> dy``.
+    ``dlogits^T y`` to that table's ``grad`` (except the embedding's ``padding_idx`` row, which
+    stays zero); the embedding's own backward adds its part to the same array. Shapes: ``forward(y (..., H)) -> logits (..., V)``, ``backward(dlogits) -> dy``.
     """
 
     def __init__(self, embedding: Embedding, dtype: Any = np.float32, seed: Any = None):
@@ -306,7 +306,10 @@ class TiedOutput(Module):
                                   "(..., V), the shape of the logits")
         flat = d_logits.reshape(-1, self.out_features)                              # (N, V)
         if self.weight.requires_grad:
-            self.weight.grad += flat.T @ y.reshape(-1, self.in_features)            # (V, H) into the shared table
+            d_table = flat.T @ y.reshape(-1, self.in_features)                      # (V, H)
+            if self.embedding.padding_idx is not None:
+                d_table[self.embedding.padding_idx] = 0.0                           # the padding row stays zero
+            self.weight.grad += d_table                                             # into the shared table
         if self.bias.requires_grad:
             self.bias.grad += flat.sum(axis=0)
         return d_logits @ self.weight.data                                          # (..., H)

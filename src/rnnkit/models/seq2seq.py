@@ -23,6 +23,7 @@ Data flow of ``forward`` (teacher forcing: the decoder reads the true previous t
     with attention:     c_t = attention(h_t, memory, source mask)              (Luong, "dot" or "general")
                         h~_t = tanh(W_c [c_t; h_t] + b_c)
     logits_t = W_out dropout(h~_t) + b_out                                     (B, T, V)
+                                        (W_out = the target embedding table when tied)
 
 Input feeding (Luong et al., 2015, section 3.3) feeds the attentional vector of step t - 1 (as
 the output layer sees it, after dropout) with the next input, so the decoder knows what it
@@ -60,6 +61,7 @@ from rnnkit._validate import as_float_array, as_index_array, check_choice, check
 from rnnkit.layers import Embedding, Linear
 from rnnkit.models._common import check_lengths, length_mask, make_recurrent_layer
 from rnnkit.models.attention import LuongAttention
+from rnnkit.models.language_model import TiedOutput
 from rnnkit.module import Module
 from rnnkit.registry import cell_kind
 
@@ -101,6 +103,10 @@ class Seq2Seq(Module):
         Feed the previous attentional vector h~_{t-1} with the next input (needs attention).
     decoder_dropout : float
         Dropout between decoder layers and on h~_t before the output layer, in training mode.
+    tie_embeddings : bool
+        The output layer's weight is the target embedding table (V, E) itself (Press & Wolf,
+        2017): ``logits = h~ E^T + b``, so each word has one vector for reading and writing;
+        needs ``embedding_dim == hidden_size``.
     dtype : numpy.float32 or numpy.float64
     seed : int, numpy.random.Generator or None
 
@@ -139,7 +145,7 @@ class Seq2Seq(Module):
                  num_layers: int = 1, bidirectional: bool = False, attention: str | None = None,
                  dropout: float = 0.0, decoder_layers: int = 1, input_feeding: bool = False,
                  decoder_dropout: float = 0.0, regularisers: dict[str, Any] | None = None,
-                 dtype: Any = np.float32, seed: Any = None):
+                 tie_embeddings: bool = False, dtype: Any = np.float32, seed: Any = None):
         super().__init__(dtype=dtype, seed=seed)
         self.source_vocab_size = check_positive_int(source_vocab_size, "source_vocab_size")
         self.target_vocab_size = check_positive_int(target_vocab_size, "target_vocab_size", minimum=2)
@@ -171,6 +177,12 @@ class Seq2Seq(Module):
             raise ValueError("input_feeding=True feeds the previous attentional vector, so it needs attention "
                              "('dot' or 'general'), got attention=None")
         self.input_feeding = input_feeding
+        if not isinstance(tie_embeddings, bool):
+            raise TypeError(f"tie_embeddings must be True or False, got {tie_embeddings!r}")
+        if tie_embeddings and self.embedding_dim != self.hidden_size:
+            raise ValueError(f"tie_embeddings needs embedding_dim == hidden_size (the output layer reads h~ of width "
+                             f"{self.hidden_size}), got embedding_dim={self.embedding_dim}")
+        self.tie_embeddings = tie_embeddings
         self.decoder_dropout = check_probability(decoder_dropout, "decoder_dropout")
         memory_size = self.num_directions * self.hidden_size
         if attention == "dot" and self.bidirectional:
@@ -195,7 +207,10 @@ class Seq2Seq(Module):
             self.attention = LuongAttention(self.hidden_size, memory_size, score=attention, dtype=self.dtype,
                                             seed=self.rng)
             self.combine = Linear(memory_size + self.hidden_size, self.hidden_size, dtype=self.dtype, seed=self.rng)
-        self.output = Linear(self.hidden_size, self.target_vocab_size, dtype=self.dtype, seed=self.rng)
+        if tie_embeddings:
+            self.output = TiedOutput(self.target_embedding, dtype=self.dtype, seed=self.rng)
+        else:
+            self.output = Linear(self.hidden_size, self.target_vocab_size, dtype=self.dtype, seed=self.rng)
         for layer in range(1, self.decoder_layers):   # decoder_1, decoder_2, ...: the layers above
             setattr(self, f"decoder_{layer}", self.kind.cell(self.hidden_size, self.hidden_size, dtype=self.dtype,
                                                              seed=self.rng))
@@ -209,6 +224,8 @@ class Seq2Seq(Module):
                        "decoder_dropout": self.decoder_dropout}
         if regularisers:                   # only when used: configs saved before the option stay as they were
             self.config["regularisers"] = dict(regularisers)
+        if tie_embeddings:                 # the same
+            self.config["tie_embeddings"] = True
         self._cache: Any = None
 
     # --- encoder and bridge ---------------------------------------------------------------

@@ -84,6 +84,8 @@ class Seq2SeqOptions(SupervisedOptions):
     strip_accents: bool = option(False, "drop accents from sources and targets ('élève' -> 'eleve'; outputs too)")
     input_feeding: bool = option(True, "feed the previous attentional vector with the next decoder input "
                                        "(Luong; --no-input-feeding: off)", only=("attention", ("dot", "general")))
+    tie_embeddings: bool = option(False, "use the target embedding table as the output layer's weight (Press & "
+                                         "Wolf 2017; needs --embedding equal to --hidden)")
     label_smoothing: float = option(0.1, "train towards (1 - eps) one-hot + eps / V (0: plain cross entropy; "
                                          "validation loss is always plain)")
     beam: int = option(DEFAULT_BEAM, "beam size of rnnkit evaluate / predict and the final test report "
@@ -105,6 +107,9 @@ def check_options(options: Seq2SeqOptions) -> None:
         raise ValueError(f"--length-penalty must lie in [0, 5], got {options.length_penalty}")
     if not 0.0 <= options.label_smoothing < 1.0:
         raise ValueError(f"--label-smoothing must lie in [0, 1), got {options.label_smoothing}")
+    if options.tie_embeddings and options.embedding != options.hidden:
+        raise ValueError(f"--tie-embeddings needs --embedding equal to --hidden (the output layer reads vectors of "
+                         f"the hidden size), got --embedding {options.embedding} and --hidden {options.hidden}")
     if options.attention == "dot" and options.bidirectional:
         raise ValueError("--attention dot needs a unidirectional encoder; use --attention general with "
                          "--bidirectional")
@@ -324,7 +329,8 @@ def prepare(options: Seq2SeqOptions) -> Prepared:
                     cell=options.cell, num_layers=options.layers, bidirectional=options.bidirectional,
                     attention=None if options.attention == "none" else options.attention, dropout=options.dropout,
                     decoder_layers=options.layers, input_feeding=options.input_feeding and options.attention != "none",
-                    decoder_dropout=options.dropout, regularisers=regularisers(options) or None, seed=options.seed)
+                    decoder_dropout=options.dropout, regularisers=regularisers(options) or None,
+                    tie_embeddings=options.tie_embeddings, seed=options.seed)
     references = [reference_text(target, target_vocab) for _, target in val_pairs]
     task = TranslationTask(model, train, val, options.batch, options.seed, max_length, target_vocab, references,
                            options.label_smoothing)
