@@ -235,3 +235,14 @@ def test_resumed_options_fill_missing_options_from_the_former_defaults_then_toda
     saved = {**saved, "input_feeding": True}                # a saved value always wins
     assert resumed_options(Seq2SeqOptions, saved, {}, Path("run"), "run/config.json",
                            FORMER_DEFAULTS["seq2seq"]).input_feeding is True
+
+
+def test_options_switched_off_are_accepted_where_they_have_no_effect():
+    from rnnkit.train.classification import ClassifyOptions
+    from rnnkit.train.options import check_scoped
+    from rnnkit.train.translation import Seq2SeqOptions
+
+    check_scoped(ClassifyOptions(format="vectors", word_dropout=0.0, lower=False))    # off: nothing to ignore
+    check_scoped(Seq2SeqOptions(attention="none", input_feeding=False))
+    with pytest.raises(ValueError, match="--word-dropout has an effect only with --format text"):
+        check_scoped(ClassifyOptions(format="vectors", word_dropout=0.3))

@@ -53,10 +53,16 @@ def check_scoped(options: Any) -> None:
     Traceback (most recent call last):
     ...
     ValueError: --steps has an effect only with --format vectors, and this run has --format text
+
+    Switching such an option off (``--no-lower``, ``--word-dropout 0``) is accepted anywhere:
+    the run goes without it either way.
+
+    >>> check_scoped(ClassifyOptions(format="vectors", word_dropout=0.0, lower=False))
     """
     for item in dataclasses.fields(options):
         scope = item.metadata.get("only")
-        if scope is None or getattr(options, item.name) == item.default:
+        value = getattr(options, item.name)
+        if scope is None or value == item.default or _switched_off(value, item.default):
             continue
         name, values = scope
         current = getattr(options, name)
@@ -67,6 +73,13 @@ def check_scoped(options: Any) -> None:
                              f"{flag(name)} {current}")
         raise ValueError(f"{flag(item.name)} has an effect only with {flag(name)} {' or '.join(map(str, values))}, "
                          f"and this run has {flag(name)} {current}")
+
+
+def _switched_off(value: Any, default: Any) -> bool:
+    """A switch or rate set to off (False, or 0.0 for a float): what the run does anyway where it has no effect."""
+    if isinstance(default, bool):
+        return value is False
+    return isinstance(default, float) and value == 0.0
 
 
 def check_max_vocab(max_vocab: int, specials: int) -> None:
