@@ -1,4 +1,4 @@
-"""Which defaults should ``rnnkit train classify|forecast|tag`` have? Measure candidates on every data set.
+"""Which defaults should ``rnnkit train classify|forecast|tag|seq2seq`` have? Measure candidates on every data set.
 
 Run from the repository root::
 
@@ -7,6 +7,8 @@ Run from the repository root::
     python -m benchmarks.defaults --tasks tag --candidates previous,reg-casing
     python -m benchmarks.defaults --quick                         # tiny slices, one epoch: checks the plumbing
                                                                   # (its files go to --workdir, not the repository)
+    python -m benchmarks.defaults --tasks seq2seq --adopt DIR     # evaluate finished runs in DIR instead of
+                                                                  # training them again (same options, same data)
 
 Each run is ``rnnkit train TASK`` with only the options that describe the data (file, format,
 columns, separator, validation file) and one candidate setting; nothing else is tuned. Every
@@ -32,7 +34,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import gzip
 import json
 import os
 import platform
@@ -48,11 +49,11 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks.tasks import (ROOT, Skip, data_dir, digits_split, evaluate, head_sentences, need, run_cli,
-                              sentiment_split, shown, stratified_indices, summary_of, write_section)
+                              sentiment_split, shown, stratified_indices, summary_of, translation_split, write_section)
 
-TASK_NAMES = ("classify", "forecast", "tag")
+TASK_NAMES = ("classify", "forecast", "tag", "seq2seq")
 # Seeds per task when --seeds is not given: a second seed where runs are cheap, to show the noise.
-SEEDS = {"classify": (0, 1), "forecast": (0, 1), "tag": (0,)}
+SEEDS = {"classify": (0, 1), "forecast": (0, 1), "tag": (0,), "seq2seq": (0,)}
 
 
 # --- candidates --------------------------------------------------------------------------------------
@@ -104,7 +105,21 @@ TAG = {
     "reg-casing-e30p5": ("dropout 0.5, input dropout 0.5, casing, 30 epochs, patience 5",
                          {**_TAG_REG, "casing": True, "epochs": 30, "patience": 5}),
 }
-CANDIDATES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {"classify": CLASSIFY, "forecast": FORECAST, "tag": TAG}
+# seq2seq: word-level translation within the 10-minute budget the issue sets. A fixed number of epochs
+# (cosine schedule to its end); the size, dropout, label smoothing, tied output embeddings and a
+# bidirectional encoder. 10 epochs of the default model take about 6 minutes on 2 cores here.
+_S2S = {"embedding": 256, "dropout": 0.3, "label_smoothing": 0.1, "tie_embeddings": False, "bidirectional": False,
+        "epochs": 10}
+SEQ2SEQ = {
+    "e10": ("the defaults before this measurement, 10 epochs instead of 6", _S2S),
+    "e10-emb128-d0.2-ls0": ("embedding 128, dropout 0.2, no label smoothing",
+                            {**_S2S, "embedding": 128, "dropout": 0.2, "label_smoothing": 0.0}),
+    "e10-ls0": ("no label smoothing", {**_S2S, "label_smoothing": 0.0}),
+    "e10-bi": ("bidirectional encoder", {**_S2S, "bidirectional": True}),
+    "e10-tied": ("tied target embeddings", {**_S2S, "tie_embeddings": True}),
+}
+CANDIDATES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {"classify": CLASSIFY, "forecast": FORECAST, "tag": TAG,
+                                                                 "seq2seq": SEQ2SEQ}
 # What the measurement alone does not say, per task (shown under its table).
 NOTES = {
     "forecast": "`e50p10-drop0.2` scores exactly as `e50p10`: with one recurrent layer the forecaster's dropout "
@@ -122,8 +137,9 @@ def options_class(task: str) -> type:
     from rnnkit.train.classification import ClassifyOptions
     from rnnkit.train.forecasting import ForecastOptions
     from rnnkit.train.tagging import TagOptions
+    from rnnkit.train.translation import Seq2SeqOptions
 
-    return {"classify": ClassifyOptions, "forecast": ForecastOptions, "tag": TagOptions}[task]
+    return {"classify": ClassifyOptions, "forecast": ForecastOptions, "tag": TagOptions, "seq2seq": Seq2SeqOptions}[task]
 
 
 def current_defaults(task: str) -> dict[str, Any]:
@@ -177,6 +193,10 @@ def accuracy(metrics: dict[str, Any]) -> float:
 
 def entity_f1(metrics: dict[str, Any]) -> float:
     return float(metrics.get("f1", 0.0))
+
+
+def bleu(metrics: dict[str, Any]) -> float:
+    return float(metrics["bleu"])
 
 
 def persistence_ratio(metrics: dict[str, Any]) -> float:
@@ -281,6 +301,22 @@ def wnut(folder: Path, scratch: Path, quick: bool):
             {str(folder): "DATA", str(scratch): "SCRATCH"})
 
 
+def tatoeba(reverse: bool) -> Callable:
+    """Tatoeba English-French, the held-out 10% of benchmarks.tasks (seed 0); reverse: French to English."""
+    def prepare(folder: Path, scratch: Path, quick: bool):
+        train, test = translation_split(folder, scratch, 300 if quick else None)
+        if reverse:
+            swapped = []
+            for path in (train, test):
+                lines = [line.split("\t") for line in path.read_text(encoding="utf-8").split("\n") if line]
+                target = scratch / path.name.replace("eng-fra", "fra-eng")
+                target.write_text("".join(f"{right}\t{left}\n" for left, right in lines), encoding="utf-8")
+                swapped.append(target)
+            train, test = swapped
+        return ["--data", str(train), "--level", "word"], test, {str(scratch): "SCRATCH"}
+    return prepare
+
+
 RATIO = "test RMSE / persistence RMSE"
 DATASETS: dict[str, dict[str, Dataset]] = {
     "classify": {
@@ -322,6 +358,12 @@ DATASETS: dict[str, dict[str, Dataset]] = {
                         tuned=("wnut", "wnut_long", "wnut_softmax_none", "wnut_softmax_cnn", "wnut_softmax_lstm",
                                "wnut_crf_none", "wnut_crf_cnn", "wnut_crf_lstm")),
     },
+    "seq2seq": {
+        "eng_fra": Dataset("Tatoeba English to French (held-out 10%)", "test BLEU (beam 5)", True, tatoeba(False), bleu,
+                           text=True, tuned=("translation_tuned",)),
+        "fra_eng": Dataset("Tatoeba French to English (held-out 10%)", "test BLEU (beam 5)", True, tatoeba(True), bleu,
+                           text=True),
+    },
 }
 
 
@@ -341,8 +383,12 @@ def tuned_value(dataset: Dataset, tuned_results: dict[str, Any]) -> tuple[float,
 
 # --- one run ------------------------------------------------------------------------------------------
 def run_one(task: str, data_name: str, dataset: Dataset, candidate: str, seed: int, prepared: tuple, quick: bool, workdir: Path,
-            keep: bool) -> dict[str, Any]:
-    """Train ``candidate`` on ``dataset`` with ``seed``, evaluate the best checkpoint on the test file."""
+            keep: bool, adopt: Path | None = None) -> dict[str, Any]:
+    """Train ``candidate`` on ``dataset`` with ``seed``, evaluate the best checkpoint on the test file.
+
+    With ``adopt``, a finished run ``adopt/<the run's name>`` trained with the same options on the
+    same data (checked) is evaluated instead of training again.
+    """
     data_arguments, test, replacements = prepared
     settings = CANDIDATES[task][candidate][1]
     candidate_flags = flags(settings, dataset.text or task != "classify")
@@ -351,10 +397,17 @@ def run_one(task: str, data_name: str, dataset: Dataset, candidate: str, seed: i
     log.write_text("")
     shrink = ["--epochs", "1", "--hidden", "4"] + (["--embedding", "8"] if dataset.text or task == "tag" else []) \
         if quick else []
+    if quick and task == "seq2seq":                         # tied embeddings need embedding == hidden
+        shrink = ["--epochs", "1", "--hidden", "8", "--embedding", "8"]
     arguments = ["train", task, *data_arguments, *candidate_flags, *shrink, "--seed", str(seed), "--out", str(run),
                  "--force"]
     started = time.perf_counter()
-    run_cli(arguments, log)
+    adopted = adopted_run(adopt / run.name, task, arguments) if adopt is not None else None
+    if adopted is None:
+        run_cli(arguments, log)
+    else:
+        run = adopted
+        started -= summary_of(run)["elapsed_s"]             # its training time, as if it had run here
     metrics = evaluate(run, str(test))
     seconds = time.perf_counter() - started
     summary = summary_of(run)
@@ -365,6 +418,45 @@ def run_one(task: str, data_name: str, dataset: Dataset, candidate: str, seed: i
             "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": shown(arguments, {**replacements, str(run): "RUN"}),
             "evaluate": shown(["evaluate", "RUN", "--data", str(test)], replacements)}
+
+
+def adopted_run(run: Path, task: str, arguments: list[str]) -> Path | None:
+    """``run`` if it finished training with exactly the options ``arguments`` give (data file by content).
+
+    ``arguments`` is ``train TASK --name value ... --flag ...`` as :func:`run_one` builds it; every
+    option it does not give must have today's default in the run's saved options.
+    """
+    import hashlib
+
+    if not (run / "summary.json").is_file() or summary_of(run).get("stop_reason") != "completed":
+        return None
+    options = json.loads((run / "config.json").read_text(encoding="utf-8"))["options"]
+    saved_data = json.loads((run / "config.json").read_text(encoding="utf-8"))["data_files"]["data"]
+    wanted = current_defaults(task)
+    words = arguments[2:]
+    index = 0
+    while index < len(words):
+        name = words[index][2:].replace("-", "_")
+        if name == "force":
+            index += 1
+        elif name.startswith("no_") and name[3:] in wanted and isinstance(wanted[name[3:]], bool):
+            wanted[name[3:]], index = False, index + 1
+        elif isinstance(wanted.get(name), bool):
+            wanted[name], index = True, index + 1
+        else:
+            wanted[name] = type(wanted[name])(words[index + 1]) if wanted.get(name) is not None else words[index + 1]
+            index += 2
+    data = Path(wanted["data"]).read_bytes()
+    if saved_data["sha256"] != hashlib.sha256(data).hexdigest():
+        return None
+    from rnnkit.train.tasks import FORMER_DEFAULTS
+
+    former = {**current_defaults(task), **FORMER_DEFAULTS[task]}      # options the run predates: as they were
+    ignored = {"out", "data", "progress", "quiet", "force"}
+    if any(options.get(name, former[name]) != value for name, value in wanted.items() if name not in ignored):
+        return None
+    print(f"adopted {run} (trained with the same options on the same data)", flush=True)
+    return run
 
 
 # --- the rule -----------------------------------------------------------------------------------------
@@ -421,7 +513,7 @@ def task_markdown(task: str, stored: dict[str, Any], tuned_results: dict[str, An
     candidates = [name for name in CANDIDATES[task] if any(name in row for row in table.values())]
     default = defaults_candidate(task)
     lines = [f"### {task}", "",
-             f"| data set | metric | defaults | tuned (RESULTS.md) | " + " | ".join(candidates) + " |",
+             "| data set | metric | defaults | tuned (RESULTS.md) | " + " | ".join(candidates) + " |",
              "|---|---|---|---|" + "---|" * len(candidates)]
     default_values = []
     for name, dataset in DATASETS[task].items():
@@ -548,6 +640,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--missing-only", action="store_true", help="skip runs the results file already holds "
                                                                     "(the same task, data set, candidate and seed)")
     parser.add_argument("--keep-runs", action="store_true", help="keep each run directory (default: only its log)")
+    parser.add_argument("--adopt", default=None, help="a folder of finished run directories named as this script "
+                                                      "names them (TASK-DATA-CANDIDATE-sSEED): one trained with the "
+                                                      "same options on the same data is evaluated, not trained again")
     args = parser.parse_args(argv)
     tasks = names_from(args.tasks, list(TASK_NAMES), "task", parser)
     all_datasets = [name for task in TASK_NAMES for name in DATASETS[task]]
@@ -586,7 +681,8 @@ def main(argv: list[str] | None = None) -> int:
                     done = stored.get(task, {}).get(data_name, {}).get(candidate, {}).get(str(seed))
                     if args.missing_only and done is not None and done.get("quick") == args.quick:
                         continue
-                    result = run_one(task, data_name, dataset, candidate, seed, prepared, args.quick, workdir, args.keep_runs)
+                    result = run_one(task, data_name, dataset, candidate, seed, prepared, args.quick, workdir,
+                                     args.keep_runs, Path(args.adopt) if args.adopt else None)
                     result["machine"] = machine
                     stored.setdefault(task, {}).setdefault(data_name, {}).setdefault(candidate, {})[str(seed)] = result
                     print(f"{task} / {data_name} / {candidate} / seed {seed}: {dataset.metric} {result['value']:.4f}, "
