@@ -168,13 +168,16 @@ def test_stack_refuses_nodes_that_are_not_a_stack(tmp_path):
         rnnkit.onnx.load_recurrent(model, stack=True)
 
 
-@pytest.mark.parametrize("options", [{"crf": True}, {"char_encoder": "cnn", "num_chars": 5},
-                                     {"feature_sizes": [3]}])
-def test_a_tagger_with_pieces_onnx_lacks_is_refused(options, tmp_path):
+@pytest.mark.parametrize("options, words", [({"crf": True}, "a CRF output layer"),
+                                            ({"char_encoder": "cnn", "num_chars": 5}, "character features"),
+                                            ({"crf": True, "feature_sizes": [3]}, "a CRF output layer (")])
+def test_a_tagger_with_pieces_onnx_lacks_is_refused(options, words, tmp_path):
+    """A CRF and character features have no export; feature columns do (test_onnx_tagger_features.py)."""
     from rnnkit.models import SequenceTagger
     tagger = SequenceTagger(num_tags=3, vocab_size=7, hidden_size=4, seed=0, **options)
-    with pytest.raises(rnnkit.onnx.ExportError, match="has no ONNX export yet"):
+    with pytest.raises(rnnkit.onnx.ExportError, match="has no ONNX export yet") as error:
         rnnkit.onnx.export(tagger, tmp_path / "tagger.onnx")
+    assert words in str(error.value) and "feature columns" not in str(error.value)
     assert not list(tmp_path.iterdir())
 
 

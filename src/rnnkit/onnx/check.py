@@ -1,7 +1,7 @@
 """Run an exported file in ONNX Runtime and compare it with rnnkit on the same inputs.
 
 ``reference_outputs`` computes, with rnnkit, what each graph output should be (the layer's
-forward, ``predict_proba``, the tagger's logits, ``predict`` plus the run's transform, one
+forward, ``predict_proba``, the tagger's logits (with its feature column ids), ``predict`` plus the run's transform, one
 language-model step through the cells); ``random_feeds`` makes inputs for any exported model;
 ``compare`` puts the two together. Differences are ``max |onnx - rnnkit| / (1 + |rnnkit|)``:
 absolute for values below 1, relative for large ones (forecasts in original units).
@@ -55,10 +55,12 @@ def reference_outputs(model: Any, feeds: dict[str, np.ndarray], scaling: dict[st
             return _layer_reference(model, feeds)
         if isinstance(model, (SequenceClassifier, SequenceTagger)):
             x = feeds["tokens"] if "tokens" in feeds else feeds["features"]
-            if scaling and "features" in feeds:
+            if scaling and "tokens" not in feeds:
                 x = ((x - np.asarray(scaling["mean"])) / np.asarray(scaling["std"])).astype(np.float32)
             if isinstance(model, SequenceClassifier):
                 return {"probabilities": model.predict_proba(x, feeds["lengths"])}
+            if getattr(model, "features", None):                              # feature column ids (B, T, F)
+                return {"scores": model.forward(x, feeds["lengths"], features=feeds["features"])}
             return {"scores": model.forward(x, feeds["lengths"])}
         if isinstance(model, Forecaster):
             if transform is None:
@@ -123,8 +125,13 @@ def random_feeds(model: Any, rng: np.random.Generator, batch: int = 3, steps: in
     if isinstance(model, (SequenceClassifier, SequenceTagger)):
         encoder = model.inputs
         if encoder.embedding is not None:
-            return {"tokens": rng.integers(0, encoder.vocab_size, size=(batch, steps)).astype(np.int64),
-                    "lengths": lengths}
+            feeds = {"tokens": rng.integers(0, encoder.vocab_size, size=(batch, steps)).astype(np.int64),
+                     "lengths": lengths}
+            tables = getattr(model, "features", None) or []                  # a tagger's feature columns
+            if tables:
+                feeds["features"] = np.stack([rng.integers(0, table.num_embeddings, size=(batch, steps))
+                                              for table in tables], axis=2).astype(np.int64)   # (B, T, F)
+            return feeds
         return {"features": normal(batch, steps, encoder.output_size), "lengths": lengths}
     if isinstance(model, Forecaster):
         if transform is None:

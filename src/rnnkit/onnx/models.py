@@ -1,7 +1,8 @@
 """The task models as whole ONNX graphs with named inputs and outputs.
 
 Glossary: B batch, T time, D input features, E embedding size, V vocabulary, H hidden units,
-K directions, L layers, C classes or tags, F horizon, N history length.
+K directions, L layers, C classes or tags, F horizon (forecaster) or feature columns (tagger),
+N history length.
 
 =================  ==========================================  ====================================
 model              inputs                                      outputs
@@ -9,6 +10,8 @@ model              inputs                                      outputs
 SequenceClassifier ``tokens`` (B, T) int64 (or ``features``    ``probabilities`` (B, C)
                    (B, T, D)), ``lengths`` (B,) int64
 SequenceTagger     ``tokens`` (or ``features``), ``lengths``   ``scores`` (B, T, C), the logits
+  with feature     ``tokens``, ``lengths``, ``features``
+  columns          (B, T, F) int64: one id per column and step
 Forecaster         ``window`` (B, T, D)                        ``forecast`` (B, F, O) (or (B, T, F, O))
   with a transform ``history`` (B, N) in original units        ``forecast`` (B, F) in original units
 LanguageModel      ``token`` (B,) int64, ``h`` (and ``c``)     ``logits`` (B, V), ``h_next``
@@ -99,22 +102,56 @@ def classifier_graph(model: SequenceClassifier, scaling: dict[str, Any] | None =
 
 def tagger_graph(model: SequenceTagger, scaling: dict[str, Any] | None = None,
                  metadata: dict[str, Any] | None = None) -> Any:
-    """Token ids (or features) and lengths -> tag scores (logits) at every step."""
+    """Token ids (or features) and lengths [and feature column ids] -> tag scores (logits) at every step.
+
+    A tagger with F feature columns (``feature_sizes``: POS, chunk, casing, ...) also reads
+    ``features`` (B, T, F) int64, one id per column and step, as
+    :meth:`~rnnkit.models.SequenceTagger.forward` does::
+
+        f_t      = features[:, t] where t < lengths, else 0            (B, T, F): padded steps read row 0
+        x_t      = [E_word[tokens_t]; E_0[f_t,0]; ...; E_F-1[f_t,F-1]]    (B, T, E + F * E_feature)
+        scores_t = Linear(recurrent(x)_t)                               (B, T, C)
+
+    (the input dropout is off in inference). A CRF output layer and character features have no
+    export yet: an ExportError says so.
+    """
     pieces = [name for name, present in (("a CRF output layer (its Viterbi decoding is a loop with arg max)",
                                           getattr(model, "crf", None) is not None),
-                                         ("character features", getattr(model, "chars", None) is not None),
-                                         ("feature columns", bool(getattr(model, "features", None))))
+                                         ("character features", getattr(model, "chars", None) is not None))
               if present]
     if pieces:
         raise ExportError(f"a tagger with {' and '.join(pieces)} has no ONNX export yet: the graph would compute "
                           f"something other than rnnkit's predictions")
     graph = GraphBuilder("rnnkit_tagger")
-    x_tm = _encoded_inputs(graph, model.inputs, scaling)
-    _, lengths32 = _lengths(graph)
+    x_tm = _encoded_inputs(graph, model.inputs, scaling)                    # (T, B, E or D)
+    lengths, lengths32 = _lengths(graph)
+    tables = list(getattr(model, "features", None) or [])
+    if tables:
+        x_tm = graph.node("Concat", [x_tm, _feature_columns(graph, tables, lengths)], axis=2)   # (T, B, E + F*E_f)
     y_tm, _ = add_recurrent(graph, model.recurrent, x_tm, lengths32)
     scores = graph.linear(graph.transpose(y_tm, 1, 0, 2), model.output.weight.data, _bias(model.output))
     graph.output(scores, "scores", np.float32, ["batch", "steps", model.num_tags])
     return graph.model(_metadata(graph, model, "tag", metadata))
+
+
+def _feature_columns(graph: GraphBuilder, tables: list[Any], lengths: str) -> str:
+    """Graph input ``features`` (B, T, F) int64 -> each column through its own table, concatenated
+    in column order and time-major (T, B, F * E_feature); padded steps read id 0 (a zero row)."""
+    features = graph.input("features", np.int64, ["batch", "steps", len(tables)])
+    steps = graph.node("Squeeze", [graph.node("Shape", [features], start=1, end=2), graph.ints(0)])  # ()
+    time = graph.node("Range", [graph.constant(np.int64(0)), steps, graph.constant(np.int64(1))])  # (T,)
+    valid = graph.node("Less", [graph.node("Unsqueeze", [time, graph.ints(0)]),
+                                graph.node("Unsqueeze", [lengths, graph.ints(1)])])               # (B, T)
+    ids = graph.node("Where", [graph.node("Unsqueeze", [valid, graph.ints(2)]), features,
+                               graph.constant(np.int64(0))])                                      # (B, T, F)
+    embedded = []
+    for column, table in enumerate(tables):
+        column_ids = graph.node("Squeeze", [graph.node("Gather", [ids, graph.ints(column)], axis=2),
+                                            graph.ints(2)])                                       # (B, T)
+        weight = graph.constant(table.weight.data, f"feature_embedding_{column}")                 # (V_f, E_f)
+        embedded.append(graph.node("Gather", [weight, column_ids]))                               # (B, T, E_f)
+    x = embedded[0] if len(embedded) == 1 else graph.node("Concat", embedded, axis=2)             # (B, T, F*E_f)
+    return graph.transpose(x, 1, 0, 2)
 
 
 def forecaster_graph(model: Forecaster, transform: dict[str, Any] | None = None,

@@ -3,9 +3,12 @@
 The run is read the way ``rnnkit predict`` and ``rnnkit generate`` read it (config.json, the
 vocabularies, the verified checkpoint). What the model needs around it travels inside the
 file as ``metadata_props`` (JSON strings): ``rnnkit.vocab`` (the run's vocab.json as written),
-``rnnkit.classes`` or ``rnnkit.tags``, ``rnnkit.transform`` (forecast: the scaling, log and
-differencing, already inside the graph) and ``rnnkit.options`` (the run's options without its
-paths). The check runs the file in ONNX Runtime on random inputs and, when the run's data
+``rnnkit.classes`` or ``rnnkit.tags``, ``rnnkit.features`` (a tagger with feature columns or
+``--casing``: what each column of its ``features`` input holds, in order, with each column's
+values by id and, for casing, how it is computed from the word:
+:func:`rnnkit.train.tagging.feature_inputs`), ``rnnkit.transform`` (forecast: the scaling, log
+and differencing, already inside the graph) and ``rnnkit.options`` (the run's options without
+its paths). The check runs the file in ONNX Runtime on random inputs and, when the run's data
 file is still where the run read it, on real ones, and compares with rnnkit.
 """
 
@@ -60,7 +63,12 @@ def read_run_model(run_dir: str | Path, which: str = "best") -> RunModel:
         metadata["rnnkit.classes"] = artifacts["classes"]
         run.scaling = artifacts.get("scaling") or None
     elif task == "tag":
+        from rnnkit.train.tagging import feature_inputs
+
         metadata["rnnkit.tags"] = artifacts["tags"]
+        columns = feature_inputs(document)
+        if columns:                                 # what the graph input "features" (B, T, F) holds
+            metadata["rnnkit.features"] = columns
     elif task == "forecast":
         run.transform = {**artifacts["transform"], "window": int(document["options"]["window"])}
         metadata["rnnkit.transform"] = run.transform
@@ -142,15 +150,18 @@ def real_inputs(run: RunModel, count: int = 32) -> tuple[str, Any] | str:
         raw = [np.asarray(series, dtype=np.float32) for series in examples]      # the graph does the scaling
         batch, lengths = collate(raw)
         return f"real inputs ({len(examples)} examples of {data_name})", {"features": batch, "lengths": lengths}
-    if run.task == "tag":
-        from rnnkit.data.batching import pad_sequences
-        from rnnkit.train.tagging import read_sentences, token_id
+    if run.task == "tag":                   # word ids and feature ids (file columns, casing) as evaluate makes them
+        from rnnkit.train.tagging import collate_encoded, encode, read_tagged
 
-        vocab = run.vocabs["vocab.json"]
-        sentences = read_sentences(data, options)[:count]
-        ids = [np.array([token_id(token, vocab) for token in tokens], dtype=np.int64) for tokens, _ in sentences]
-        batch, lengths = pad_sequences(ids)
-        return f"real inputs ({len(ids)} sentences of {data_name})", {"tokens": batch, "lengths": lengths}
+        artifacts = run.document["artifacts"]
+        sentences = read_tagged(data, options)[:count]
+        encoded = encode(sentences, run.vocabs["vocab.json"], artifacts["tags"], data_name, artifacts=artifacts,
+                         unknown_tags=[])
+        batch = collate_encoded(encoded, list(range(len(encoded))))
+        feeds = {"tokens": batch.inputs, "lengths": batch.lengths}       # (B, T), (B,)
+        if batch.features is not None:
+            feeds["features"] = batch.features                           # (B, T, F)
+        return f"real inputs ({len(encoded)} sentences of {data_name})", feeds
     from rnnkit.train.forecasting import read_series
 
     values, _ = read_series(data, options)

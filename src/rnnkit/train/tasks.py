@@ -37,7 +37,11 @@ TASKS: dict[str, ModuleType] = {"lm": language_modeling, "classify": classificat
 FORMER_DEFAULTS: dict[str, dict[str, object]] = {
     "lm": {},
     "classify": {},
-    "tag": {},              # --crf, --char-features, --casing, --feature-columns, --input-dropout: off before
+    # --casing and --input-dropout were added after tag's first release and are on by default now; before them a
+    # tagger had no casing column and no input dropout. (--crf, --char-features and --feature-columns: off before
+    # and still off by default. --dropout, --epochs and --patience, whose defaults changed too, are in every run's
+    # config.json since the first release, so a run always resumes with the values it was started with.)
+    "tag": {"casing": False, "input_dropout": 0.0},
     "forecast": {},
     # Before --input-feeding and --label-smoothing existed the decoder had no input feeding and the loss was
     # plain cross entropy. (--beam and --length-penalty only decode: such runs decode as today, beam 5.)
