@@ -124,11 +124,11 @@ CANDIDATES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {"classify": CLAS
 NOTES = {
     "forecast": "`e50p10-drop0.2` scores exactly as `e50p10`: with one recurrent layer the forecaster's dropout "
                 "changes nothing here, so the winner keeps dropout 0.",
-    "tag": "The winner is not made the default yet: `--casing` is an embedded feature column, which `rnnkit export` "
-           "refuses for taggers, so a default tagger could no longer be exported to ONNX; and `--casing` and "
-           "`--input-dropout` were added after tag's first release, so runs saved before them would need their old "
-           "values recorded in `rnnkit.train.tasks.FORMER_DEFAULTS` to resume as they trained. Until both are "
-           "handled, pass `--dropout 0.5 --input-dropout 0.5 --casing --epochs 30 --patience 5`.",
+    "tag": "The winner is the default since this measurement (`--no-casing --dropout 0 --input-dropout 0 --epochs 10 "
+           "--patience 0` give the former behaviour). `rnnkit export` writes taggers with casing and feature columns "
+           "(a third input, `features`; the file's `rnnkit.features` metadata says what each column holds), and runs "
+           "saved before `--casing` and `--input-dropout` existed resume as they trained "
+           "(`rnnkit.train.tasks.FORMER_DEFAULTS`).",
 }
 TEXT_ONLY = ("word_dropout",)          # classify options that only text data takes (rnnkit refuses them elsewhere)
 
