@@ -117,6 +117,9 @@ SEQ2SEQ = {
     "e10-ls0": ("no label smoothing", {**_S2S, "label_smoothing": 0.0}),
     "e10-bi": ("bidirectional encoder", {**_S2S, "bidirectional": True}),
     "e10-tied": ("tied target embeddings", {**_S2S, "tie_embeddings": True}),
+    "e10-tied-bi": ("tied target embeddings, bidirectional encoder",
+                    {**_S2S, "tie_embeddings": True, "bidirectional": True}),
+    "e10-tied-d0.4": ("tied target embeddings, dropout 0.4", {**_S2S, "tie_embeddings": True, "dropout": 0.4}),
 }
 CANDIDATES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {"classify": CLASSIFY, "forecast": FORECAST, "tag": TAG,
                                                                  "seq2seq": SEQ2SEQ}
