@@ -161,7 +161,7 @@ def test_forecast_refuses_missing_values_by_default(tmp_path, series_file, capsy
 
 
 def test_seq2seq_on_the_generated_date_task(tmp_path, capsys):
-    assert train("seq2seq", tmp_path, "--train-size", "40", "--test-size", "10", "--embedding", "4") == 0
+    assert train("seq2seq", tmp_path, "--train-size", "40", "--test-size", "10") == 0
     printed = capsys.readouterr().out
     assert "exact_match" in printed and "held-out test" in printed
     run = tmp_path / "run"

@@ -14,7 +14,7 @@ from rnnkit.data.tokenizer import JOINER
 
 PAIRS = [("I am here.", "Je suis ici."), ("Can I come in?", "Puis-je entrer ?"), ("Who is it?", "Qui est-ce ?"),
          ("I'm hungry.", "J'ai faim."), ("Don't go!", "Ne pars pas !"), ("It's late.", "Il est tard.")]
-TINY = ["--hidden", "8", "--embedding", "6", "--epochs", "2", "--batch", "4", "--seed", "1", "--level", "word"]
+TINY = ["--hidden", "8", "--embedding", "8", "--epochs", "2", "--batch", "4", "--seed", "1", "--level", "word"]
 
 
 @pytest.fixture
@@ -95,7 +95,9 @@ def test_a_run_saved_before_the_new_options_still_predicts(run, pairs_file):
 def test_bad_translation_options_are_refused(tmp_path, pairs_file, capsys):
     for extra, message in ((["--beam", "0"], "--beam must be at least 1"),
                            (["--label-smoothing", "1.0"], "--label-smoothing must lie in [0, 1)"),
-                           (["--level", "char", "--strip-accents"], "--strip-accents is for --level word")):
+                           (["--level", "char", "--strip-accents"], "--strip-accents is for --level word"),
+                           (["--embedding", "6", "--hidden", "8"], "tied embeddings (the default) need --embedding "
+                                                                   "equal to --hidden")):
         assert main(["train", "seq2seq", "--data", str(pairs_file), "--out", str(tmp_path / "bad"), *extra]) == 2
         assert message in capsys.readouterr().err
 
@@ -143,3 +145,17 @@ def test_seq2seq_reads_its_files_in_the_given_encoding(tmp_path, capsys):
     sources = tmp_path / "sources.txt"
     sources.write_bytes("Où ?\n".encode("latin-1"))
     assert main(["predict", str(out), "--file", str(sources)]) == 0
+
+
+def test_tied_embeddings_are_the_default_and_can_be_untied(tmp_path, pairs_file):
+    tied, untied = tmp_path / "tied", tmp_path / "untied"
+    base = ["train", "seq2seq", "--data", str(pairs_file), "--hidden", "8", "--epochs", "1", "--batch", "4",
+            "--level", "word"]
+    assert main([*base, "--out", str(tied)]) == 0                         # --embedding follows --hidden
+    assert main([*base, "--embedding", "6", "--no-tie-embeddings", "--out", str(untied)]) == 0
+    tied_config = json.loads((tied / "config.json").read_text())
+    untied_config = json.loads((untied / "config.json").read_text())
+    tied_model, untied_model = tied_config["model"]["config"], untied_config["model"]["config"]
+    assert tied_model["tie_embeddings"] is True and tied_model["embedding_dim"] == 8
+    assert "tie_embeddings" not in untied_model and untied_model["embedding_dim"] == 6
+    assert len(predict_lines(str(tied), ["Who is it?"])) == 1

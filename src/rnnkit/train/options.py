@@ -201,7 +201,7 @@ def check_common(options: Any) -> None:
         if hasattr(options, name) and getattr(options, name) < 1:
             raise ValueError(f"{flag(name)} must be at least 1, got {getattr(options, name)}")
     for name in ("warmup", "patience", "seed", "checkpoint_every", "embedding", "max_vocab"):
-        if hasattr(options, name) and getattr(options, name) < 0:
+        if getattr(options, name, None) is not None and getattr(options, name) < 0:     # None: "automatic"
             raise ValueError(f"{flag(name)} must be at least 0, got {getattr(options, name)}")
     ranges = [("dropout", 0.0, 0.99), ("val_fraction", 0.01, 0.5)]
     ranges += [(name, 0.0, 0.99) for name in REGULARISER_OPTIONS if name != "learn_initial_state"]

@@ -43,9 +43,10 @@ FORMER_DEFAULTS: dict[str, dict[str, object]] = {
     # config.json since the first release, so a run always resumes with the values it was started with.)
     "tag": {"casing": False, "input_dropout": 0.0},
     "forecast": {},
-    # Before --input-feeding and --label-smoothing existed the decoder had no input feeding and the loss was
-    # plain cross entropy. (--beam and --length-penalty only decode: such runs decode as today, beam 5.)
-    "seq2seq": {"input_feeding": False, "label_smoothing": 0.0},
+    # Before --input-feeding, --label-smoothing and --tie-embeddings existed the decoder had no input feeding, the
+    # loss was plain cross entropy and the output layer had a weight of its own. (--beam and --length-penalty only
+    # decode: such runs decode as today, beam 5.)
+    "seq2seq": {"input_feeding": False, "label_smoothing": 0.0, "tie_embeddings": False},
 }
 
 

@@ -64,13 +64,15 @@ class Seq2SeqOptions(SupervisedOptions):
 
     data: str | None = option(None, "text file of source<TAB>target pairs (default: the generated "
                                     "date-rewriting task, rnnkit.data.dates)")
-    # Defaults of their own (tuned on Tatoeba English-French within 10 minutes of CPU; RESULTS.md).
+    # Defaults of their own, measured on Tatoeba English to French and French to English (RESULTS.md, Defaults):
+    # tied output embeddings won there; 10 epochs of the default model fit in 10 minutes on 2 cores.
     hidden: int = option(256, "hidden units per layer and direction")
     dropout: float = option(0.3, "dropout between layers and on the attentional vector before the output layer")
-    epochs: int = option(6, "passes over the training data (the time budget may stop it sooner)")
+    epochs: int = option(10, "passes over the training data (the time budget may stop it sooner)")
     sep: str = option("tab", "separator between source and target: 'tab' or another string")
     level: str = option("char", "read characters or words", ("char", "word"))
-    embedding: int = option(256, "embedding size (source and target)")
+    embedding: int | None = option(None, "embedding size, source and target (default: --hidden, as tied "
+                                         "embeddings need)")
     attention: str = option("general", "Luong attention score ('none': the decoder sees only the final state)",
                             ATTENTION)
     train_size: int = option(10000, "generated task: training pairs (validation is --val-fraction of them)",
@@ -84,8 +86,9 @@ class Seq2SeqOptions(SupervisedOptions):
     strip_accents: bool = option(False, "drop accents from sources and targets ('élève' -> 'eleve'; outputs too)")
     input_feeding: bool = option(True, "feed the previous attentional vector with the next decoder input "
                                        "(Luong; --no-input-feeding: off)", only=("attention", ("dot", "general")))
-    tie_embeddings: bool = option(False, "use the target embedding table as the output layer's weight (Press & "
-                                         "Wolf 2017; needs --embedding equal to --hidden)")
+    tie_embeddings: bool = option(True, "use the target embedding table as the output layer's weight (Press & "
+                                        "Wolf 2017; needs --embedding equal to --hidden; --no-tie-embeddings: a "
+                                        "weight of its own)")
     label_smoothing: float = option(0.1, "train towards (1 - eps) one-hot + eps / V (0: plain cross entropy; "
                                          "validation loss is always plain)")
     beam: int = option(DEFAULT_BEAM, "beam size of rnnkit evaluate / predict and the final test report "
@@ -97,7 +100,7 @@ class Seq2SeqOptions(SupervisedOptions):
 def check_options(options: Seq2SeqOptions) -> None:
     check_common(options)
     for name in ("embedding", "train_size", "test_size", "min_freq"):
-        if getattr(options, name) < 1:
+        if getattr(options, name) is not None and getattr(options, name) < 1:
             raise ValueError(f"{flag(name)} must be at least 1, got {getattr(options, name)}")
     if options.max_length < 0:
         raise ValueError(f"--max-length must be at least 0, got {options.max_length}")
@@ -107,9 +110,10 @@ def check_options(options: Seq2SeqOptions) -> None:
         raise ValueError(f"--length-penalty must lie in [0, 5], got {options.length_penalty}")
     if not 0.0 <= options.label_smoothing < 1.0:
         raise ValueError(f"--label-smoothing must lie in [0, 1), got {options.label_smoothing}")
-    if options.tie_embeddings and options.embedding != options.hidden:
-        raise ValueError(f"--tie-embeddings needs --embedding equal to --hidden (the output layer reads vectors of "
-                         f"the hidden size), got --embedding {options.embedding} and --hidden {options.hidden}")
+    if options.tie_embeddings and options.embedding not in (None, options.hidden):
+        raise ValueError(f"tied embeddings (the default) need --embedding equal to --hidden (the output layer reads "
+                         f"vectors of the hidden size), got --embedding {options.embedding} and --hidden "
+                         f"{options.hidden}; leave --embedding out, or add --no-tie-embeddings")
     if options.attention == "dot" and options.bidirectional:
         raise ValueError("--attention dot needs a unidirectional encoder; use --attention general with "
                          "--bidirectional")
@@ -325,7 +329,8 @@ def prepare(options: Seq2SeqOptions) -> Prepared:
     val = encode_pairs(val_pairs, source_vocab, target_vocab)
     max_length = options.max_length or max(len(target) for target in train[1]) + 5
     model = Seq2Seq(len(source_vocab), len(target_vocab), bos_id=target_vocab.bos_id, eos_id=target_vocab.eos_id,
-                    pad_id=target_vocab.pad_id, embedding_dim=options.embedding, hidden_size=options.hidden,
+                    pad_id=target_vocab.pad_id, embedding_dim=options.embedding or options.hidden,
+                    hidden_size=options.hidden,
                     cell=options.cell, num_layers=options.layers, bidirectional=options.bidirectional,
                     attention=None if options.attention == "none" else options.attention, dropout=options.dropout,
                     decoder_layers=options.layers, input_feeding=options.input_feeding and options.attention != "none",
