@@ -62,7 +62,7 @@ def test_forecast_and_seq2seq_take_the_regularisers(tmp_path):
     model = rnnkit.load(str(tmp_path / "forecast" / "checkpoints" / "best" / "model.safetensors"))
     assert model.recurrent.zoneout == 0.1 and model.recurrent.weight_drop == 0.2
     assert main(["train", "seq2seq", "--out", str(tmp_path / "dates"), "--train-size", "40", "--test-size", "8",
-                 "--embedding", "8", *TINY, "--locked-dropout", "0.2", "--learn-initial-state", "--layers", "2"]) == 0
+                 *TINY, "--locked-dropout", "0.2", "--learn-initial-state", "--layers", "2"]) == 0
 
 
 def test_language_model_takes_the_regularisers_and_generates_as_evaluation_computes(tmp_path):
