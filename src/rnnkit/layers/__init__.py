@@ -10,5 +10,7 @@ from rnnkit.layers.crf import CRF
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.linear import Linear
+from rnnkit.layers.tied_output import TiedOutput
 
-__all__ = ["RNN", "LSTM", "GRU", "RecurrentLayer", "Linear", "Embedding", "Dropout", "CRF", "CharCNN", "CharLSTM"]
+__all__ = ["RNN", "LSTM", "GRU", "RecurrentLayer", "Linear", "Embedding", "Dropout", "CRF", "CharCNN", "CharLSTM",
+           "TiedOutput"]

@@ -58,10 +58,9 @@ import numpy as np
 
 from rnnkit import losses
 from rnnkit._validate import as_float_array, as_index_array, check_choice, check_positive_int, check_probability
-from rnnkit.layers import Embedding, Linear
+from rnnkit.layers import Embedding, Linear, TiedOutput
 from rnnkit.models._common import check_lengths, length_mask, make_recurrent_layer
 from rnnkit.models.attention import LuongAttention
-from rnnkit.models.language_model import TiedOutput
 from rnnkit.module import Module
 from rnnkit.registry import cell_kind
 
