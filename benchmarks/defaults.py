@@ -120,6 +120,9 @@ SEQ2SEQ = {
     "e10-tied-bi": ("tied target embeddings, bidirectional encoder",
                     {**_S2S, "tie_embeddings": True, "bidirectional": True}),
     "e10-tied-d0.4": ("tied target embeddings, dropout 0.4", {**_S2S, "tie_embeddings": True, "dropout": 0.4}),
+    "e14-tied": ("tied target embeddings, 14 epochs", {**_S2S, "tie_embeddings": True, "epochs": 14}),
+    "e14-tied-d0.4": ("tied target embeddings, dropout 0.4, 14 epochs",
+                      {**_S2S, "tie_embeddings": True, "dropout": 0.4, "epochs": 14}),
 }
 CANDIDATES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {"classify": CLASSIFY, "forecast": FORECAST, "tag": TAG,
                                                                  "seq2seq": SEQ2SEQ}
