@@ -422,12 +422,12 @@ def run_one(task: str, data_name: str, dataset: Dataset, candidate: str, seed: i
     if adopted is None:
         run_cli(arguments, log)
     else:
-        run = adopted
-        started -= summary_of(run)["elapsed_s"]             # its training time, as if it had run here
-    metrics = evaluate(run, str(test))
+        started -= summary_of(adopted)["elapsed_s"]         # its training time, as if it had run here
+    trained = adopted or run                                # an adopted run is read, never removed
+    metrics = evaluate(trained, str(test))
     seconds = time.perf_counter() - started
-    summary = summary_of(run)
-    if not keep:
+    summary = summary_of(trained)
+    if not keep and adopted is None:
         shutil.rmtree(run, ignore_errors=True)
     return {"value": dataset.score(metrics), "seconds": round(seconds, 1), "epochs": summary.get("epochs"),
             "stop": summary.get("stop_reason"), "quick": quick,
