@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-TARGETS = {  # (cell, workload): {size: max rnnkit/PyTorch}, from the issue
+TARGETS = {  # (cell, workload): {size: max rnnkit/PyTorch}
     ("RNN", "train"): 0.5, ("RNN", "infer"): 0.5, ("GRU", "train"): 0.5, ("GRU", "infer"): 0.5,
     ("LSTM", "infer"): 1.0,
 }
@@ -122,7 +122,7 @@ def write_markdown(results: dict, path: str) -> None:
              f"* {results['rounds']} interleaved round(s), each library in its own process; medians (min-max) over all "
              "timed calls; ratio = median / median",
              "* floor: only the matrix products a step must do (NumPy BLAS calls, preallocated outputs)",
-             "* ✓ / ✗: the issue's targets (rnnkit/PyTorch: GRU and RNN <= 0.5; LSTM inference <= 1.0; LSTM "
+             "* ✓ / ✗: the speed targets (rnnkit/PyTorch: GRU and RNN <= 0.5; LSTM inference <= 1.0; LSTM "
              "training <= 0.5 at S, <= 1.0 at M, M2, L, XL, <= 0.8 for the 2-layer bidirectional M2-2bi; rnnkit/floor "
              "<= 1.15 at L and XL; >= 75% of the measured peak at L and XL; memory <= PyTorch; generation >= 5x; "
              "end to end >= 1.5x PyTorch's characters per second)", ""]

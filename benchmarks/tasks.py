@@ -438,19 +438,21 @@ def task_translation(folder, cell, quick, run, scratch, log):
 
 
 def task_translation_tuned(folder, cell, quick, run, scratch, log):
-    """The best settings found (see RESULTS.md), same 10-minute budget."""
+    """The defaults plus what measured best beside them (see RESULTS.md), with a 15-minute budget."""
     train, test = translation_split(folder, scratch, 300 if quick else None)
-    arguments = ["train", "seq2seq", "--data", str(train), "--level", "word", "--no-tie-embeddings"] + common(
+    arguments = ["train", "seq2seq", "--data", str(train), "--level", "word"] + common(
         cell, quick, TUNED["hidden"], TUNED["epochs"], run, **{key: value for key, value in TUNED.items()
                                                                if key not in ("hidden", "epochs")})
-    arguments += ["--max-minutes", "0.2" if quick else "10"]
+    arguments += ["--max-minutes", "0.2" if quick else "15"]
     started = time.perf_counter()
     run_cli(arguments, log)
     return translation_result(run, arguments, test, train, started, log)
 
 
-TUNED = {"hidden": 256, "epochs": 5, "embedding": 256, "dropout": 0.4, "lr": 5e-3, "batch": 32,
-         "label_smoothing": 0.1, "min_freq": 2}
+# The defaults (tied embeddings, dropout 0.4, 14 epochs) with a bidirectional encoder: on Tatoeba the
+# bidirectional encoder scored 0.1-0.7 BLEU above the unidirectional one at 10 epochs French to English
+# (benchmarks.defaults) and costs 15-20% more time per epoch, so 14 epochs need more than 10 minutes.
+TUNED = {"hidden": 256, "epochs": 14, "dropout": 0.4, "bidirectional": True}
 
 
 TASKS: dict[str, tuple[str, Callable]] = {
@@ -469,7 +471,7 @@ TASKS: dict[str, tuple[str, Callable]] = {
     "wnut_long": ("WNUT-17 NER, BiLSTM-CNN-CRF, 10 min (tag)", tagging_variant("wnut", True, "cnn", minutes=10)),
     "ewt_long": ("UD English EWT UPOS, BiLSTM-CNN-CRF, 6 min (tag)", tagging_variant("ewt", True, "cnn", minutes=6)),
     "translation": ("Tatoeba English-French, held-out 10%, defaults, 10 min (seq2seq)", task_translation),
-    "translation_tuned": ("Tatoeba English-French, held-out 10%, best settings, 10 min (seq2seq)",
+    "translation_tuned": ("Tatoeba English-French, held-out 10%, best settings, 15 min (seq2seq)",
                           task_translation_tuned),
 }
 

@@ -62,7 +62,7 @@ DEFAULTS = {
                "quick": dict(lengths=[10, 20], steps=250, hidden=32, batch=32)},
     "forget-bias": {"full": dict(lengths=[100], steps=6000, hidden=64, batch=32),
                     "quick": dict(lengths=[20], steps=250, hidden=32, batch=32)},
-    # cells: the memory experiment's budget at the T = 100 and 200; speed from T = 100 to 4096.
+    # cells: the memory experiment's budget at T = 100 and 200; speed from T = 100 to 4096.
     "cells": {"full": dict(lengths=[100, 200], steps=6000, hidden=64, batch=32,
                            speed_lengths=[100, 256, 512, 1024, 2048, 4096], repeats=3),
               "quick": dict(lengths=[10, 20], steps=250, hidden=32, batch=32, speed_lengths=[100, 400], repeats=2)},
