@@ -9,6 +9,7 @@ Run from the repository root::
                                                                   # (its files go to --workdir, not the repository)
     python -m benchmarks.defaults --tasks seq2seq --adopt DIR     # evaluate finished runs in DIR instead of
                                                                   # training them again (same options, same data)
+    python -m benchmarks.defaults --report                        # rewrite RESULTS.md's section, run nothing
 
 Each run is ``rnnkit train TASK`` with only the options that describe the data (file, format,
 columns, separator, validation file) and one candidate setting; nothing else is tuned. Every
@@ -658,6 +659,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adopt", default=None, help="a folder of finished run directories named as this script "
                                                       "names them (TASK-DATA-CANDIDATE-sSEED): one trained with the "
                                                       "same options on the same data is evaluated, not trained again")
+    parser.add_argument("--report", action="store_true", help="run nothing: rewrite the defaults section of "
+                                                              "--results from --json (after a change of defaults, "
+                                                              "notes or the tuned rows)")
     args = parser.parse_args(argv)
     tasks = names_from(args.tasks, list(TASK_NAMES), "task", parser)
     all_datasets = [name for task in TASK_NAMES for name in DATASETS[task]]
@@ -679,6 +683,10 @@ def main(argv: list[str] | None = None) -> int:
     tuned_results = json.loads(tuned_path.read_text()) if tuned_path.is_file() else {}
     machine = next((entry["machine"] for by_data in stored.values() for by_candidate in by_data.values()
                     for by_seed in by_candidate.values() for entry in by_seed.values()), None) or machine_text()
+    if args.report:
+        write_section(results_path, "defaults", markdown(stored, tuned_results, machine))
+        print(f"results: {results_path}")
+        return 0
     folder = data_dir()
     for task in tasks:
         for data_name, dataset in DATASETS[task].items():

@@ -100,3 +100,23 @@ def test_quick_mode_runs_every_task_and_writes_its_section(tmp_path, capsys):
     assert "Winner by the rule" in text and "Spread of the defaults" in text
     assert str(tasks.data_dir()) not in text                     # no paths of this machine
     assert "rnnkit evaluate RUN --data" in text
+
+
+def test_report_rewrites_the_section_from_the_stored_results_and_runs_nothing(tmp_path):
+    results, store = tmp_path / "RESULTS.md", tmp_path / "results.json"
+    tasks.write_section(results, "other", "## Someone else's section\n\nkept")
+    recorded = json.loads((ROOT / "benchmarks" / "defaults_results.json").read_text())["seq2seq"]["fra_eng"]
+    entry = dict(next(iter(recorded["e10"].values())), value=31.5)   # a stored entry's fields, a made-up score
+    settings = defaults.CANDIDATES["seq2seq"]
+    stored = {"seq2seq": {data: {name: {"0": dict(entry, value=entry["value"] + index)}
+                                 for index, name in enumerate(settings)} for data in defaults.DATASETS["seq2seq"]}}
+    store.write_text(json.dumps(stored))
+    workdir = tmp_path / "runs"
+    assert defaults.main(["--report", "--results", str(results), "--json", str(store), "--workdir", str(workdir)]) == 0
+    text = results.read_text()
+    assert "kept" in text and "### seq2seq" in text
+    best = list(settings)[-1]                                     # the highest score on both data sets
+    assert f"Winner by the rule (lowest mean rank over the 2 data sets, ties by mean relative score): `{best}`" in text
+    assert f"`{defaults.defaults_candidate('seq2seq')}` **(the defaults now)**" in text
+    assert json.loads(store.read_text()) == stored                # nothing ran, nothing was added
+    assert not any(workdir.glob("seq2seq-*"))
