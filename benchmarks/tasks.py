@@ -358,7 +358,7 @@ def task_msft(folder, cell, quick, run, scratch, log):
 def task_dates(folder, cell, quick, run, scratch, log):
     arguments = ["train", "seq2seq", "--no-tie-embeddings"] + common(cell, quick, 128, 6, run, train_size=60 if quick else 20000,
                                               test_size=20 if quick else 1000, embedding=8 if quick else 32,
-                                              bidirectional=True, lr=5e-3, batch=32, val_fraction=0.05)
+                                              bidirectional=True, dropout=0.3, lr=5e-3, batch=32, val_fraction=0.05)
     run_cli(arguments, log)
     test = summary_of(run)["test"]
     return {"metric": "held-out exact match", "value": test["exact_match"], "target": 0.99, "higher": True,
