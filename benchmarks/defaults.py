@@ -131,14 +131,15 @@ CANDIDATES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {"classify": CLAS
 NOTES = {
     "forecast": "`e50p10-drop0.2` scores exactly as `e50p10`: with one recurrent layer the forecaster's dropout "
                 "changes nothing here, so the winner keeps dropout 0.",
-    "seq2seq": "The defaults are `e14-tied-d0.4` since this measurement (`--epochs 10 --dropout 0.3` give the former "
-               "ones, `e10-tied`); 14 epochs take about 9.5 minutes on 2 cores here, inside a 10-minute budget. With 10 "
-               "epochs, the bidirectional encoder (`e10-tied-bi`) scored 0.2 and 0.7 BLEU above `e10-tied`, within "
-               "one seed's noise, at 15-20% more time per epoch: it is the tuned translation row, with 14 epochs, where it scored "
-               "below the defaults with the LSTM (28.51 against 30.38 BLEU) and above them with the GRU (27.75 "
-               "against 26.74): one seed each, not a better setting. "
-               "`e10-tied` on English to French was trained outside this script with the same options and evaluated "
-               "here (`--adopt`). Runs: one core each, two at a time, so the seconds are those of one core.",
+    "seq2seq": "The defaults are `e14-tied-d0.4` since this measurement (`--epochs 10 --dropout 0.3` give the "
+               "former ones, `e10-tied`); 14 epochs take about 9.5 minutes on 2 cores here, inside a 10-minute "
+               "budget. With 10 epochs, the bidirectional encoder (`e10-tied-bi`) scored 0.2 and 0.7 BLEU above "
+               "`e10-tied`, within one seed's noise, at 15-20% more time per epoch. It is the tuned translation "
+               "row, with 14 epochs, where it scored below the defaults with the LSTM (28.51 against 30.38 BLEU) "
+               "and above them with the GRU (27.75 against 26.74): one seed each, not a better setting. "
+               "`e10-tied` on English to French was trained outside this script with the same options and "
+               "evaluated here (`--adopt`). Runs: one core each, two at a time, so the seconds are those of one "
+               "core.",
     "tag": "The winner is the default since this measurement (`--no-casing --dropout 0 --input-dropout 0 --epochs 10 "
            "--patience 0` give the former behaviour). `rnnkit export` writes taggers with casing and feature columns "
            "(a third input, `features`; the file's `rnnkit.features` metadata says what each column holds), and runs "
