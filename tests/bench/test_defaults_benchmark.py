@@ -79,27 +79,31 @@ def test_series_in_other_layouts_become_one_value_per_row(tmp_path):
 def test_quick_mode_runs_every_task_and_writes_its_section(tmp_path, capsys):
     results, store = tmp_path / "RESULTS.md", tmp_path / "results.json"
     tasks.write_section(results, "other", "## Someone else's section\n\nkept")
-    arguments = ["--quick", "--datasets", "amazon,vowels,nile,wnut", "--candidates", "previous,drop0.3,e50p10,reg",
+    arguments = ["--quick", "--datasets", "amazon,vowels,nile,wnut,dates", "--candidates",
+                 "previous,drop0.3,e50p10,reg,e10",
                  "--seeds", "0", "--results", str(results), "--json", str(store), "--workdir", str(tmp_path / "runs")]
     assert defaults.main(arguments) == 0
     stored = json.loads(store.read_text())
-    assert set(stored) == {"classify", "forecast", "tag"}
+    assert set(stored) == {"classify", "forecast", "tag", "seq2seq"}
     assert set(stored["classify"]) == {"amazon", "vowels"}
     assert set(stored["classify"]["amazon"]) == {"previous", "drop0.3"}
     for task, data, low, high in (("classify", "amazon", 0, 1), ("forecast", "nile", 0, float("inf")),
-                                  ("tag", "wnut", 0, 1)):
-        entry = stored[task][data]["previous"]["0"]
+                                  ("tag", "wnut", 0, 1), ("seq2seq", "dates", 0, 1)):
+        entry = stored[task][data]["e10" if task == "seq2seq" else "previous"]["0"]
         assert low <= entry["value"] <= high and entry["quick"] and entry["command"].startswith(f"rnnkit train {task}")
     # vowels is not text: the word-dropout option is not given to it
     assert "--word-dropout" not in stored["classify"]["vowels"]["drop0.3"]["0"]["command"]
     text = results.read_text()
     assert "kept" in text and text.count("## Defaults: measured across data sets") == 1
-    for heading in ("### classify", "### forecast", "### tag"):
+    for heading in ("### classify", "### forecast", "### tag", "### seq2seq"):
         assert heading in text
     assert "| UCI sentiment, Amazon (80/20) | test accuracy |" in text and "mean rank" in text
-    assert "Winner by the rule" in text and "Spread of the defaults" in text
+    assert "Winner by the rule" in text
+    assert "The defaults on the one data set scored by test RMSE / persistence RMSE:" in text    # e50p10 on nile
     assert str(tasks.data_dir()) not in text                     # no paths of this machine
     assert "rnnkit evaluate RUN --data" in text
+    # the generated dates: no data file, scored on the task's own held-out dates
+    assert "`rnnkit train seq2seq CANDIDATE --seed S --out RUN`, then `rnnkit evaluate RUN`" in text
 
 
 def test_report_rewrites_the_section_from_the_stored_results_and_runs_nothing(tmp_path):
@@ -115,8 +119,22 @@ def test_report_rewrites_the_section_from_the_stored_results_and_runs_nothing(tm
     assert defaults.main(["--report", "--results", str(results), "--json", str(store), "--workdir", str(workdir)]) == 0
     text = results.read_text()
     assert "kept" in text and "### seq2seq" in text
-    best = list(settings)[-1]                                     # the highest score on both data sets
-    assert f"Winner by the rule (lowest mean rank over the 2 data sets, ties by mean relative score): `{best}`" in text
+    best, count = list(settings)[-1], len(defaults.DATASETS["seq2seq"])   # the highest score on every data set
+    assert (f"Winner by the rule (lowest mean rank over the {count} data sets, ties by mean relative score): `{best}`"
+            in text)
     assert f"`{defaults.defaults_candidate('seq2seq')}` **(the defaults now)**" in text
     assert json.loads(store.read_text()) == stored                # nothing ran, nothing was added
     assert not any(workdir.glob("seq2seq-*"))
+
+
+def test_spreads_never_mix_metrics_and_seeds_are_named_per_data_set_when_they_differ():
+    entry = {"seconds": 1.0, "epochs": 1, "stop": "completed", "quick": False, "when": "", "command": "",
+             "evaluate": "", "machine": ""}
+    default = defaults.defaults_candidate("seq2seq")
+    stored = {"seq2seq": {"eng_fra": {default: {"0": dict(entry, value=30.0)}},
+                          "fra_eng": {default: {"0": dict(entry, value=50.0)}},
+                          "dates": {default: {"0": dict(entry, value=0.9), "1": dict(entry, value=0.95)}}}}
+    text = "\n".join(defaults.task_markdown("seq2seq", stored, {}))
+    assert "scored by test BLEU (beam 5): min 30.0000, median 40.0000, max 50.0000" in text
+    assert "The defaults on the one data set scored by test exact match (beam 5): 0.9250." in text
+    assert "Seeds: 0 on Tatoeba English to French" in text and "0, 1 on Generated dates" in text

@@ -11,12 +11,6 @@ if not compiled.available():
     pytest.skip(f"compiled loops unavailable: {compiled.unavailable_reason()}", allow_module_level=True)
 
 
-@pytest.fixture
-def both_paths():
-    yield
-    compiled.set_enabled(None)
-
-
 def _both(*args, **kwargs):
     compiled.set_enabled(False)
     reference = losses.cross_entropy(*args, **kwargs)

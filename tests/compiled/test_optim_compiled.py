@@ -14,12 +14,6 @@ if not compiled.available():
     pytest.skip(f"compiled loops unavailable: {compiled.unavailable_reason()}", allow_module_level=True)
 
 
-@pytest.fixture
-def both_paths():
-    yield
-    compiled.set_enabled(None)
-
-
 def _train(use_compiled, dtype, optimiser, clip=None, **hyper):
     """Parameters (and the last gradient norm) after six steps on fixed random gradients."""
     compiled.set_enabled(use_compiled)
