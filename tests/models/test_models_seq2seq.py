@@ -345,6 +345,33 @@ def test_wide_beam_search_equals_exhaustive_search(cell, feeding, length_penalty
         assert found == best
 
 
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
+def test_endings_as_likely_as_any_wrong_token_do_not_cut_the_search_short(monkeypatch, length_penalty):
+    """A label-smoothed model gives <eos> the small probability of every wrong token. Beam search
+    once stopped when beam_size such early endings had piled up, before the right output ended."""
+    model = Seq2Seq(6, 8, bos_id=1, eos_id=2, embedding_dim=3, hidden_size=4, dtype=np.float64, seed=0)
+    wanted = [3, 4, 5, 6, 7, 3]
+
+    def start(source, lengths):                     # sources: a dummy; state: (tokens emitted, prefix right)
+        return (np.zeros((len(source), 1)),), np.tile([0, 1], (len(source), 1))
+
+    def step(tokens, state, sources):
+        # After a right prefix: 0.9 on the right next token (<eos> at the end), the rest shared evenly;
+        # after a wrong token: every token equally likely, <eos> included.
+        emitted, right = state[:, 0], state[:, 1].astype(bool)
+        right = right & ((emitted == 0) | (tokens == np.array(wanted + [0])[emitted - 1]))
+        log_probs = np.full((len(tokens), 8), np.log(1 / 8))
+        for index in np.flatnonzero(right):
+            log_probs[index] = np.log(0.1 / 7)
+            log_probs[index, wanted[emitted[index]] if emitted[index] < len(wanted) else model.eos_id] = np.log(0.9)
+        return log_probs, np.stack([emitted + 1, right], axis=1)
+
+    monkeypatch.setattr(model, "_start", start)
+    monkeypatch.setattr(model, "_step_log_probs", step)
+    assert model.beam_search(SOURCE[:1], SOURCE_LENGTHS[:1], beam_size=5, max_length=10,
+                             length_penalty=length_penalty) == [wanted]
+
+
 def test_new_options_are_checked():
     with pytest.raises(ValueError, match="input_feeding=True .* needs attention"):
         Seq2Seq(5, 5, bos_id=1, eos_id=2, input_feeding=True)
