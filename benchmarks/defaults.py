@@ -167,6 +167,10 @@ def current_defaults(task: str) -> dict[str, Any]:
     defaults = {item.name: item.default for item in dataclasses.fields(options_class(task))}
     if task == "seq2seq" and defaults["embedding"] is None:                  # the embedding follows --hidden
         defaults["embedding"] = defaults["hidden"]
+    if task == "seq2seq" and defaults["lr"] is None:                         # the default cell's (LSTM) rate
+        from rnnkit.train.translation import LSTM_GRU_LR
+
+        defaults["lr"] = LSTM_GRU_LR
     return defaults
 
 

@@ -159,3 +159,20 @@ def test_tied_embeddings_are_the_default_and_can_be_untied(tmp_path, pairs_file)
     assert tied_model["tie_embeddings"] is True and tied_model["embedding_dim"] == 8
     assert "tie_embeddings" not in untied_model and untied_model["embedding_dim"] == 6
     assert len(predict_lines(str(tied), ["Who is it?"])) == 1
+
+
+def test_the_default_learning_rate_follows_the_cell_and_is_recorded(tmp_path, pairs_file):
+    from rnnkit.train.translation import LSTM_GRU_LR, RNN_LR
+
+    base = ["train", "seq2seq", "--data", str(pairs_file), "--hidden", "8", "--epochs", "1", "--batch", "4",
+            "--level", "word"]
+    for cell, extra, expected in (("rnn", [], RNN_LR), ("gru", [], LSTM_GRU_LR), ("rnn", ["--lr", "0.02"], 0.02)):
+        out = tmp_path / f"{cell}-{len(extra)}"
+        assert main([*base, "--cell", cell, *extra, "--out", str(out)]) == 0
+        options = json.loads((out / "config.json").read_text())["options"]
+        assert options["lr"] == expected                          # a number, so the run resumes as it trained
+        rows = (out / "metrics.csv").read_text().splitlines()
+        header = rows[0].split(",")
+        assert 0 < float(rows[1].split(",")[header.index("lr")]) <= expected
+    assert RNN_LR < LSTM_GRU_LR
+    assert main([*base, "--cell", "rnn", "--out", str(tmp_path / "rnn-0"), "--resume", "--epochs", "2"]) == 0
