@@ -58,8 +58,9 @@ METRICS = ("loss", "exact_match", "bleu", "chrf")
 DEFAULT_BEAM, DEFAULT_LENGTH_PENALTY = 5, 1.0
 
 
-# The default learning rate by cell. On Tatoeba (held-out 10%, one seed) the tanh RNN reached 1.65 (English
-# to French) and 1.37 (French to English) test BLEU at 5e-3, and 25.46 and 43.67 at 1e-3 (RESULTS.md).
+# The default learning rate by cell. With the other defaults (one seed, one core each) the tanh RNN reached
+# Tatoeba test BLEU 1.65 (English to French) and 1.37 (French to English) and 0.405 exact match on the
+# generated dates at 5e-3, and 25.46, 43.67 and 1.000 at 1e-3.
 LSTM_GRU_LR, RNN_LR = 5e-3, 1e-3
 
 
