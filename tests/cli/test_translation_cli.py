@@ -70,6 +70,26 @@ def test_evaluate_and_predict_decode_with_the_runs_beam(run, pairs_file):
     assert greedy[0].startswith("Who is it?\t")
 
 
+def test_evaluate_takes_another_beam_for_seq2seq_runs_only(run, pairs_file, tmp_path, capsys):
+    out, _ = run
+    assert main(["evaluate", str(out), "--data", str(pairs_file), "--beam", "1", "--json"]) == 0
+    greedy = json.loads(capsys.readouterr().out)
+    assert greedy["beam"] == 1 and greedy["pairs"] == 24
+    lines = predict_lines(str(out), file=str(pairs_file), beam=1)
+    outputs = [line.split("\t")[1] for line in lines]
+    assert greedy["exact_match"] == pytest.approx(sum(o == t for o, (_, t) in zip(outputs, PAIRS * 4)) / 24)
+    assert main(["evaluate", str(out), "--data", str(pairs_file), "--beam", "0"]) == 2
+    assert "--beam must be an integer of at least 1, got 0" in capsys.readouterr().err
+    text = tmp_path / "text.txt"
+    text.write_text("some words to model\n" * 30, encoding="utf-8")
+    lm = tmp_path / "lm"
+    assert main(["train", "lm", "--data", str(text), "--hidden", "8", "--epochs", "1", "--batch", "2", "--seq-len", "8",
+                 "--out", str(lm)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(lm), "--data", str(text), "--beam", "3"]) == 2
+    assert "--beam is for seq2seq runs; this is a lm run" in capsys.readouterr().err
+
+
 def test_predict_file_streams(run, pairs_file):
     out, _ = run
     lines = iter_predictions(str(out), file=str(pairs_file))

@@ -52,6 +52,8 @@ def register(subparsers) -> None:
                                "the file's held-out tail, its last --test-fraction of values)")
     evaluate.add_argument("--encoding", default=None,
                           help="text encoding of --data (default: the run's --encoding, utf-8 for older runs)")
+    evaluate.add_argument("--beam", type=int, default=None,
+                          help="seq2seq runs: beam size (default: the run's --beam, 5 for runs without one; 1: greedy)")
     evaluate.add_argument("--json", action="store_true",
                           help="print the metrics as one JSON object (a value too large for a number, such as the "
                                "perplexity of an enormous loss, is null)")
@@ -84,7 +86,7 @@ def load_language_model_run(run_dir: str, which: str = "best"):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    metrics = evaluate_run(args.run_dir, args.data, args.checkpoint, args.all_windows, args.encoding)
+    metrics = evaluate_run(args.run_dir, args.data, args.checkpoint, args.all_windows, args.encoding, args.beam)
     if args.json:                   # strict JSON: a value beyond float64 (perplexity of a huge loss) is null
         print(json.dumps({key: None if isinstance(value, float) and not math.isfinite(value) else value
                           for key, value in metrics.items()}, allow_nan=False))
@@ -99,19 +101,26 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def evaluate_run(run_dir: str, data: str | None, which: str = "best", all_windows: bool = False,
-                 encoding: str | None = None) -> dict[str, Any]:
+                 encoding: str | None = None, beam: int | None = None) -> dict[str, Any]:
     """The metrics of run ``run_dir``'s checkpoint ``which`` on the file ``data``, for any task.
 
     ``all_windows`` (forecast runs only): every window of the file, not its held-out tail.
-    ``encoding``: the file's text encoding, if not the one the run read its data in."""
+    ``encoding``: the file's text encoding, if not the one the run read its data in.
+    ``beam`` (seq2seq runs only): decode with this beam size instead of the run's (1: greedy)."""
     document, _ = read_document(run_dir)
     module = TASKS[document["task"]]
     if data is None and document["task"] != "seq2seq":      # seq2seq: the generated task's held-out pairs
         raise ValueError(f"--data PATH is needed: {module.EXPECTED}")
     if all_windows and document["task"] != "forecast":
         raise ValueError(f"--all-windows is for forecast runs; this is a {document['task']} run")
+    if beam is not None and document["task"] != "seq2seq":
+        raise ValueError(f"--beam is for seq2seq runs; this is a {document['task']} run")
+    if beam is not None and (isinstance(beam, bool) or not isinstance(beam, int) or beam < 1):
+        raise ValueError(f"--beam must be an integer of at least 1, got {beam!r}")
     run = load_run(run_dir, which)
     with_encoding(run.document, encoding)
     if all_windows:
         return module.evaluate_file(run.model, run.document, run.vocabs, data, all_windows=True)
+    if beam is not None:
+        return module.evaluate_file(run.model, run.document, run.vocabs, data, beam=beam)
     return module.evaluate_file(run.model, run.document, run.vocabs, data)
