@@ -103,7 +103,7 @@ def test_quick_mode_runs_every_task_and_writes_its_section(tmp_path, capsys):
     assert str(tasks.data_dir()) not in text                     # no paths of this machine
     assert "rnnkit evaluate RUN --data" in text
     # the generated dates: no data file, scored on the task's own held-out dates
-    assert "`rnnkit train seq2seq CANDIDATE --seed S --out RUN`, then `rnnkit evaluate RUN`" in text
+    assert "CANDIDATE --seed S --out RUN`, then `rnnkit evaluate RUN`\n" in text
 
 
 def test_report_rewrites_the_section_from_the_stored_results_and_runs_nothing(tmp_path):
