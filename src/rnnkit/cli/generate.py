@@ -119,8 +119,5 @@ def evaluate_run(run_dir: str, data: str | None, which: str = "best", all_window
         raise ValueError(f"--beam must be an integer of at least 1, got {beam!r}")
     run = load_run(run_dir, which)
     with_encoding(run.document, encoding)
-    if all_windows:
-        return module.evaluate_file(run.model, run.document, run.vocabs, data, all_windows=True)
-    if beam is not None:
-        return module.evaluate_file(run.model, run.document, run.vocabs, data, beam=beam)
-    return module.evaluate_file(run.model, run.document, run.vocabs, data)
+    chosen = {"all_windows": True} if all_windows else {"beam": beam} if beam is not None else {}  # task-only options
+    return module.evaluate_file(run.model, run.document, run.vocabs, data, **chosen)
