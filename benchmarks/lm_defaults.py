@@ -63,12 +63,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.tasks import ROOT, Skip, data_dir, evaluate, run_cli, summary_of, write_section
+from rnnkit.train.language_modeling import LMOptions
 
 SECTION = "lm-defaults"
 BLOCKS = 10                                     # contiguous blocks, each split 80 / 10 / 10
 TRAIN_SHARE, VAL_SHARE = 0.8, 0.1
 VAL_FRACTION = "0.1111"                         # the validation ninth of the training file (--val-fraction)
 RARE_COUNT = 3                                  # shakespeare-wikitext: tokens seen fewer times become <unk>
+DEFAULT_MINUTES = LMOptions().max_minutes       # rnnkit train lm's --max-minutes when unset
 PICK_MARGIN = 0.01                              # a winner's geometric-mean perplexity is >= 1% below the defaults'
 
 # name -> (the source, the level, options the corpus needs beside --data)
@@ -262,6 +264,34 @@ def pick(results: dict[str, Any], corpora: tuple[str, ...]) -> tuple[str, dict[s
     return (best if means.get(best, 1.0) < 1.0 - PICK_MARGIN else "defaults"), means
 
 
+def shown_perplexity(value: float) -> str:
+    """One decimal for word-level perplexities, two below 10 (character level), where 0.05 is a real difference."""
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def level_summary(results: dict[str, Any], level: str, corpora: tuple[str, ...], winner: str,
+                  means: dict[str, float]) -> list[str]:
+    """The pick at one level and how the defaults fare against the Kneser-Ney bigram, as sentences."""
+    name = "Word level" if level == "word" else "Character level"
+    flag = "`--level word`" if level == "word" else "character-level (`--level char`)"
+    others = {config: ratio for config, ratio in means.items() if config != "defaults"}
+    best = min(others, key=others.get) if others else "defaults"
+    if winner == "defaults":
+        first = (f"{name}: no configuration beats the defaults by that margin within the default budget "
+                 f"(closest: {best}, ratio {means.get(best, 1.0):.3f}); the {flag} defaults stay as they are.")
+    else:
+        first = f"{name}: **{winner}** wins (ratio {means[winner]:.3f}) and becomes the {flag} default."
+    measured = [corpus for corpus in corpora if "defaults" in results.get(corpus, {})]
+    beaten = [corpus for corpus in measured
+              if results[corpus]["defaults"]["test_perplexity"] < results[corpus]["defaults"]["test_kn_bigram_perplexity"]]
+    short = [corpus for corpus in measured if results[corpus]["defaults"]["training_s"] < 0.9 * 60 * DEFAULT_MINUTES]
+    ended = ([f"On {', '.join(short)} the defaults end before the time budget (the default epoch count or "
+              f"early stopping ends them)."]
+             if short else [])
+    return [first, *ended, f"The defaults beat the Kneser-Ney bigram on {len(beaten)} of {len(measured)} {level} corpora "
+                   f"({', '.join(beaten) or 'none'})."]
+
+
 def table(results: dict[str, Any], corpora: tuple[str, ...], configs: list[str]) -> tuple[list[str], str, dict]:
     corpora = tuple(corpus for corpus in corpora if results.get(corpus))
     if not corpora:
@@ -275,8 +305,8 @@ def table(results: dict[str, Any], corpora: tuple[str, ...], configs: list[str])
         cells = []
         for corpus in corpora:
             entry = results[corpus].get(config)
-            cells.append("not run" if entry is None else f"{entry['test_perplexity']:.1f} "
-                         f"(val {entry['val_perplexity']:.1f}, {entry['steps']} steps)")
+            cells.append("not run" if entry is None else f"{shown_perplexity(entry['test_perplexity'])} "
+                         f"(val {shown_perplexity(entry['val_perplexity'])}, {entry['steps']} steps)")
         ratio = f"{means[config]:.3f}" if config in means else "incomplete"
         shown_options = " ".join(CONFIGS.get(config.split(" (")[0], [])) or "-"
         lines.append(f"| {'**' + config + '**' if config == winner else config} | `{shown_options}` | "
@@ -285,7 +315,7 @@ def table(results: dict[str, Any], corpora: tuple[str, ...], configs: list[str])
         cells = []
         for corpus in corpora:
             entry = results[corpus].get("defaults") or next(iter(results[corpus].values()))
-            cells.append(f"{entry[key]:.1f}" if entry.get(key) is not None else "-")
+            cells.append(shown_perplexity(entry[key]) if entry.get(key) is not None else "-")
         lines.append(f"| {name} (counts, same tokens) | - | " + " | ".join(cells) + " | |")
     return lines, winner, means
 
@@ -294,7 +324,7 @@ def markdown(results: dict[str, Any]) -> str:
     default_budget = [config for config in CONFIGS]
     word_lines, word_winner, word_means = table(results, WORD_CORPORA, default_budget)
     char_corpora = tuple(name for name in CORPORA if name not in WORD_CORPORA)
-    char_lines, char_winner, _ = table(results, char_corpora, default_budget)
+    char_lines, char_winner, char_means = table(results, char_corpora, default_budget)
     entries = [entry for runs in results.values() for entry in runs.values()]
     lines = ["## Language-model defaults: regularisers on and off (`python -m benchmarks.lm_defaults`)", "",
              "Test perplexity of `rnnkit train lm` with its defaults and with one regulariser (or one combination) "
@@ -316,8 +346,9 @@ def markdown(results: dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|"]
         for corpus, runs in longer.items():
             for config, entry in runs.items():
-                lines.append(f"| {corpus} | {config} | {entry['max_minutes']:g} min | {entry['test_perplexity']:.1f} "
-                             f"| {entry['val_perplexity']:.1f} | {entry['steps']} |")
+                lines.append(f"| {corpus} | {config} | {entry['max_minutes']:g} min | "
+                             f"{shown_perplexity(entry['test_perplexity'])} | {shown_perplexity(entry['val_perplexity'])} "
+                             f"| {entry['steps']} |")
         lines.append("")
     rule = (f"The rule: a configuration replaces the defaults only if the geometric mean, over every corpus of the "
             f"level, of its test perplexity divided by the defaults' (the last column; the exponential of the mean "
@@ -325,21 +356,9 @@ def markdown(results: dict[str, Any]) -> str:
             f"decides.")
     lines += [rule, ""]
     if word_lines:
-        best = min(word_means, key=word_means.get) if word_means else "defaults"
-        if word_winner == "defaults":
-            lines.append(f"Word level: no configuration beats the defaults by that margin within the default budget "
-                         f"(closest: {best}, ratio {word_means.get(best, 1.0):.3f}); the `--level word` defaults "
-                         f"stay as they are.")
-        else:
-            lines.append(f"Word level: **{word_winner}** wins (ratio {word_means[word_winner]:.3f}) and becomes the "
-                         f"`--level word` default.")
-        beaten = [corpus for corpus in WORD_CORPORA if "defaults" in results.get(corpus, {}) and
-                  results[corpus]["defaults"]["test_perplexity"] < results[corpus]["defaults"]["test_kn_bigram_perplexity"]]
-        measured = [corpus for corpus in WORD_CORPORA if "defaults" in results.get(corpus, {})]
-        lines.append(f"The defaults beat the Kneser-Ney bigram on {len(beaten)} of {len(measured)} word corpora "
-                     f"({', '.join(beaten) or 'none'}).")
+        lines += level_summary(results, "word", WORD_CORPORA, word_winner, word_means)
     if char_lines:
-        lines.append(f"Character level: {'the defaults stay' if char_winner == 'defaults' else char_winner + ' wins'}.")
+        lines += level_summary(results, "character", char_corpora, char_winner, char_means)
     machines = sorted({entry["machine"] for entry in entries})
     lines += ["", "Commands (CORPUS.train.txt and CORPUS.test.txt are the files the script writes, RUN the run "
                   "directory):", ""]

@@ -47,6 +47,22 @@ def test_the_pick_needs_every_corpus_and_a_margin():
     assert "tied" not in lm_defaults.pick(results, lm_defaults.WORD_CORPORA)[1]
 
 
+def test_the_level_summary_names_the_closest_rival_and_runs_that_ended_before_the_budget():
+    def entry(perplexity, seconds):
+        return {"test_perplexity": perplexity, "test_kn_bigram_perplexity": 11.8, "training_s": seconds}
+
+    budget = 60 * lm_defaults.DEFAULT_MINUTES
+    results = {"shakespeare-chars": {"defaults": entry(4.07, budget), "dropout": entry(4.09, budget)},
+               "names-chars": {"defaults": entry(12.5, 50.0), "dropout": entry(12.4, 50.0)}}
+    corpora = ("shakespeare-chars", "names-chars")
+    winner, means = lm_defaults.pick(results, corpora)
+    first, ended, kn = lm_defaults.level_summary(results, "character", corpora, winner, means)
+    assert winner == "defaults" and "closest: dropout, ratio 0.998" in first       # never the defaults themselves
+    assert ended.startswith("On names-chars the defaults end before the time budget")
+    assert kn.startswith("The defaults beat the Kneser-Ney bigram on 1 of 2 character corpora (shakespeare-chars)")
+    assert lm_defaults.shown_perplexity(4.066) == "4.07" and lm_defaults.shown_perplexity(63.31) == "63.3"
+
+
 def test_quick_mode_trains_evaluates_and_writes_the_json_and_section(tmp_path, capsys):
     results, store = tmp_path / "RESULTS.md", tmp_path / "results.json"
     corpora = "pydoc-words,pydoc-chars,shakespeare-wikitext"
