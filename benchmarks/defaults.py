@@ -54,7 +54,7 @@ from benchmarks.tasks import (ROOT, Skip, data_dir, digits_split, evaluate, head
 
 TASK_NAMES = ("classify", "forecast", "tag", "seq2seq")
 # Seeds per task when --seeds is not given: a second seed where runs are cheap, to show the noise.
-SEEDS = {"classify": (0, 1), "forecast": (0, 1), "tag": (0,), "seq2seq": (0,)}
+SEEDS = {"classify": (0, 1), "forecast": (0, 1), "tag": (0, 1), "seq2seq": (0,)}
 
 
 # --- candidates --------------------------------------------------------------------------------------
@@ -684,8 +684,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", default=",".join(TASK_NAMES), help=f"comma-separated, from {','.join(TASK_NAMES)}")
     parser.add_argument("--datasets", default=None, help="comma-separated data set names (default: all of each task)")
     parser.add_argument("--candidates", default=None, help="comma-separated candidate names (default: all)")
-    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: 0,1 for classify and "
-                                                      "forecast, 0 for tag)")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: 0,1 for classify, "
+                                                      "forecast and tag, 0 for seq2seq)")
     parser.add_argument("--quick", action="store_true", help="tiny slices of the data, one epoch, tiny models")
     parser.add_argument("--results", default=None, help="the Markdown file whose defaults section is written "
                                                         "(default: RESULTS.md; with --quick, in --workdir)")
