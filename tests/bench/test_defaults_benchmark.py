@@ -138,3 +138,8 @@ def test_spreads_never_mix_metrics_and_seeds_are_named_per_data_set_when_they_di
     assert "scored by test BLEU (beam 5): min 30.0000, median 40.0000, max 50.0000" in text
     assert "The defaults on the one data set scored by test exact match (beam 5): 0.9250." in text
     assert "Seeds: 0 on Tatoeba English to French" in text and "0, 1 on Generated dates" in text
+    stored["seq2seq"]["eng_fra"]["e10"] = {"0": dict(entry, value=25.0)}
+    stored["seq2seq"]["eng_fra"]["e14-tied"] = {"0": dict(entry, value=25.0)}
+    stored["seq2seq"]["eng_fra"][default]["1"] = dict(entry, value=31.0)     # a second seed for one candidate
+    text = "\n".join(defaults.task_markdown("seq2seq", stored, {}))
+    assert f"Seeds: 0, 1 ({default}), 0 (the others) on Tatoeba English to French" in text
