@@ -169,10 +169,11 @@ def test_stack_refuses_nodes_that_are_not_a_stack(tmp_path):
 
 
 @pytest.mark.parametrize("options, words", [({"crf": True}, "a CRF output layer"),
-                                            ({"char_encoder": "cnn", "num_chars": 5}, "character features"),
+                                            ({"char_encoder": "lstm", "num_chars": 5}, "character BiLSTM features"),
                                             ({"crf": True, "feature_sizes": [3]}, "a CRF output layer (")])
 def test_a_tagger_with_pieces_onnx_lacks_is_refused(options, words, tmp_path):
-    """A CRF and character features have no export; feature columns do (test_onnx_tagger_features.py)."""
+    """A CRF and a character BiLSTM have no export; feature columns and the character CNN do
+    (test_onnx_tagger_features.py, test_onnx_tagger_chars.py)."""
     from rnnkit.models import SequenceTagger
     tagger = SequenceTagger(num_tags=3, vocab_size=7, hidden_size=4, seed=0, **options)
     with pytest.raises(rnnkit.onnx.ExportError, match="has no ONNX export yet") as error:

@@ -1,9 +1,10 @@
 """``rnnkit train tag``'s defaults (RESULTS.md, Defaults) and how runs saved before them resume.
 
 The measured winner across UD English EWT (UPOS, XPOS) and WNUT-17 is the default: dropout
-0.5, input dropout 0.5, casing, 30 epochs with patience 5. A run saved before --casing and
---input-dropout existed has neither in its config.json; --resume gives them their former
-values (FORMER_DEFAULTS["tag"]), not today's defaults, so it continues as it trained.
+0.5, input dropout 0.5, casing, a character CNN, 30 epochs with patience 5. A run saved before
+--casing, --input-dropout and --char-features existed has none of them in its config.json;
+--resume gives them their former values (FORMER_DEFAULTS["tag"]), not today's defaults, so it
+continues as it trained.
 """
 
 import argparse
@@ -23,8 +24,9 @@ def test_the_measured_winner_is_the_default():
     options = TagOptions()
     assert (options.dropout, options.input_dropout, options.casing, options.epochs, options.patience) == \
         (0.5, 0.5, True, 30, 5)
-    # what the tagger does not use by default stays off: CRF, characters, file columns
-    assert (options.crf, options.char_features, options.feature_columns) == (False, "none", "")
+    assert (options.char_features, options.char_embedding, options.char_hidden) == ("cnn", 25, 25)
+    # what the tagger does not use by default stays off: CRF, file columns
+    assert (options.crf, options.feature_columns) == (False, "")
 
 
 def test_casing_has_an_off_switch():
@@ -36,12 +38,13 @@ def test_casing_has_an_off_switch():
     assert parser.parse_args(["--input-dropout", "0"]).input_dropout == 0.0
 
 
-def test_former_defaults_record_what_tag_runs_trained_with_before_casing_and_input_dropout():
-    assert FORMER_DEFAULTS["tag"] == {"casing": False, "input_dropout": 0.0}
+def test_former_defaults_record_what_tag_runs_trained_with_before_casing_input_dropout_and_characters():
+    assert FORMER_DEFAULTS["tag"] == {"casing": False, "input_dropout": 0.0, "char_features": "none"}
     # an old run's config.json: every option of its day, so dropout, epochs and patience are there
     saved = {"data": "train.conll", "dropout": 0.0, "epochs": 10, "patience": 0, "hidden": 8}
     options = resumed_options(TagOptions, saved, {}, Path("run"), "run/config.json", FORMER_DEFAULTS["tag"])
     assert options.casing is False and options.input_dropout == 0.0                  # as such runs trained
+    assert options.char_features == "none"
     assert (options.dropout, options.epochs, options.patience) == (0.0, 10, 0)        # their own, not today's
     assert options.feature_embedding == TagOptions().feature_embedding                 # unused without columns
     saved = {**saved, "casing": True, "input_dropout": 0.5}                          # a saved value always wins

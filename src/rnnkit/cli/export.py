@@ -3,11 +3,13 @@
 Language models become one step (``token``, ``h`` [, ``c``] -> ``logits``, ``h_next``
 [, ``c_next``]) so that generation can loop in any runtime; classifiers read ``tokens`` (or
 ``features``) and ``lengths`` and give ``probabilities``; taggers give ``scores`` per step
-(a tagger trained with --casing or --feature-columns also reads ``features`` (B, T, F) int64,
-one id per column and step); forecasters read a ``history`` in original units and give the
-``forecast`` in original units. The vocabulary, the class or tag names, a tagger's feature
-columns (``rnnkit.features``: their order, each column's values by id, and how the casing
-column is computed from each word) and the forecast transform travel in the file's metadata.
+(a tagger with the character CNN, the default, also reads ``chars`` (B, T, W) and
+``char_lengths`` (B, T) int64; one trained with --casing or --feature-columns reads ``features``
+(B, T, F) int64, one id per column and step); forecasters read a ``history`` in original units and
+give the ``forecast`` in original units. The vocabulary, the class or tag names, a tagger's
+characters (``rnnkit.chars``: the character of each id and the special ids), its feature columns
+(``rnnkit.features``: their order, each column's values by id, and how the casing column is
+computed from each word) and the forecast transform travel in the file's metadata.
 ``--check`` runs the file in ONNX Runtime on random inputs and on the run's own data (when it
 is still there) and compares with rnnkit; it exits with 1 when they differ.
 

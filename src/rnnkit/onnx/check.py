@@ -59,9 +59,8 @@ def reference_outputs(model: Any, feeds: dict[str, np.ndarray], scaling: dict[st
                 x = ((x - np.asarray(scaling["mean"])) / np.asarray(scaling["std"])).astype(np.float32)
             if isinstance(model, SequenceClassifier):
                 return {"probabilities": model.predict_proba(x, feeds["lengths"])}
-            if getattr(model, "features", None):                              # feature column ids (B, T, F)
-                return {"scores": model.forward(x, feeds["lengths"], features=feeds["features"])}
-            return {"scores": model.forward(x, feeds["lengths"])}
+            extra = {name: feeds[name] for name in ("chars", "char_lengths", "features") if name in feeds}
+            return {"scores": model.forward(x, feeds["lengths"], **extra)}   # + characters, feature column ids
         if isinstance(model, Forecaster):
             if transform is None:
                 return {"forecast": model.forward(feeds["window"])}
@@ -127,6 +126,11 @@ def random_feeds(model: Any, rng: np.random.Generator, batch: int = 3, steps: in
         if encoder.embedding is not None:
             feeds = {"tokens": rng.integers(0, encoder.vocab_size, size=(batch, steps)).astype(np.int64),
                      "lengths": lengths}
+            chars = getattr(model, "chars", None)                            # a tagger's character encoder
+            if chars is not None:                                            # W = 6: <w>, up to 4 characters, </w>
+                feeds["chars"] = rng.integers(1, chars.num_chars, size=(batch, steps, 6)).astype(np.int64)
+                feeds["char_lengths"] = rng.integers(1, 7, size=(batch, steps)).astype(np.int64)
+                feeds["chars"][np.arange(6) >= feeds["char_lengths"][..., None]] = 0   # padding after each word
             tables = getattr(model, "features", None) or []                  # a tagger's feature columns
             if tables:
                 feeds["features"] = np.stack([rng.integers(0, table.num_embeddings, size=(batch, steps))

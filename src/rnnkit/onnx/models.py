@@ -10,6 +10,8 @@ model              inputs                                      outputs
 SequenceClassifier ``tokens`` (B, T) int64 (or ``features``    ``probabilities`` (B, C)
                    (B, T, D)), ``lengths`` (B,) int64
 SequenceTagger     ``tokens`` (or ``features``), ``lengths``   ``scores`` (B, T, C), the logits
+  with a character ``chars`` (B, T, W) int64, ``char_lengths``
+  CNN              (B, T) int64: each word's characters
   with feature     ``tokens``, ``lengths``, ``features``
   columns          (B, T, F) int64: one id per column and step
 Forecaster         ``window`` (B, T, D)                        ``forecast`` (B, F, O) (or (B, T, F, O))
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.layers.char_encoder import CharCNN
 from rnnkit.models import Forecaster, LanguageModel, Seq2Seq, SequenceClassifier, SequenceTagger
 from rnnkit.onnx.graph import GraphBuilder
 from rnnkit.onnx.layers import ExportError, add_recurrent, layer_kind
@@ -112,12 +115,17 @@ def tagger_graph(model: SequenceTagger, scaling: dict[str, Any] | None = None,
         x_t      = [E_word[tokens_t]; E_0[f_t,0]; ...; E_F-1[f_t,F-1]]    (B, T, E + F * E_feature)
         scores_t = Linear(recurrent(x)_t)                               (B, T, C)
 
-    (the input dropout is off in inference). A CRF output layer and character features have no
-    export yet: an ExportError says so.
+    (the input dropout is off in inference). A tagger with a character CNN also reads ``chars``
+    (B, T, W) int64 and ``char_lengths`` (B, T) int64, each word's character ids and count as
+    :func:`rnnkit.train.tagging.encode` makes them; its word vectors come after the word embedding,
+    before the feature columns (:func:`_char_cnn`). A CRF output layer and a character BiLSTM have
+    no export yet: an ExportError says so.
     """
+    chars = getattr(model, "chars", None)
     pieces = [name for name, present in (("a CRF output layer (its Viterbi decoding is a loop with arg max)",
                                           getattr(model, "crf", None) is not None),
-                                         ("character features", getattr(model, "chars", None) is not None))
+                                         ("character BiLSTM features (--char-features lstm; cnn exports)",
+                                          chars is not None and not isinstance(chars, CharCNN)))
               if present]
     if pieces:
         raise ExportError(f"a tagger with {' and '.join(pieces)} has no ONNX export yet: the graph would compute "
@@ -125,6 +133,8 @@ def tagger_graph(model: SequenceTagger, scaling: dict[str, Any] | None = None,
     graph = GraphBuilder("rnnkit_tagger")
     x_tm = _encoded_inputs(graph, model.inputs, scaling)                    # (T, B, E or D)
     lengths, lengths32 = _lengths(graph)
+    if chars is not None:
+        x_tm = graph.node("Concat", [x_tm, _char_cnn(graph, chars, lengths)], axis=2)   # (T, B, E + F_char)
     tables = list(getattr(model, "features", None) or [])
     if tables:
         x_tm = graph.node("Concat", [x_tm, _feature_columns(graph, tables, lengths)], axis=2)   # (T, B, E + F*E_f)
@@ -132,6 +142,47 @@ def tagger_graph(model: SequenceTagger, scaling: dict[str, Any] | None = None,
     scores = graph.linear(graph.transpose(y_tm, 1, 0, 2), model.output.weight.data, _bias(model.output))
     graph.output(scores, "scores", np.float32, ["batch", "steps", model.num_tags])
     return graph.model(_metadata(graph, model, "tag", metadata))
+
+
+def _char_cnn(graph: GraphBuilder, cnn: CharCNN, lengths: str) -> str:
+    """Graph inputs ``chars`` (B, T, W) and ``char_lengths`` (B, T) -> each word's CharCNN vector,
+    time-major (T, B, F), zero at steps past ``lengths`` as in ``SequenceTagger.forward`` (whose
+    ids and counts there are never read: padded steps read id 0)::
+
+        e        = table[chars] with row 0 (padding) zero           (B*T, C, W) after the transpose
+        z        = Conv(e, weight (F, C, k), bias, pads p and k-1-p)      (B*T, F, W)
+        out      = max over positions j < char_lengths of z              (B*T, F) -> (B, T, F)
+    """
+    chars = graph.input("chars", np.int64, ["batch", "steps", "characters"])
+    char_lengths = graph.input("char_lengths", np.int64, ["batch", "steps"])
+    steps = graph.node("Squeeze", [graph.node("Shape", [chars], start=1, end=2), graph.ints(0)])  # ()
+    time = graph.node("Range", [graph.constant(np.int64(0)), steps, graph.constant(np.int64(1))])  # (T,)
+    valid = graph.node("Unsqueeze", [graph.node("Less", [graph.node("Unsqueeze", [time, graph.ints(0)]),
+                                                         graph.node("Unsqueeze", [lengths, graph.ints(1)])]),
+                                     graph.ints(2)])                                               # (B, T, 1)
+    ids = graph.node("Where", [valid, chars, graph.constant(np.int64(0))])                        # (B, T, W)
+    table = np.array(cnn.embedding.weight.data, dtype=np.float32)
+    table[0] = 0.0                                          # rnnkit zeroes padding whatever row 0 holds
+    embedded = graph.node("Gather", [graph.constant(table, "char_embedding"), ids])               # (B, T, W, C)
+    width = graph.node("Shape", [chars], start=2, end=3)                                         # (1,) = [W]
+    words = graph.node("Reshape", [embedded, graph.node("Concat", [graph.ints(-1), width,
+                                                                   graph.ints(cnn.embedding_dim)], axis=0)])
+    left = (cnn.kernel_size - 1) // 2
+    conv = graph.node("Conv", [graph.transpose(words, 0, 2, 1), graph.constant(cnn.weight.data, "char_conv_weight"),
+                               graph.constant(cnn.bias.data, "char_conv_bias")],
+                      kernel_shape=[cnn.kernel_size], pads=[left, cnn.kernel_size - 1 - left])          # (B*T, F, W)
+    position = graph.node("Range", [graph.constant(np.int64(0)), graph.node("Squeeze", [width, graph.ints(0)]),
+                                    graph.constant(np.int64(1))])                                  # (W,)
+    inside = graph.node("Less", [graph.node("Unsqueeze", [position, graph.ints(0)]),
+                                 graph.node("Reshape", [char_lengths, graph.ints(-1, 1)])])        # (B*T, W)
+    masked = graph.node("Where", [graph.node("Unsqueeze", [inside, graph.ints(1)]), conv,
+                                  graph.constant(np.float32(-np.inf))])
+    best = graph.node("ReduceMax", [masked], axes=[2], keepdims=0)                                 # (B*T, F)
+    batch_steps = graph.node("Shape", [chars], start=0, end=2)                                    # [B, T]
+    vectors = graph.node("Reshape", [best, graph.node("Concat", [batch_steps, graph.ints(cnn.num_filters)],
+                                                      axis=0)])                                    # (B, T, F)
+    vectors = graph.node("Where", [valid, vectors, graph.constant(np.float32(0.0))])              # padded steps: 0
+    return graph.transpose(vectors, 1, 0, 2)
 
 
 def _feature_columns(graph: GraphBuilder, tables: list[Any], lengths: str) -> str:

@@ -6,7 +6,9 @@ file as ``metadata_props`` (JSON strings): ``rnnkit.vocab`` (the run's vocab.jso
 ``rnnkit.classes`` or ``rnnkit.tags``, ``rnnkit.features`` (a tagger with feature columns or
 ``--casing``: what each column of its ``features`` input holds, in order, with each column's
 values by id and, for casing, how it is computed from the word:
-:func:`rnnkit.train.tagging.feature_inputs`), ``rnnkit.transform`` (forecast: the scaling, log
+:func:`rnnkit.train.tagging.feature_inputs`), ``rnnkit.chars`` (a tagger with a character CNN:
+the characters by id and how a word becomes its ``chars`` row:
+:func:`rnnkit.train.tagging.character_inputs`), ``rnnkit.transform`` (forecast: the scaling, log
 and differencing, already inside the graph) and ``rnnkit.options`` (the run's options without
 its paths). The check runs the file in ONNX Runtime on random inputs and, when the run's data
 file is still where the run read it, on real ones, and compares with rnnkit.
@@ -63,12 +65,14 @@ def read_run_model(run_dir: str | Path, which: str = "best") -> RunModel:
         metadata["rnnkit.classes"] = artifacts["classes"]
         run.scaling = artifacts.get("scaling") or None
     elif task == "tag":
-        from rnnkit.train.tagging import feature_inputs
+        from rnnkit.train.tagging import character_inputs, feature_inputs
 
         metadata["rnnkit.tags"] = artifacts["tags"]
         columns = feature_inputs(document)
         if columns:                                 # what the graph input "features" (B, T, F) holds
             metadata["rnnkit.features"] = columns
+        if "chars" in artifacts:                    # what the graph inputs "chars" and "char_lengths" hold
+            metadata["rnnkit.chars"] = character_inputs(artifacts["chars"])
     elif task == "forecast":
         run.transform = {**artifacts["transform"], "window": int(document["options"]["window"])}
         metadata["rnnkit.transform"] = run.transform
@@ -159,6 +163,8 @@ def real_inputs(run: RunModel, count: int = 32) -> tuple[str, Any] | str:
                          unknown_tags=[])
         batch = collate_encoded(encoded, list(range(len(encoded))))
         feeds = {"tokens": batch.inputs, "lengths": batch.lengths}       # (B, T), (B,)
+        if batch.chars is not None:
+            feeds.update(chars=batch.chars, char_lengths=batch.char_lengths)     # (B, T, W), (B, T)
         if batch.features is not None:
             feeds["features"] = batch.features                           # (B, T, F)
         return f"real inputs ({len(encoded)} sentences of {data_name})", feeds

@@ -37,11 +37,12 @@ TASKS: dict[str, ModuleType] = {"lm": language_modeling, "classify": classificat
 FORMER_DEFAULTS: dict[str, dict[str, object]] = {
     "lm": {},
     "classify": {},
-    # --casing and --input-dropout were added after tag's first release and are on by default now; before them a
-    # tagger had no casing column and no input dropout. (--crf, --char-features and --feature-columns: off before
-    # and still off by default. --dropout, --epochs and --patience, whose defaults changed too, are in every run's
-    # config.json since the first release, so a run always resumes with the values it was started with.)
-    "tag": {"casing": False, "input_dropout": 0.0},
+    # --casing, --input-dropout and --char-features were added after tag's first release and are on by default
+    # now (--char-features cnn); before them a tagger had no casing column, no input dropout and no character
+    # features. (--crf and --feature-columns: off before and still off by default. --dropout, --epochs and
+    # --patience, whose defaults changed too, are in every run's config.json since the first release, so a run
+    # always resumes with the values it was started with.)
+    "tag": {"casing": False, "input_dropout": 0.0, "char_features": "none"},
     "forecast": {},
     # Before --input-feeding, --label-smoothing and --tie-embeddings existed the decoder had no input feeding, the
     # loss was plain cross entropy and the output layer had a weight of its own. (--beam and --length-penalty only
