@@ -23,7 +23,7 @@ from rnnkit.models import SequenceTagger  # noqa: E402
 from rnnkit.onnx.check import run_onnx  # noqa: E402
 from rnnkit.train.run_dir import load_vocabs  # noqa: E402
 from rnnkit.train.tagging import casing, token_id  # noqa: E402
-from test_onnx_tagger_features import casing_conll, metadata_of  # noqa: E402
+from test_onnx_tagger_features import assert_predict_matches, casing_conll, metadata_of  # noqa: E402
 
 ATOL = 1e-5
 TINY = ["--hidden", "4", "--embedding", "4", "--char-embedding", "3", "--char-hidden", "5", "--epochs", "1",
@@ -129,12 +129,5 @@ def test_a_default_tag_run_has_the_character_cnn_and_its_file_alone_reproduces_r
         char_lengths[row, :len(words)] = counts
         features[row, :len(words), 0] = [casing_values.index(casing(word)) if casing(word) in casing_values else 1
                                           for word in words]
-    lengths = np.array([len(words) for words in split], dtype=np.int64)
-    scores = run_onnx(out, {"tokens": tokens, "lengths": lengths, "chars": chars, "char_lengths": char_lengths,
-                            "features": features})["scores"]
-    tags = json.loads(metadata["rnnkit.tags"])
-    from_onnx = [" ".join(f"{word}/{tags[tag]}" for word, tag in zip(words, scores[row].argmax(-1)))
-                 for row, words in enumerate(split)]
-    capsys.readouterr()
-    assert main(["predict", str(run), *sentences]) == 0
-    assert capsys.readouterr().out.splitlines() == from_onnx
+    assert_predict_matches(run, out, sentences, {"tokens": tokens, "chars": chars, "char_lengths": char_lengths,
+                                                 "features": features}, capsys)

@@ -119,9 +119,15 @@ def test_a_casing_run_and_its_file_alone_reproduce_rnnkit_predict(tmp_path, caps
     for row, words in enumerate(split):
         tokens[row, :len(words)] = [token_id(word, vocab) for word in words]
         features[row, :len(words), 0] = [index.get(casing(word), columns[0]["unknown_id"]) for word in words]
+    assert_predict_matches(run, out, sentences, {"tokens": tokens, "features": features}, capsys)
+
+
+def assert_predict_matches(run, out, sentences, feeds, capsys):
+    """The file's arg max tags on ``feeds`` (built from the metadata alone) print as ``rnnkit predict`` does."""
+    split = [sentence.split() for sentence in sentences]
     lengths = np.array([len(words) for words in split], dtype=np.int64)
-    scores = run_onnx(out, {"tokens": tokens, "lengths": lengths, "features": features})["scores"]
-    tags = json.loads(metadata["rnnkit.tags"])
+    scores = run_onnx(out, {**feeds, "lengths": lengths})["scores"]
+    tags = json.loads(metadata_of(out)["rnnkit.tags"])
     from_onnx = [" ".join(f"{word}/{tags[tag]}" for word, tag in zip(words, scores[row].argmax(-1)))
                  for row, words in enumerate(split)]
     capsys.readouterr()
