@@ -79,7 +79,7 @@ def test_evaluate_takes_another_beam_for_seq2seq_runs_only(run, pairs_file, tmp_
     outputs = [line.split("\t")[1] for line in lines]
     assert greedy["exact_match"] == pytest.approx(sum(o == t for o, (_, t) in zip(outputs, PAIRS * 4)) / 24)
     assert main(["evaluate", str(out), "--data", str(pairs_file), "--beam", "0"]) == 2
-    assert "--beam must be an integer of at least 1, got 0" in capsys.readouterr().err
+    assert "--beam must be an int >= 1, got 0" in capsys.readouterr().err
     text = tmp_path / "text.txt"
     text.write_text("some words to model\n" * 30, encoding="utf-8")
     lm = tmp_path / "lm"

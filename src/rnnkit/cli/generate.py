@@ -17,6 +17,7 @@ import json
 import math
 from typing import Any
 
+from rnnkit._validate import check_positive_int
 from rnnkit.train.language_modeling import generate_text
 from rnnkit.train.options import check_encoding
 from rnnkit.train.run_dir import load_run, read_document
@@ -115,8 +116,8 @@ def evaluate_run(run_dir: str, data: str | None, which: str = "best", all_window
         raise ValueError(f"--all-windows is for forecast runs; this is a {document['task']} run")
     if beam is not None and document["task"] != "seq2seq":
         raise ValueError(f"--beam is for seq2seq runs; this is a {document['task']} run")
-    if beam is not None and (isinstance(beam, bool) or not isinstance(beam, int) or beam < 1):
-        raise ValueError(f"--beam must be an integer of at least 1, got {beam!r}")
+    if beam is not None:
+        check_positive_int(beam, "--beam")
     run = load_run(run_dir, which)
     with_encoding(run.document, encoding)
     chosen = {"all_windows": True} if all_windows else {"beam": beam} if beam is not None else {}  # task-only options

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 
+from rnnkit._validate import check_positive_int
 from rnnkit.cli.generate import with_encoding
 from rnnkit.train.run_dir import load_run, read_document
 from rnnkit.train.tasks import TASKS
@@ -59,8 +60,8 @@ def run_translate(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     if args.file is not None and args.inputs:
         raise ValueError("give inputs as arguments or --file F, not both")
-    if args.beam is not None and args.beam < 1:
-        raise ValueError(f"--beam must be at least 1, got {args.beam}")
+    if args.beam is not None:
+        check_positive_int(args.beam, "--beam")
     for line in iter_predictions(args.run_dir, args.inputs, args.file, args.checkpoint, args.beam,
                                  getattr(args, "encoding", None)):
         print(line, flush=True)

@@ -144,6 +144,14 @@ def tagger_graph(model: SequenceTagger, scaling: dict[str, Any] | None = None,
     return graph.model(_metadata(graph, model, "tag", metadata))
 
 
+def _valid_steps(graph: GraphBuilder, per_step: str, lengths: str) -> str:
+    """(B, T) bool: step t of row b is within ``lengths[b]``; T read from ``per_step`` (B, T, ...)."""
+    steps = graph.node("Squeeze", [graph.node("Shape", [per_step], start=1, end=2), graph.ints(0)])  # ()
+    time = graph.node("Range", [graph.constant(np.int64(0)), steps, graph.constant(np.int64(1))])  # (T,)
+    return graph.node("Less", [graph.node("Unsqueeze", [time, graph.ints(0)]),
+                               graph.node("Unsqueeze", [lengths, graph.ints(1)])])
+
+
 def _char_cnn(graph: GraphBuilder, cnn: CharCNN, lengths: str) -> str:
     """Graph inputs ``chars`` (B, T, W) and ``char_lengths`` (B, T) -> each word's CharCNN vector,
     time-major (T, B, F), zero at steps past ``lengths`` as in ``SequenceTagger.forward`` (whose
@@ -155,11 +163,7 @@ def _char_cnn(graph: GraphBuilder, cnn: CharCNN, lengths: str) -> str:
     """
     chars = graph.input("chars", np.int64, ["batch", "steps", "characters"])
     char_lengths = graph.input("char_lengths", np.int64, ["batch", "steps"])
-    steps = graph.node("Squeeze", [graph.node("Shape", [chars], start=1, end=2), graph.ints(0)])  # ()
-    time = graph.node("Range", [graph.constant(np.int64(0)), steps, graph.constant(np.int64(1))])  # (T,)
-    valid = graph.node("Unsqueeze", [graph.node("Less", [graph.node("Unsqueeze", [time, graph.ints(0)]),
-                                                         graph.node("Unsqueeze", [lengths, graph.ints(1)])]),
-                                     graph.ints(2)])                                               # (B, T, 1)
+    valid = graph.node("Unsqueeze", [_valid_steps(graph, chars, lengths), graph.ints(2)])        # (B, T, 1)
     ids = graph.node("Where", [valid, chars, graph.constant(np.int64(0))])                        # (B, T, W)
     table = np.array(cnn.embedding.weight.data, dtype=np.float32)
     table[0] = 0.0                                          # rnnkit zeroes padding whatever row 0 holds
@@ -189,10 +193,7 @@ def _feature_columns(graph: GraphBuilder, tables: list[Any], lengths: str) -> st
     """Graph input ``features`` (B, T, F) int64 -> each column through its own table, concatenated
     in column order and time-major (T, B, F * E_feature); padded steps read id 0 (a zero row)."""
     features = graph.input("features", np.int64, ["batch", "steps", len(tables)])
-    steps = graph.node("Squeeze", [graph.node("Shape", [features], start=1, end=2), graph.ints(0)])  # ()
-    time = graph.node("Range", [graph.constant(np.int64(0)), steps, graph.constant(np.int64(1))])  # (T,)
-    valid = graph.node("Less", [graph.node("Unsqueeze", [time, graph.ints(0)]),
-                                graph.node("Unsqueeze", [lengths, graph.ints(1)])])               # (B, T)
+    valid = _valid_steps(graph, features, lengths)                                                # (B, T)
     ids = graph.node("Where", [graph.node("Unsqueeze", [valid, graph.ints(2)]), features,
                                graph.constant(np.int64(0))])                                      # (B, T, F)
     embedded = []
